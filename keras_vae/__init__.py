@@ -1,0 +1,23 @@
+"""keras_vae: variational autoencoders for Keras 3 on TensorFlow Probability."""
+
+from keras_vae.utils.backend import check_backend
+
+check_backend()
+
+from keras_vae import callbacks  # noqa: E402
+from keras_vae import layers  # noqa: E402
+from keras_vae import likelihoods  # noqa: E402
+from keras_vae import losses  # noqa: E402
+from keras_vae import models  # noqa: E402
+from keras_vae import priors  # noqa: E402
+from keras_vae.version import __version__  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "callbacks",
+    "layers",
+    "likelihoods",
+    "losses",
+    "models",
+    "priors",
+]

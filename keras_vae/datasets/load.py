@@ -1,0 +1,279 @@
+"""`keras_vae.datasets.load`: image datasets for VAEs as `tf.data` or numpy."""
+
+import collections
+
+import numpy as np
+import tensorflow as tf
+
+from keras_vae.datasets import binarization as binarization_lib
+from keras_vae.datasets import digits as digits_lib
+from keras_vae.datasets import tfds_source
+from keras_vae.utils.validation import check_one_of
+from keras_vae.utils.validation import check_positive_int
+
+# source: "tfds" or "sklearn". splits: our split -> (source split, start, stop).
+# scale: stored integer value of full intensity. sizes: source split lengths.
+_Spec = collections.namedtuple("_Spec", "source splits scale binary source_sizes")
+
+_SPECS = {
+    "mnist": _Spec(
+        source="tfds",
+        splits={
+            "train": ("train", 0, 50000),
+            "validation": ("train", 50000, 60000),
+            "test": ("test", 0, 10000),
+        },
+        scale=255,
+        binary=False,
+        source_sizes={"train": 60000, "test": 10000},
+    ),
+    "binarized_mnist": _Spec(
+        source="tfds",
+        splits={
+            "train": ("train", 0, 50000),
+            "validation": ("validation", 0, 10000),
+            "test": ("test", 0, 10000),
+        },
+        scale=1,
+        binary=True,
+        source_sizes={"train": 50000, "validation": 10000, "test": 10000},
+    ),
+    "digits": _Spec(
+        source="sklearn",
+        splits={
+            "train": ("train", 0, 1297),
+            "validation": ("validation", 0, 200),
+            "test": ("test", 0, 300),
+        },
+        scale=digits_lib.MAX_VALUE,
+        binary=False,
+        source_sizes=digits_lib.SPLIT_SIZES,
+    ),
+}
+
+_SPLIT_ALIASES = {"valid": "validation"}
+_BINARIZATIONS = ("auto", "dynamic", "static", None)
+
+# (name, data_dir, source split) -> uint8 array (N, H, W, 1), read once.
+_CACHE = {}
+
+
+def available():
+    """Return the names accepted by `keras_vae.datasets.load`.
+
+    Returns:
+        A sorted tuple of dataset names.
+
+    Example:
+
+    >>> keras_vae.datasets.available()
+    ('binarized_mnist', 'digits', 'mnist')
+    """
+    return tuple(sorted(_SPECS))
+
+
+def _read_source(name, spec, source_split, data_dir, download):
+    key = (name, data_dir if spec.source == "tfds" else None, source_split)
+    if key not in _CACHE:
+        if spec.source == "tfds":
+            images = tfds_source.read_split(
+                name, source_split, data_dir=data_dir, download=download
+            )
+        else:
+            images = digits_lib.read_digits(source_split)
+        expected = spec.source_sizes[source_split]
+        if images.shape[0] != expected:
+            raise RuntimeError(
+                f"Expected split {source_split!r} of dataset {name!r} to hold "
+                f"{expected} examples. Received: {images.shape[0]} examples "
+                f"(data_dir={data_dir!r}). The data directory may be "
+                "incomplete or hold another version; prepare it again."
+            )
+        _CACHE[key] = images
+    return _CACHE[key]
+
+
+def _resolve_binarization(name, spec, split, binarization):
+    if binarization not in _BINARIZATIONS:
+        raise ValueError(
+            "Expected `binarization` to be one of 'auto', 'dynamic', 'static' "
+            f"or None. Received: binarization={binarization!r}"
+        )
+    if spec.binary:
+        if binarization in ("dynamic", "static"):
+            raise ValueError(
+                f"Dataset {name!r} is already statically binarized (the fixed "
+                "binarization of Larochelle & Murray, 2011), so it cannot be "
+                "binarized again. Pass binarization='auto' or None. "
+                f"Received: binarization={binarization!r}"
+            )
+        return None
+    if binarization == "auto":
+        return "dynamic" if split == "train" else "static"
+    return binarization
+
+
+def load(
+    name,
+    split,
+    binarization="auto",
+    data_dir=None,
+    batch_size=None,
+    shuffle=None,
+    seed=0,
+    flatten=False,
+    download=True,
+    as_numpy=False,
+):
+    """Load an image dataset for a VAE, without labels.
+
+    Images are `float32` in [0, 1] of shape `(H, W, 1)`, or `(H * W,)` with
+    `flatten=True`. Each split is read into memory once per process (cached
+    per dataset, data dir and split) and served with
+    `tf.data.Dataset.from_tensor_slices`.
+
+    Datasets (see `keras_vae.datasets.available()`):
+
+    - `"mnist"`: TFDS `mnist`, intensities `pixel / 255`. `"train"` is the
+      first 50,000 and `"validation"` the last 10,000 examples of the TFDS
+      train split, in TFDS order; `"test"` is the TFDS test split (10,000).
+      TFDS stores examples in a hash-shuffled order, so this validation set
+      is a fixed 10,000 of the 60,000 training images, but not the same ones
+      as the "last 10,000 of the original MNIST file" of some papers.
+    - `"binarized_mnist"`: TFDS `binarized_mnist`, the fixed binarization of
+      Larochelle & Murray (2011); train 50,000 / validation 10,000 / test
+      10,000, already in {0, 1}.
+    - `"digits"`: the 8x8 digits bundled with scikit-learn
+      (`sklearn.datasets.load_digits`), intensities `value / 16`, permuted
+      with seed 0 into train 1,297 / validation 200 / test 300. Needs no data
+      dir and no network.
+
+    Binarization, for the non-binary datasets:
+
+    ```none
+    "dynamic": x ~ Bernoulli(intensity), drawn afresh on every pass (epoch),
+               inside tf.data, reproducible from `seed`.
+    "static":  x = 1[u < intensity], u = RandomState(777).uniform(size=shape),
+               drawn once over the whole split (N, H, W, 1) in split order.
+    None:      raw intensities.
+    "auto":    "dynamic" for "train", "static" for "validation" and "test";
+               nothing for "binarized_mnist".
+    ```
+
+    The TFDS data dir is, in order: `data_dir`, the environment variable
+    `KERAS_VAE_DATA_DIR`, `TFDS_DATA_DIR`, then TFDS's default.
+
+    Args:
+        name: dataset name, one of `keras_vae.datasets.available()`.
+        split: `"train"`, `"validation"` (alias `"valid"`) or `"test"`.
+        binarization: `"auto"`, `"dynamic"`, `"static"` or `None`.
+            Defaults to `"auto"`.
+        data_dir: TFDS data directory (path) or `None`; see above.
+        batch_size: positive integer, or `None` for unbatched elements.
+            Batches keep the last, smaller batch (`drop_remainder=False`).
+        shuffle: whether to shuffle the whole split, differently on every
+            pass. Defaults to `True` for `"train"`, `False` otherwise.
+        seed: non-negative integer seeding the shuffle and the dynamic
+            binarization. Defaults to 0.
+        flatten: whether to return images as vectors of length `H * W`.
+        download: whether TFDS may download a dataset missing from the data
+            dir. With `False`, a missing dataset raises `FileNotFoundError`.
+        as_numpy: return the whole split as one `float32` numpy array of shape
+            `(N, H, W, 1)` (or `(N, H * W)`) instead of a dataset. Incompatible
+            with dynamic binarization, `batch_size` and `shuffle=True`.
+
+    Returns:
+        A `tf.data.Dataset` of `float32` images (prefetched), or a numpy array
+        when `as_numpy=True`.
+
+    Raises:
+        ValueError: for an unknown `name`, `split` or `binarization`, a bad
+            `batch_size` or `seed`, or an option that does not fit the data.
+        FileNotFoundError: when `download=False` and the TFDS dataset is not
+            prepared in the data dir.
+        RuntimeError: when TFDS fails to download and prepare a dataset.
+
+    Example:
+
+    >>> train = keras_vae.datasets.load("digits", "train", batch_size=128)
+    >>> x = next(iter(train))
+    >>> x.shape
+    TensorShape([128, 8, 8, 1])
+    >>> test = keras_vae.datasets.load("digits", "test", as_numpy=True)
+    >>> test.shape
+    (300, 8, 8, 1)
+
+    Reference:
+    - [Larochelle & Murray, 2011](https://proceedings.mlr.press/v15/larochelle11a.html)
+    - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
+    - [Tomczak & Welling, 2018](https://arxiv.org/abs/1705.07120)
+    """
+    check_one_of(name, "name", list(_SPECS))
+    spec = _SPECS[name]
+    split = _SPLIT_ALIASES.get(split, split) if isinstance(split, str) else split
+    check_one_of(split, "split", list(spec.splits) + list(_SPLIT_ALIASES))
+    mode = _resolve_binarization(name, spec, split, binarization)
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(
+            f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}"
+        )
+    seed = int(seed)
+    if shuffle is None:
+        shuffle = split == "train" and not as_numpy
+    if as_numpy:
+        if mode == "dynamic":
+            how = " (what binarization='auto' means for split='train')"
+            raise ValueError(
+                f"binarization='dynamic'{how if binarization == 'auto' else ''} "
+                "draws a new sample on every pass over the data, so it needs "
+                "a tf.data stream, not a fixed array. Pass as_numpy=False, or "
+                "binarization='static' or None. Received: "
+                f"binarization={binarization!r}, as_numpy=True"
+            )
+        if batch_size is not None or shuffle:
+            raise ValueError(
+                "`as_numpy=True` returns the whole split in order; it takes "
+                "neither `batch_size` nor `shuffle=True`. Received: "
+                f"batch_size={batch_size!r}, shuffle={shuffle!r}"
+            )
+
+    if spec.source == "tfds":
+        data_dir = tfds_source.resolve_data_dir(data_dir)
+    source_split, start, stop = spec.splits[split]
+    images = _read_source(name, spec, source_split, data_dir, download)
+    images = images[start:stop]
+    scale = spec.scale
+    if mode == "static":
+        images = binarization_lib.binarize_static(images / float(scale))
+        scale = 1
+
+    if as_numpy:
+        x = images.astype(np.float32) / np.float32(scale)
+        return x.reshape(x.shape[0], -1) if flatten else x
+    return _build_dataset(images, scale, mode, batch_size, shuffle, seed, flatten)
+
+
+def _build_dataset(images, scale, mode, batch_size, shuffle, seed, flatten):
+    """Serve a `uint8` array as a float32 tf.data pipeline."""
+    num_pixels = int(np.prod(images.shape[1:3]))
+    dataset = tf.data.Dataset.from_tensor_slices(images)
+    if shuffle:
+        dataset = dataset.shuffle(
+            images.shape[0], seed=seed, reshuffle_each_iteration=True
+        )
+    batched = batch_size is not None
+    if batched:
+        dataset = dataset.batch(batch_size, drop_remainder=False)
+
+    def to_float(x):
+        x = tf.cast(x, tf.float32) / tf.constant(scale, tf.float32)
+        if flatten:
+            x = tf.reshape(x, [-1, num_pixels] if batched else [num_pixels])
+        return x
+
+    dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    if mode == "dynamic":
+        dataset = binarization_lib.binarize_dynamic(dataset, seed)
+    return dataset.prefetch(tf.data.AUTOTUNE)

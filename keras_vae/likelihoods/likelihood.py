@@ -1,0 +1,50 @@
+"""Base class of observation models p(x | z)."""
+
+import keras
+from keras import ops
+
+
+class Likelihood(keras.layers.Layer):
+    """Observation model p(x | z) parameterized by the decoder's output.
+
+    The decoder maps z to `params` with the shape of x (for example Bernoulli
+    logits). A likelihood turns `params` into a log-density, a mean and
+    samples. Subclasses implement `_log_prob_elementwise`, `mean` and
+    `sample`.
+
+    `log_prob(x, params)` sums the element-wise log-density over every axis of
+    `x` but the first (the batch axis). `params` may carry extra leading
+    sample axes, which broadcast against `x` and are kept in the output.
+    """
+
+    def log_prob(self, x, params):
+        """Log-density of `x`, summed over its event axes, in float32.
+
+        Args:
+            x: Observations of shape `(batch,) + event_shape`.
+            params: Decoder outputs of shape `(..., batch) + event_shape`.
+
+        Returns:
+            Tensor of shape `(..., batch)`.
+        """
+        x = ops.cast(x, "float32")
+        params = ops.cast(params, "float32")
+        event_ndims = len(x.shape) - 1
+        log_p = self._log_prob_elementwise(x, params)
+        if event_ndims == 0:
+            return log_p
+        return ops.sum(log_p, axis=tuple(range(-event_ndims, 0)))
+
+    def _log_prob_elementwise(self, x, params):
+        raise NotImplementedError
+
+    def mean(self, params):
+        """Mean of p(x | z) given the decoder outputs."""
+        raise NotImplementedError
+
+    def sample(self, params, seed=None):
+        """A sample of p(x | z) given the decoder outputs."""
+        raise NotImplementedError
+
+    def call(self, params):
+        return self.mean(params)

@@ -1,0 +1,7 @@
+"""Variational objectives: functional bounds and Keras loss classes."""
+
+from keras_vae.losses.bounds import elbo, iwae_bound, log_mean_exp
+from keras_vae.losses.elbo_loss import ELBOLoss
+from keras_vae.losses.iwae_loss import IWAELoss
+
+__all__ = ["ELBOLoss", "IWAELoss", "elbo", "iwae_bound", "log_mean_exp"]

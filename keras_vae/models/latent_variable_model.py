@@ -1,0 +1,197 @@
+"""LatentVariableModel: the training loop shared by keras_vae models."""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_vae.models.tensorflow_trainer import TensorFlowTrainer
+from keras_vae.utils.validation import check_finite
+from keras_vae.utils.validation import check_positive_int
+
+
+class LatentVariableModel(TensorFlowTrainer, keras.Model):
+    """Base class of keras_vae models trained by maximizing a bound.
+
+    Subclasses implement `compute_terms(x, training)`, returning a dict with
+    a scalar `"loss"` (the batch mean of the negative objective) and one
+    batch-mean scalar per reported metric, and `log_importance_weights(x, k)`
+    for likelihood estimation. This class owns:
+
+    - `beta`: a non-trainable variable weighting the KL term, assigned by
+      `keras_vae.callbacks.KLWarmUp` (a Python float would be frozen into the
+      compiled step);
+    - optional dynamic binarization of each training batch, x ~ Bernoulli(x);
+    - a `keras.random.SeedGenerator`, so steps compile with XLA;
+    - the train/test steps: `evaluate` reports the training objective, a
+      non-finite loss or gradient skips the update and `fit` then stops with
+      `keras_vae.callbacks.TerminateOnNaN`, keeping the last good weights.
+
+    Args:
+        metric_names: Names of the per-batch metrics besides `loss`.
+        beta: Initial KL weight. Defaults to `1.0`.
+        dynamic_binarization: If `True`, binarize each training batch by
+            sampling x ~ Bernoulli(x) inside the step. Defaults to `False`.
+        seed: Optional integer seed of all sampling in the model.
+        **kwargs: `keras.Model` keyword arguments such as `name`.
+    """
+
+    def __init__(
+        self,
+        metric_names=(),
+        beta=1.0,
+        dynamic_binarization=False,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
+            raise ValueError(
+                f"Expected `beta` to be a non-negative float. Received: beta={beta!r}"
+            )
+        self.initial_beta = float(beta)
+        self.dynamic_binarization = bool(dynamic_binarization)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.beta = self.add_weight(
+            name="beta",
+            shape=(),
+            initializer=keras.initializers.Constant(self.initial_beta),
+            trainable=False,
+        )
+        self._metric_names = ("loss",) + tuple(metric_names) + ("beta",)
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in self._metric_names}
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def _update_trackers(self, terms):
+        terms = dict(terms, beta=self.beta)
+        for name, tracker in self._trackers.items():
+            tracker.update_state(terms[name])
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    @staticmethod
+    def _unpack(data):
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError(
+                "keras_vae models do not support `sample_weight`. "
+                "Received: sample_weight of shape "
+                f"{tuple(getattr(sample_weight, 'shape', ()))}"
+            )
+        return x
+
+    def binarize(self, x):
+        """Sample binary pixels x_b ~ Bernoulli(x) (dynamic binarization)."""
+        u = keras.random.uniform(ops.shape(x), seed=self.seed_generator)
+        return ops.cast(u < ops.cast(x, "float32"), x.dtype)
+
+    def _build_for_batch(self, x):
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+
+    def compute_terms(self, x, training=False):
+        """Objective terms of a batch; see the class docstring."""
+        raise NotImplementedError
+
+    def log_importance_weights(self, x, num_samples):
+        """`(num_samples, batch)` log weights log p(x, z_i) - log q(z_i | x)."""
+        raise NotImplementedError
+
+    def validate_data(self, x, name="x"):
+        """Check a concrete batch: shape, finiteness (and range in subclasses).
+
+        Returns the batch as a float32 numpy array.
+        """
+        x = np.asarray(x, dtype="float32")
+        check_finite(x, name)
+        return x
+
+    def log_likelihood(self, x, num_samples=5000, chunk_size=None):
+        """Importance-sampled estimate of log p(x) per example (nats).
+
+        ```none
+        log p(x) ~= log (1/S) sum_{s=1..S} p(x, z_s) / q(z_s | x),  z_s ~ q(z | x)
+        ```
+
+        This is the IWAE bound with S samples: it is a lower bound whose
+        expectation rises to log p(x) as S grows (Burda et al. use S = 5000).
+        Samples are drawn in chunks and combined by a running log-sum-exp, so
+        memory stays bounded whatever S is.
+
+        Args:
+            x: A batch of data, shape `(batch,) + input_shape`.
+            num_samples: Positive integer S. Defaults to 5000.
+            chunk_size: Samples per chunk. Defaults to a size that keeps the
+                decoder output of a chunk near 16M floats.
+
+        Returns:
+            A float64 numpy array of shape `(batch,)`.
+        """
+        num_samples = check_positive_int(num_samples, "num_samples")
+        x = self.validate_data(x)
+        if chunk_size is None:
+            per_sample = max(1, x.size)
+            chunk_size = int(min(num_samples, max(1, 2**24 // per_sample)))
+        chunk_size = check_positive_int(chunk_size, "chunk_size")
+        fn = self._compiled("log_mean_weights_chunk", self._log_sum_weights)
+        total, done = None, 0
+        while done < num_samples:
+            n = min(chunk_size, num_samples - done)
+            part = np.asarray(fn(x, n), dtype="float64")
+            total = part if total is None else np.logaddexp(total, part)
+            done += n
+        return total - math.log(num_samples)
+
+    def _log_sum_weights(self, x, num_samples):
+        return ops.logsumexp(self.log_importance_weights(x, num_samples), axis=0)
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        from keras_vae.callbacks.terminate_on_nan import TerminateOnNaN
+
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, keras.callbacks.TerminateOnNaN | TerminateOnNaN) for c in callbacks):
+            callbacks.append(TerminateOnNaN())
+        self._validate_fit_data(args, kwargs)
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        self._validate_fit_data(args, kwargs)
+        return super().evaluate(*args, **kwargs)
+
+    def _validate_fit_data(self, args, kwargs):
+        # In-memory arrays are checked up front; datasets and generators are
+        # streamed, so their values cannot be checked without a pass. Either
+        # way the model is built from the data's shape before tracing.
+        x = args[0] if args else kwargs.get("x")
+        if isinstance(x, np.ndarray) or ops.is_tensor(x):
+            self.validate_data(x)
+            shape = tuple(x.shape)
+        elif hasattr(x, "element_spec"):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, tuple) else spec
+            shape = tuple(spec.shape)
+        else:
+            return
+        if not self.built:
+            self.build((None,) + shape[1:])
+
+    def get_build_config(self):
+        if not self.built or getattr(self, "data_shape", None) is None:
+            return None
+        return {"input_shape": (None,) + tuple(self.data_shape)}
+
+    def build_from_config(self, config):
+        if config and not self.built:
+            self.build(tuple(config["input_shape"]))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta": self.initial_beta,
+            "dynamic_binarization": self.dynamic_binarization,
+            "seed": self.seed,
+        }

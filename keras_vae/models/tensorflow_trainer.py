@@ -1,0 +1,90 @@
+"""TensorFlow-specific training steps shared by every keras_vae model.
+
+Everything that needs `tf.GradientTape` or `tf.distribute` lives here, so a
+later JAX backend is a contained change.
+"""
+
+import tensorflow as tf
+from keras import ops
+
+
+def _all_finite(values):
+    flags = [ops.all(ops.isfinite(v)) for v in values if v is not None]
+    return ops.all(ops.stack(flags))
+
+
+class TensorFlowTrainer:
+    """Mixin with `train_step`/`test_step` for `LatentVariableModel`.
+
+    The step computes the model's objective with `compute_terms`, divides the
+    loss by the number of replicas (Keras sums gradients over replicas) and
+    skips the optimizer update when the loss or a gradient is not finite, so
+    the weights stay those of the last good step.
+    """
+
+    def train_step(self, data):
+        x = self._unpack(data)
+        self._build_for_batch(x)
+        if self.dynamic_binarization:
+            x = self.binarize(x)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        with tf.GradientTape() as tape:
+            terms = self.compute_terms(x, training=True)
+            loss = terms["loss"]
+            if self.losses:
+                loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
+            terms["loss"] = loss
+            scaled = self.optimizer.scale_loss(loss / replicas)
+        variables = self.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        self._apply_if_finite(grads, variables, loss)
+        return self._update_trackers(terms)
+
+    def test_step(self, data):
+        x = self._unpack(data)
+        self._build_for_batch(x)
+        terms = self.compute_terms(x, training=False)
+        if self.losses:
+            terms["loss"] = terms["loss"] + ops.cast(
+                ops.sum(self.losses), terms["loss"].dtype
+            )
+        return self._update_trackers(terms)
+
+    def predict_step(self, data):
+        return self(self._unpack(data), training=False)
+
+    def _apply_if_finite(self, grads, variables, loss):
+        finite = _all_finite(list(grads) + [loss])
+        ctx = tf.distribute.get_replica_context()
+        strategy = tf.distribute.get_strategy()
+        if strategy.num_replicas_in_sync > 1:
+            # Replicas must agree, or one would update and the other not.
+            finite = ctx.all_reduce("min", ops.cast(finite, "float32")) > 0.5
+        if tf.__internal__.distribute.strategy_supports_no_merge_call():
+
+            def apply_fn():
+                self.optimizer.apply(grads, variables)
+
+            tf.cond(finite, apply_fn, lambda: None)
+            return
+
+        # The optimizer update calls `merge_call`, which may not sit in a cond
+        # inside a replica context: branch in the cross-replica context.
+        def cross_replica(distribution, grads, finite):
+            finite = distribution.experimental_local_results(finite)[0]
+
+            def apply_fn():
+                distribution.extended.call_for_each_replica(
+                    self.optimizer.apply, args=(grads, variables)
+                )
+
+            tf.cond(finite, apply_fn, lambda: None)
+
+        ctx.merge_call(cross_replica, args=(grads, finite))
+
+    def _compiled(self, name, fn):
+        """`fn` wrapped in an XLA-compiled `tf.function`, cached per model."""
+        cache = self.__dict__.setdefault("_compiled_functions", {})
+        if name not in cache:
+            cache[name] = tf.function(fn, jit_compile=True, reduce_retracing=True)
+        return cache[name]

@@ -1,0 +1,291 @@
+"""VAE: the variational autoencoder and the importance weighted autoencoder."""
+
+import keras
+import numpy as np
+from keras import ops
+from tensorflow_probability import distributions as tfd
+
+from keras_vae import likelihoods as likelihoods_lib
+from keras_vae import priors as priors_lib
+from keras_vae.layers.gaussian_parameters import GaussianParameters
+from keras_vae.layers.gaussian_sample import GaussianSample
+from keras_vae.losses.bounds import iwae_bound
+from keras_vae.models.gated_mlp import gated_mlp_decoder
+from keras_vae.models.gated_mlp import gated_mlp_encoder
+from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.utils.validation import check_one_of
+from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.validation import check_unit_interval
+
+OBJECTIVES = ("elbo", "iwae")
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class VAE(LatentVariableModel):
+    """Variational autoencoder with an ELBO or IWAE objective.
+
+    ```none
+    q(z | x) = N(z; mu(x), diag sigma(x)^2),   p(x, z) = p(x | z) p(z)
+    log w_i  = log p(x | z_i) + log p(z_i) - log q(z_i | x),   z_i ~ q(z | x)
+    ELBO     = (1/k) sum_i log p(x | z_i) - KL(q || p)         (analytic KL when
+                                                                the prior has one)
+    IWAE_k   = log (1/k) sum_i w_i
+    ```
+
+    Training minimizes the negative objective with the KL term (or the
+    log p(z) - log q(z|x) part of each log weight) scaled by the variable
+    `beta`. The reported `elbo` / `iwae_bound` metric always uses beta = 1, so
+    it is the true bound; `evaluate` reports the training objective.
+
+    Args:
+        encoder: Keras layer mapping x to features (flattened to a vector).
+            Defaults to the gated MLP trunk `gated_mlp_encoder(hidden_units)`.
+        decoder: Keras layer mapping z to likelihood parameters with the
+            shape of x (logits for `"bernoulli"`). Defaults to
+            `gated_mlp_decoder(input_shape, hidden_units)`, built once the data
+            shape is known.
+        latent_dim: Positive integer, size of z. Defaults to 40.
+        prior: A `keras_vae.priors.Prior`; `None` means `StandardNormal`.
+        likelihood: `"bernoulli"`, `"gaussian"` or a
+            `keras_vae.likelihoods.Likelihood`.
+        objective: `"elbo"` or `"iwae"`.
+        num_samples: Positive integer k, samples of z per example in training.
+        beta: Initial KL weight (a variable; see `KLWarmUp`).
+        hidden_units: Widths of the default gated MLP trunks.
+        analytic_kl: Use the prior's closed-form KL for the ELBO when it has
+            one (lower variance). Defaults to `True`.
+        min_log_var: Lower clamp of the posterior log-variance (-6).
+        max_log_var: Upper clamp of the posterior log-variance (2).
+        dynamic_binarization: Binarize every training batch, x ~ Bernoulli(x).
+        seed: Optional integer seed.
+        **kwargs: `keras.Model` keyword arguments.
+
+    Call arguments:
+        x: A batch of data. Returns the likelihood mean at one z ~ q(z | x).
+
+    Example:
+
+    >>> vae = keras_vae.models.VAE(latent_dim=8, hidden_units=(64, 64))
+    >>> vae.compile(optimizer="adam", jit_compile=True)
+    >>> history = vae.fit(x_train, epochs=1, batch_size=100)
+    >>> log_px = vae.log_likelihood(x_test[:10], num_samples=1000)
+
+    Reference:
+        - [Kingma & Welling, 2014](https://arxiv.org/abs/1312.6114)
+        - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
+    """
+
+    def __init__(
+        self,
+        encoder=None,
+        decoder=None,
+        latent_dim=40,
+        prior=None,
+        likelihood="bernoulli",
+        objective="elbo",
+        num_samples=1,
+        beta=1.0,
+        hidden_units=(300, 300),
+        analytic_kl=True,
+        min_log_var=-6.0,
+        max_log_var=2.0,
+        dynamic_binarization=False,
+        seed=None,
+        **kwargs,
+    ):
+        self.objective = check_one_of(objective, "objective", OBJECTIVES)
+        bound_name = "elbo" if objective == "elbo" else "iwae_bound"
+        super().__init__(
+            metric_names=(bound_name, "reconstruction", "kl"),
+            beta=beta,
+            dynamic_binarization=dynamic_binarization,
+            seed=seed,
+            **kwargs,
+        )
+        self._bound_name = bound_name
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.num_samples = check_positive_int(num_samples, "num_samples")
+        self.hidden_units = tuple(check_positive_int(u, "hidden_units") for u in hidden_units)
+        self.analytic_kl = bool(analytic_kl)
+        self.min_log_var = float(min_log_var)
+        self.max_log_var = float(max_log_var)
+        self._default_encoder = encoder is None
+        self._default_decoder = decoder is None
+        self.encoder = encoder if encoder is not None else gated_mlp_encoder(self.hidden_units)
+        self.decoder = decoder
+        self.prior = priors_lib.get(prior)
+        self.likelihood = likelihoods_lib.get(likelihood)
+        self.posterior = GaussianParameters(
+            self.latent_dim, min_log_var=min_log_var, max_log_var=max_log_var, name="posterior"
+        )
+        self.sampler = GaussianSample(num_samples=self.num_samples, seed=seed, name="sampler")
+        self.data_shape = None
+
+    # ------------------------------------------------------------------ build
+    def build(self, input_shape):
+        self.data_shape = tuple(input_shape[1:])
+        if None in self.data_shape:
+            raise ValueError(
+                "Expected a fully defined data shape (all but the batch axis). "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        if self.decoder is None:
+            self.decoder = gated_mlp_decoder(self.data_shape, self.hidden_units)
+        self.encoder.build(input_shape)
+        features = self.encoder.compute_output_shape(input_shape)
+        if len(features) != 2:
+            raise ValueError(
+                "Expected the encoder to output features of shape "
+                "(batch, features); end it with `keras.layers.Flatten()`. "
+                f"Received: encoder output shape {tuple(features)}"
+            )
+        self.posterior.build(features)
+        self.decoder.build((None, self.latent_dim))
+        decoded = tuple(self.decoder.compute_output_shape((None, self.latent_dim)))[1:]
+        if decoded != self.data_shape:
+            raise ValueError(
+                "Expected the decoder to output likelihood parameters with the "
+                f"data's shape {self.data_shape}. Received: decoder output "
+                f"shape {decoded} for latents of size {self.latent_dim}"
+            )
+        self.prior.build((None, self.latent_dim))
+        self.likelihood.build((None,) + self.data_shape)
+        self.built = True
+
+    def _check_input(self, x):
+        if self.built and tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"Expected inputs of shape (batch,) + {self.data_shape}. "
+                f"Received: x.shape={tuple(x.shape)}"
+            )
+
+    # -------------------------------------------------------------- internals
+    def _posterior(self, x, training=False):
+        return self.posterior(self.encoder(x, training=training))
+
+    def _decode_params(self, z, training=False):
+        """Decoder outputs for z of shape `(..., latent_dim)`."""
+        lead = ops.shape(z)[:-1]
+        flat = ops.reshape(z, (-1, self.latent_dim))
+        params = self.decoder(flat, training=training)
+        return ops.reshape(params, tuple(lead) + self.data_shape)
+
+    def _log_weight_parts(self, x, z, loc, scale, training=False):
+        """log p(x|z), log p(z) and log q(z|x) for z of shape (k, batch, d)."""
+        rec = self.likelihood.log_prob(x, self._decode_params(z, training))
+        log_q = ops.sum(tfd.Normal(loc, scale).log_prob(z), axis=-1)
+        return rec, self.prior.log_prob(z), log_q
+
+    def compute_terms(self, x, training=False):
+        self._check_input(x)
+        loc, scale = self._posterior(x, training)
+        z = self.sampler(loc, scale)
+        analytic = (
+            self.objective == "elbo" and self.analytic_kl and self.prior.has_analytic_kl
+        )
+        beta = ops.cast(self.beta, "float32")
+        if analytic:
+            rec = self.likelihood.log_prob(x, self._decode_params(z, training))
+            kl = self.prior.kl_divergence(loc, scale)
+            rec_mean = ops.mean(rec, axis=0)
+            objective = rec_mean - beta * kl
+            bound = rec_mean - kl
+        else:
+            rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale, training)
+            kl = log_q - log_p
+            if self.objective == "elbo":
+                objective = ops.mean(rec - beta * kl, axis=0)
+                bound = ops.mean(rec - kl, axis=0)
+            else:
+                objective = iwae_bound(rec - beta * kl)
+                bound = iwae_bound(rec - kl)
+        return {
+            "loss": -ops.mean(objective),
+            self._bound_name: ops.mean(bound),
+            "reconstruction": ops.mean(rec),
+            "kl": ops.mean(kl),
+        }
+
+    def log_importance_weights(self, x, num_samples):
+        loc, scale = self._posterior(x)
+        eps = keras.random.normal(
+            (num_samples,) + tuple(loc.shape), seed=self.seed_generator
+        )
+        z = loc + scale * eps
+        rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale)
+        return rec + log_p - log_q
+
+    # ------------------------------------------------------------- public API
+    def call(self, x, training=False):
+        self._check_input(x)
+        loc, scale = self._posterior(x, training)
+        z = loc + scale * keras.random.normal(ops.shape(loc), seed=self.seed_generator)
+        return self.likelihood.mean(self._decode_params(z, training))
+
+    def validate_data(self, x, name="x"):
+        x = super().validate_data(x, name)
+        if self.built and tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"Expected `{name}` of shape (batch,) + {self.data_shape}. "
+                f"Received: {name}.shape={tuple(x.shape)}"
+            )
+        if isinstance(self.likelihood, likelihoods_lib.Bernoulli):
+            check_unit_interval(x, name)
+        return x
+
+    def _ensure_built(self, x):
+        if not self.built:
+            self.build((None,) + tuple(np.shape(x)[1:]))
+
+    def encode(self, x):
+        """Posterior parameters `(loc, scale)` of q(z | x), each `(batch, d)`."""
+        x = self.validate_data(x)
+        self._ensure_built(x)
+        return self._posterior(x)
+
+    def decode(self, z):
+        """Mean of p(x | z) for latents `z` of shape `(batch, latent_dim)`."""
+        z = ops.convert_to_tensor(z, "float32")
+        if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
+            raise ValueError(
+                f"Expected `z` of shape (batch, {self.latent_dim}). "
+                f"Received: z.shape={tuple(z.shape)}"
+            )
+        return self.likelihood.mean(self._decode_params(z))
+
+    def reconstruct(self, x):
+        """Mean of p(x | z) at the posterior mean z = E_q[z]."""
+        loc, _ = self.encode(x)
+        return self.decode(loc)
+
+    def sample(self, num_samples):
+        """Means of p(x | z) for `num_samples` draws z ~ p(z)."""
+        num_samples = check_positive_int(num_samples, "num_samples")
+        if not self.built:
+            raise ValueError("The model is not built yet: call or fit it first.")
+        return self.decode(self.prior.sample(num_samples))
+
+    def get_config(self):
+        ser = keras.saving.serialize_keras_object
+        return {
+            **super().get_config(),
+            "encoder": None if self._default_encoder else ser(self.encoder),
+            "decoder": None if self._default_decoder else ser(self.decoder),
+            "latent_dim": self.latent_dim,
+            "prior": ser(self.prior),
+            "likelihood": ser(self.likelihood),
+            "objective": self.objective,
+            "num_samples": self.num_samples,
+            "hidden_units": list(self.hidden_units),
+            "analytic_kl": self.analytic_kl,
+            "min_log_var": self.min_log_var,
+            "max_log_var": self.max_log_var,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "prior", "likelihood"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

@@ -1,0 +1,47 @@
+"""Argument and data checks that fail fast and say what they received."""
+
+import numpy as np
+
+
+def check_positive_int(value, name):
+    """Return `value` as an int, or raise if it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"Expected `{name}` to be a positive integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def check_one_of(value, name, allowed):
+    """Raise unless `value` is one of `allowed`."""
+    if value not in allowed:
+        raise ValueError(
+            f"Expected `{name}` to be one of {sorted(allowed)}. "
+            f"Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_finite(x, name="x"):
+    """Raise if a concrete array holds NaN or infinite values."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(
+            f"Expected `{name}` to hold only finite values. Received: {name} "
+            f"with {bad} non-finite value(s) out of {x.size}."
+        )
+    return x
+
+
+def check_unit_interval(x, name="x"):
+    """Raise if a concrete array has values outside [0, 1]."""
+    x = np.asarray(x)
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(
+            f"Expected `{name}` to lie in [0, 1] (a Bernoulli likelihood models "
+            f"pixel intensities or binary pixels). Received: {name} with "
+            f"min={lo:g}, max={hi:g}. Rescale the data, e.g. x / 255."
+        )
+    return x

@@ -1,0 +1,42 @@
+"""Packaging for keras_vae (tool configuration lives in pyproject.toml)."""
+
+import pathlib
+import re
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "keras_vae" / "version.py").read_text()
+).group(1)
+
+setup(
+    name="keras-vae",
+    version=VERSION,
+    description="Variational autoencoders for Keras 3 on TensorFlow Probability.",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    packages=find_packages(include=["keras_vae", "keras_vae.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow>=2.18",
+        # TFP refuses to import without tf-keras; the [tf] extra pulls it in.
+        "tensorflow-probability[tf]>=0.25",
+        "keras>=3.5",
+        "tensorflow-datasets",
+        # TFDS 4.9.10 imports it (through etils) without declaring it.
+        "importlib_resources",
+        "numpy",
+    ],
+    extras_require={
+        "examples": ["scikit-learn", "matplotlib"],
+        "test": ["pytest", "pytest-xdist", "scikit-learn", "matplotlib", "scipy"],
+    },
+    classifiers=[
+        "License :: OSI Approved :: Apache Software License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
