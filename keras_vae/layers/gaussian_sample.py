@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils import random
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -50,7 +51,7 @@ class GaussianSample(keras.layers.Layer):
         shape = ops.shape(loc)
         if self.num_samples is not None:
             shape = (self.num_samples,) + tuple(shape)
-        eps = keras.random.normal(shape, dtype=loc.dtype, seed=self.seed_generator)
+        eps = random.normal(shape, dtype=loc.dtype, seed=self.seed_generator)
         return loc + scale * eps
 
     def compute_output_shape(self, loc_shape, scale_shape=None):

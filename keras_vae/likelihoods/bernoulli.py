@@ -5,6 +5,7 @@ from keras import ops
 from tensorflow_probability import distributions as tfd
 
 from keras_vae.likelihoods.likelihood import Likelihood
+from keras_vae.utils import random
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -39,7 +40,7 @@ class Bernoulli(Likelihood):
         return ops.sigmoid(params)
 
     def sample(self, params, seed=None):
-        u = keras.random.uniform(ops.shape(params), seed=seed)
+        u = random.uniform(ops.shape(params), seed=seed or self.seed_generator)
         return ops.cast(u < ops.sigmoid(params), "float32")
 
     def distribution(self, params):

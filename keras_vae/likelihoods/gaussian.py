@@ -7,6 +7,7 @@ from keras import ops
 from tensorflow_probability import distributions as tfd
 
 from keras_vae.likelihoods.likelihood import Likelihood
+from keras_vae.utils import random
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -86,7 +87,7 @@ class Gaussian(Likelihood):
         return params
 
     def sample(self, params, seed=None):
-        noise = keras.random.normal(ops.shape(params), seed=seed)
+        noise = random.normal(ops.shape(params), seed=seed or self.seed_generator)
         return params + ops.cast(self._scale(), params.dtype) * noise
 
     def get_config(self):

@@ -12,10 +12,20 @@ class Likelihood(keras.layers.Layer):
     samples. Subclasses implement `_log_prob_elementwise`, `mean` and
     `sample`.
 
+    Args:
+        seed: Optional integer seed of `sample` when no seed generator is
+            passed to it.
+        **kwargs: Base layer keyword arguments.
+
     `log_prob(x, params)` sums the element-wise log-density over every axis of
     `x` but the first (the batch axis). `params` may carry extra leading
     sample axes, which broadcast against `x` and are kept in the output.
     """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
 
     def log_prob(self, x, params):
         """Log-density of `x`, summed over its event axes, in float32.
@@ -48,3 +58,9 @@ class Likelihood(keras.layers.Layer):
 
     def call(self, params):
         return self.mean(params)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+    def compute_output_shape(self, params_shape):
+        return tuple(params_shape)

@@ -9,6 +9,7 @@ from keras import ops
 from keras_vae.models.tensorflow_trainer import TensorFlowTrainer
 from keras_vae.utils.validation import check_finite
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils import random
 
 
 class LatentVariableModel(TensorFlowTrainer, keras.Model):
@@ -86,7 +87,7 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
 
     def binarize(self, x):
         """Sample binary pixels x_b ~ Bernoulli(x) (dynamic binarization)."""
-        u = keras.random.uniform(ops.shape(x), seed=self.seed_generator)
+        u = random.uniform(ops.shape(x), seed=self.seed_generator)
         return ops.cast(u < ops.cast(x, "float32"), x.dtype)
 
     def _build_for_batch(self, x):

@@ -16,6 +16,7 @@ from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_unit_interval
+from keras_vae.utils import random
 
 OBJECTIVES = ("elbo", "iwae")
 
@@ -208,7 +209,7 @@ class VAE(LatentVariableModel):
 
     def log_importance_weights(self, x, num_samples):
         loc, scale = self._posterior(x)
-        eps = keras.random.normal(
+        eps = random.normal(
             (num_samples,) + tuple(loc.shape), seed=self.seed_generator
         )
         z = loc + scale * eps
@@ -219,7 +220,7 @@ class VAE(LatentVariableModel):
     def call(self, x, training=False):
         self._check_input(x)
         loc, scale = self._posterior(x, training)
-        z = loc + scale * keras.random.normal(ops.shape(loc), seed=self.seed_generator)
+        z = loc + scale * random.normal(ops.shape(loc), seed=self.seed_generator)
         return self.likelihood.mean(self._decode_params(z, training))
 
     def validate_data(self, x, name="x"):

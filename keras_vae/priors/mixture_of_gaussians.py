@@ -6,6 +6,7 @@ from tensorflow_probability import distributions as tfd
 
 from keras_vae.priors.prior import Prior
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils import random
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -92,8 +93,8 @@ class MixtureOfGaussians(Prior):
         self._check_built()
         means, scales = self._components()
         logits = ops.expand_dims(ops.cast(self.logits, "float32"), 0)
-        idx = keras.random.categorical(logits, num_samples, seed=self.seed_generator)[0]
-        eps = keras.random.normal(
+        idx = random.categorical(logits, num_samples, seed=self.seed_generator)[0]
+        eps = random.normal(
             (num_samples, self.latent_dim), seed=self.seed_generator
         )
         return ops.take(means, idx, axis=0) + ops.take(scales, idx, axis=0) * eps

@@ -5,6 +5,7 @@ from keras import ops
 from tensorflow_probability import distributions as tfd
 
 from keras_vae.priors.prior import Prior
+from keras_vae.utils import random
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -39,7 +40,7 @@ class StandardNormal(Prior):
 
     def sample(self, num_samples):
         self._check_built()
-        return keras.random.normal(
+        return random.normal(
             (num_samples, self.latent_dim), seed=self.seed_generator
         )
 

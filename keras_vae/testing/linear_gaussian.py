@@ -1,0 +1,155 @@
+"""A linear-Gaussian VAE whose exact marginal likelihood is known.
+
+Tests of likelihood estimators and diagnostics need a model with a closed-form
+log p(x). The linear-Gaussian latent variable model (probabilistic PCA) is one:
+
+```none
+p(z)     = N(0, I_d)
+p(x | z) = N(W z + b, s^2 I_D)
+p(x)     = N(b, W W^T + s^2 I_D)
+p(z | x) = N(Sigma W^T (x - b) / s^2, Sigma),   Sigma = (I + W^T W / s^2)^-1
+```
+
+With orthogonal columns of W, W^T W is diagonal and so is Sigma, so the exact
+posterior is a diagonal Gaussian that `keras_vae.models.VAE`'s
+`GaussianParameters` head can represent exactly: every importance weight then
+equals p(x).
+"""
+
+import math
+
+import keras
+import numpy as np
+
+from keras_vae.utils.validation import check_positive_int
+
+POSTERIORS = ("exact", "perturbed")
+
+# How the "perturbed" posterior departs from the exact one: variances scaled
+# up (an over-dispersed proposal, so importance weights keep a finite
+# variance) and means shifted by half a posterior standard deviation.
+PERTURBED_VARIANCE_FACTOR = 2.0
+PERTURBED_MEAN_SHIFT = 0.5
+
+
+def linear_gaussian_vae(
+    latent_dim,
+    data_dim,
+    scale,
+    seed,
+    posterior="exact",
+    column_norms=None,
+):
+    """Build a `keras_vae.models.VAE` that is a linear-Gaussian model.
+
+    ```none
+    W = Q diag(c)            Q: (D, d) with orthonormal columns, c = column_norms
+    decoder(z) = W z + b,    likelihood = keras_vae.likelihoods.Gaussian(s)
+    encoder(x) = x,          posterior head set to q(z | x) = p(z | x)
+    Var_x(E_q[z_j | x]) = c_j^2 / (c_j^2 + s^2)       (exact posterior)
+    ```
+
+    Args:
+        latent_dim: Positive integer d.
+        data_dim: Positive integer D, at least `latent_dim`.
+        scale: Positive float s, the observation noise scale.
+        seed: Integer seed of the parameters and of the model's sampling.
+        posterior: `"exact"` sets q(z | x) = p(z | x). `"perturbed"` scales
+            the exact posterior variances by 2 and shifts its means by half a
+            posterior standard deviation, a worse but still over-dispersed
+            proposal.
+        column_norms: Optional sequence of `latent_dim` non-negative floats,
+            the norms c_j of the columns of W. A zero column makes latent j
+            inactive (its posterior mean is constant). Defaults to values
+            drawn uniformly in [0.5, 2].
+
+    Returns:
+        A tuple `(model, exact_log_px)`: the built VAE, and a function mapping
+        an array of shape `(batch, data_dim)` to the exact log p(x) per
+        example (float64 numpy array of shape `(batch,)`).
+
+    Example:
+
+    >>> from keras_vae.testing.linear_gaussian import linear_gaussian_vae
+    >>> model, exact_log_px = linear_gaussian_vae(2, 5, scale=0.5, seed=0)
+    >>> x = np.zeros((3, 5), "float32")
+    >>> model.log_likelihood(x, num_samples=10).shape
+    (3,)
+
+    Reference:
+        - [Tipping & Bishop, 1999](https://doi.org/10.1111/1467-9868.00196)
+        - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
+    """
+    from keras_vae.likelihoods.gaussian import Gaussian
+    from keras_vae.models.vae import VAE
+
+    latent_dim = check_positive_int(latent_dim, "latent_dim")
+    data_dim = check_positive_int(data_dim, "data_dim")
+    if data_dim < latent_dim:
+        raise ValueError(
+            "Expected `data_dim >= latent_dim` (W needs orthogonal columns). "
+            f"Received: data_dim={data_dim}, latent_dim={latent_dim}"
+        )
+    if not (isinstance(scale, (int, float)) and scale > 0):
+        raise ValueError(
+            f"Expected `scale` to be a positive float. Received: scale={scale!r}"
+        )
+    if posterior not in POSTERIORS:
+        raise ValueError(
+            f"Expected `posterior` to be one of {list(POSTERIORS)}. "
+            f"Received: posterior={posterior!r}"
+        )
+    rng = np.random.default_rng(seed)
+    if column_norms is None:
+        column_norms = rng.uniform(0.5, 2.0, size=latent_dim)
+    column_norms = np.asarray(column_norms, dtype="float64")
+    if column_norms.shape != (latent_dim,) or np.any(column_norms < 0):
+        raise ValueError(
+            f"Expected `column_norms` to hold {latent_dim} non-negative values. "
+            f"Received: column_norms={column_norms.tolist()}"
+        )
+
+    q, _ = np.linalg.qr(rng.normal(size=(data_dim, latent_dim)))
+    w = q * column_norms  # (D, d), W^T W = diag(c^2)
+    b = rng.normal(scale=0.5, size=data_dim)
+    s2 = float(scale) ** 2
+
+    post_var = 1.0 / (1.0 + column_norms**2 / s2)  # diag of Sigma
+    # Posterior mean as a row vector: mu = (x - b) W Sigma / s^2.
+    loc_kernel = w * post_var / s2
+    loc_bias = -b @ loc_kernel
+    if posterior == "perturbed":
+        loc_bias = loc_bias + PERTURBED_MEAN_SHIFT * np.sqrt(post_var)
+        post_var = post_var * PERTURBED_VARIANCE_FACTOR
+    log_var = np.log(post_var)
+
+    model = VAE(
+        encoder=keras.Sequential([keras.layers.Flatten()], name="identity_encoder"),
+        decoder=keras.Sequential([keras.layers.Dense(data_dim)], name="linear_decoder"),
+        latent_dim=latent_dim,
+        likelihood=Gaussian(scale=float(scale)),
+        min_log_var=min(-6.0, float(log_var.min()) - 1.0),
+        max_log_var=max(2.0, float(log_var.max()) + 1.0),
+        seed=seed,
+    )
+    model.build((None, data_dim))
+    dense = model.decoder.layers[0]
+    dense.kernel.assign(w.T.astype("float32"))
+    dense.bias.assign(b.astype("float32"))
+    kernel = np.concatenate([loc_kernel, np.zeros_like(loc_kernel)], axis=1)
+    bias = np.concatenate([loc_bias, log_var])
+    model.posterior.kernel.assign(kernel.astype("float32"))
+    model.posterior.bias.assign(bias.astype("float32"))
+
+    cov = w @ w.T + s2 * np.eye(data_dim)
+    chol = np.linalg.cholesky(cov)
+    log_det = 2.0 * np.sum(np.log(np.diag(chol)))
+
+    def exact_log_px(x):
+        """Exact log N(x; b, W W^T + s^2 I) per row of `x`, in float64."""
+        x = np.asarray(x, dtype="float64").reshape(-1, data_dim)
+        white = np.linalg.solve(chol, (x - b).T)  # (D, batch)
+        maha = np.sum(white**2, axis=0)
+        return -0.5 * (maha + log_det + data_dim * math.log(2.0 * math.pi))
+
+    return model, exact_log_px
