@@ -5,6 +5,8 @@ from keras_vae.utils.backend import check_backend
 check_backend()
 
 from keras_vae import callbacks  # noqa: E402
+from keras_vae import datasets  # noqa: E402
+from keras_vae import diagnostics  # noqa: E402
 from keras_vae import layers  # noqa: E402
 from keras_vae import likelihoods  # noqa: E402
 from keras_vae import losses  # noqa: E402
@@ -15,6 +17,8 @@ from keras_vae.version import __version__  # noqa: E402
 __all__ = [
     "__version__",
     "callbacks",
+    "datasets",
+    "diagnostics",
     "layers",
     "likelihoods",
     "losses",
