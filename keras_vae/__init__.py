@@ -7,6 +7,7 @@ check_backend()
 from keras_vae import callbacks  # noqa: E402
 from keras_vae import datasets  # noqa: E402
 from keras_vae import diagnostics  # noqa: E402
+from keras_vae import export  # noqa: E402
 from keras_vae import layers  # noqa: E402
 from keras_vae import likelihoods  # noqa: E402
 from keras_vae import losses  # noqa: E402
@@ -19,6 +20,7 @@ __all__ = [
     "callbacks",
     "datasets",
     "diagnostics",
+    "export",
     "layers",
     "likelihoods",
     "losses",

@@ -63,7 +63,8 @@ class _ServingModule(tf.Module):
 
         def log_likelihood(x, num_samples):
             _assert_positive(num_samples)
-            return {"log_likelihood": _chunked_log_likelihood(model, x, num_samples, chunk)}
+            log_px = _chunked_log_likelihood(model, x, num_samples, chunk)
+            return {"log_likelihood": log_px}
 
         specs = {
             "encode": (encode, [data_spec]),
@@ -104,7 +105,7 @@ def _chunked_log_likelihood(model, x, num_samples, chunk):
     _, total = tf.while_loop(
         lambda i, total: i < num_chunks,
         body,
-        (tf.constant(0, tf.int32), tf.fill([batch], tf.constant(-math.inf, tf.float32))),
+        (tf.constant(0, tf.int32), tf.fill([batch], -math.inf)),
     )
     return total - tf.math.log(tf.cast(num_samples, tf.float32))
 
@@ -113,7 +114,8 @@ def _next_version(export_dir):
     versions = [
         int(name)
         for name in os.listdir(export_dir)
-        if re.fullmatch(r"\d+", name) and os.path.isdir(os.path.join(export_dir, name))
+        if re.fullmatch(r"\d+", name)
+        and os.path.isdir(os.path.join(export_dir, name))
     ]
     return max(versions, default=0) + 1
 
@@ -199,7 +201,8 @@ def export_for_serving(
     chunk = check_positive_int(log_likelihood_chunk, "log_likelihood_chunk")
     if version is not None:
         version = check_positive_int(version, "version")
-    if not getattr(model, "built", False) or getattr(model, "data_shape", None) is None:
+    built = getattr(model, "built", False)
+    if not built or getattr(model, "data_shape", None) is None:
         raise ValueError(
             "The model is not built yet: call or fit it on data first, or "
             "call `model.build((None,) + data_shape)`. Received: a model with "
@@ -225,7 +228,9 @@ def export_for_serving(
         )
 
     module = _ServingModule(model, signatures, chunk)
-    concrete = {name: getattr(module, name).get_concrete_function() for name in signatures}
+    concrete = {
+        name: getattr(module, name).get_concrete_function() for name in signatures
+    }
     concrete.setdefault("serving_default", concrete[signatures[0]])
 
     staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)

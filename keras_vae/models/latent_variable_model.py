@@ -54,7 +54,7 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         self.initial_beta = float(beta)
         self.dynamic_binarization = bool(dynamic_binarization)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.seed_generator = keras.random.SeedGenerator(seed, name="model_seed_generator")
         self.beta = self.add_weight(
             name="beta",
             shape=(),

@@ -210,7 +210,7 @@ class VAE(LatentVariableModel):
     def log_importance_weights(self, x, num_samples):
         loc, scale = self._posterior(x)
         eps = random.normal(
-            (num_samples,) + tuple(loc.shape), seed=self.seed_generator
+            (num_samples,) + tuple(ops.shape(loc)), seed=self.seed_generator
         )
         z = loc + scale * eps
         rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale)

@@ -110,11 +110,12 @@ def linear_gaussian_vae(
         )
 
     q, _ = np.linalg.qr(rng.normal(size=(data_dim, latent_dim)))
-    w = q * column_norms  # (D, d), W^T W = diag(c^2)
-    b = rng.normal(scale=0.5, size=data_dim)
+    # Rounded to float32 first, so that the oracle uses the model's weights.
+    w = _float32(q * column_norms)  # (D, d), W^T W = diag(c^2)
+    b = _float32(rng.normal(scale=0.5, size=data_dim))
     s2 = float(scale) ** 2
 
-    post_var = 1.0 / (1.0 + column_norms**2 / s2)  # diag of Sigma
+    post_var = 1.0 / (1.0 + np.sum(w**2, axis=0) / s2)  # diag of Sigma
     # Posterior mean as a row vector: mu = (x - b) W Sigma / s^2.
     loc_kernel = w * post_var / s2
     loc_bias = -b @ loc_kernel
@@ -153,3 +154,7 @@ def linear_gaussian_vae(
         return -0.5 * (maha + log_det + data_dim * math.log(2.0 * math.pi))
 
     return model, exact_log_px
+
+
+def _float32(a):
+    return np.asarray(a, "float32").astype("float64")
