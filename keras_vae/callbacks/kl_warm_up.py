@@ -62,3 +62,7 @@ class KLWarmUp(keras.callbacks.Callback):
             "max_value": self.max_value,
             "start_epoch": self.start_epoch,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -44,3 +44,7 @@ class TerminateOnNaN(keras.callbacks.Callback):
 
     def get_config(self):
         return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -59,7 +59,10 @@ class TensorFlowTrainer:
         strategy = tf.distribute.get_strategy()
         if strategy.num_replicas_in_sync > 1:
             # Replicas must agree, or one would update and the other not.
-            finite = ctx.all_reduce("min", ops.cast(finite, "float32")) > 0.5
+            # `ReduceOp` has only SUM and MEAN (no MIN): count the replicas
+            # that saw a non-finite value.
+            bad = ctx.all_reduce("sum", ops.cast(ops.logical_not(finite), "float32"))
+            finite = bad < 0.5
         if tf.__internal__.distribute.strategy_supports_no_merge_call():
 
             def apply_fn():
@@ -83,8 +86,15 @@ class TensorFlowTrainer:
         ctx.merge_call(cross_replica, args=(grads, finite))
 
     def _compiled(self, name, fn):
-        """`fn` wrapped in an XLA-compiled `tf.function`, cached per model."""
+        """`fn` wrapped in an XLA-compiled `tf.function`, cached per model.
+
+        A model created under a multi-replica strategy (e.g. MirroredStrategy)
+        has its variables mirrored over devices, which one XLA cluster cannot
+        read ("resource located in device CPU:1 from device CPU:0"), so there
+        the function runs as a plain graph.
+        """
         cache = self.__dict__.setdefault("_compiled_functions", {})
         if name not in cache:
-            cache[name] = tf.function(fn, jit_compile=True, reduce_retracing=True)
+            jit = self.distribute_strategy.num_replicas_in_sync == 1
+            cache[name] = tf.function(fn, jit_compile=jit, reduce_retracing=True)
         return cache[name]

@@ -149,8 +149,11 @@ class VAE(LatentVariableModel):
                 f"data's shape {self.data_shape}. Received: decoder output "
                 f"shape {decoded} for latents of size {self.latent_dim}"
             )
-        self.prior.build((None, self.latent_dim))
-        self.likelihood.build((None,) + self.data_shape)
+        # Sublayers restored from a `.keras` config arrive already built.
+        if not self.prior.built:
+            self.prior.build((None, self.latent_dim))
+        if not self.likelihood.built:
+            self.likelihood.build((None,) + self.data_shape)
         self.built = True
 
     def _check_input(self, x):

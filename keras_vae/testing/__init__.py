@@ -1,1 +1,35 @@
-from keras_vae.testing.test_case import TestCase, run_layer_test
+"""Shared test utilities of keras_vae (Convention 6 of DESIGN.md).
+
+- `TestCase`: a `unittest.TestCase` (usable under pytest) with a cleared
+  Keras session and fixed seeds per test, temp dirs and array assertions.
+- `run_layer_test`, `run_model_test`, `run_serialization_test`: the shared
+  checks every public layer, model and serializable object must pass.
+- `CONFORMANCE`, `Spec`, `public_symbols`: the registry that every public
+  symbol must be in (see `keras_vae.testing.conformance`).
+- `linear_gaussian_vae`: a VAE with a closed-form log p(x), for numerical
+  tests of likelihood estimators.
+"""
+
+from keras_vae.testing.conformance import CONFORMANCE
+from keras_vae.testing.conformance import KINDS
+from keras_vae.testing.conformance import Spec
+from keras_vae.testing.conformance import public_symbols
+from keras_vae.testing.linear_gaussian import linear_gaussian_vae
+from keras_vae.testing.test_case import PerExampleSum
+from keras_vae.testing.test_case import TestCase
+from keras_vae.testing.test_case import run_layer_test
+from keras_vae.testing.test_case import run_model_test
+from keras_vae.testing.test_case import run_serialization_test
+
+__all__ = [
+    "CONFORMANCE",
+    "KINDS",
+    "PerExampleSum",
+    "Spec",
+    "TestCase",
+    "linear_gaussian_vae",
+    "public_symbols",
+    "run_layer_test",
+    "run_model_test",
+    "run_serialization_test",
+]

@@ -1,11 +1,14 @@
-"""The shared test case of keras_vae: `TestCase` and `run_layer_test`.
+"""The shared test case of keras_vae: `TestCase` and the shared checks.
 
 `run_layer_test` puts one layer class through every check DESIGN.md asks of
 a public layer (Convention 6): config round trip, Keras serialization,
 build, eager and symbolic shapes, one XLA-compiled `fit` step inside a
 functional model, and a `.keras` save/load round trip with identical outputs.
+`run_model_test` does the same for keras_vae models and
+`run_serialization_test` for any serializable object.
 """
 
+import inspect
 import json
 import os
 import shutil
@@ -155,43 +158,66 @@ def _assert_close(actual, expected, what, rtol=1e-6, atol=1e-6):
         )
 
 
-def _check_config_round_trip(layer_cls, layer, custom_objects):
-    config = layer.get_config()
-    normalized = _normalize_config(config, f"config of {layer_cls.__name__}")
-    if not isinstance(config, dict) or "name" not in config:
-        raise AssertionError(
-            f"Expected {layer_cls.__name__}.get_config() to extend the base "
-            f"config (it should contain 'name'). Received: {config!r}"
-        )
-    clone = layer_cls.from_config(config)
-    if type(clone) is not layer_cls:
-        raise AssertionError(
-            f"Expected from_config to return a {layer_cls.__name__}. "
-            f"Received: {type(clone).__name__}"
-        )
-    again = _normalize_config(clone.get_config(), "re-serialized config")
-    if again != normalized:
-        raise AssertionError(
-            f"get_config -> from_config -> get_config changed the config of "
-            f"{layer_cls.__name__}.\nBefore: {normalized}\nAfter:  {again}"
-        )
+def _init_argument_names(instance):
+    """Named `__init__` arguments a config must hold (Convention 1)."""
+    params = inspect.signature(type(instance).__init__).parameters.values()
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [p.name for p in params if p.kind in named and p.name != "self"]
+    if isinstance(instance, keras.losses.Loss):
+        # keras.losses.Loss.get_config itself leaves out `dtype`.
+        names = [n for n in names if n != "dtype"]
+    return names
 
-    serialized = keras.saving.serialize_keras_object(layer)
-    serialized_json = _normalize_config(serialized, "serialized object")
-    restored = keras.saving.deserialize_keras_object(
-        serialized_json, custom_objects=custom_objects
+
+def run_serialization_test(instance, custom_objects=None):
+    """Check the config and Keras serialization round trips of an object.
+
+    `get_config` must be JSON-serializable; `from_config(get_config())` and
+    `deserialize_keras_object(serialize_keras_object(...))` (through JSON)
+    must give an object of the same class whose config is unchanged. Layers
+    must extend the base config (which holds `name`).
+
+    Args:
+        instance: A layer, loss, callback, model or other Keras object.
+        custom_objects: Passed to `deserialize_keras_object`.
+
+    Returns:
+        The deserialized object.
+    """
+    cls = type(instance)
+    config = instance.get_config()
+    normalized = _normalize_config(config, f"config of {cls.__name__}")
+    if isinstance(instance, keras.layers.Layer) and "name" not in config:
+        raise AssertionError(
+            f"Expected {cls.__name__}.get_config() to extend the base layer "
+            f"config (with 'name'). Received: {config!r}"
+        )
+    missing = [n for n in _init_argument_names(instance) if n not in config]
+    if missing:
+        raise AssertionError(
+            f"Expected {cls.__name__}.get_config() to hold every `__init__` "
+            f"argument (Convention 1). Received: a config missing {missing}"
+        )
+    clones = {"from_config": cls.from_config(config)}
+    serialized = _normalize_config(
+        keras.saving.serialize_keras_object(instance), "serialized object"
     )
-    if type(restored) is not layer_cls:
-        raise AssertionError(
-            f"Expected deserialize_keras_object to return a {layer_cls.__name__}. "
-            f"Received: {type(restored).__name__}"
-        )
-    again = _normalize_config(restored.get_config(), "deserialized config")
-    if again != normalized:
-        raise AssertionError(
-            f"serialize/deserialize_keras_object changed the config of "
-            f"{layer_cls.__name__}.\nBefore: {normalized}\nAfter:  {again}"
-        )
+    clones["deserialize_keras_object"] = keras.saving.deserialize_keras_object(
+        serialized, custom_objects=custom_objects
+    )
+    for how, clone in clones.items():
+        if type(clone) is not cls:
+            raise AssertionError(
+                f"Expected {how} to return a {cls.__name__}. "
+                f"Received: {type(clone).__name__}"
+            )
+        again = _normalize_config(clone.get_config(), f"config after {how}")
+        if again != normalized:
+            raise AssertionError(
+                f"The {how} round trip changed the config of {cls.__name__}."
+                f"\nBefore: {normalized}\nAfter:  {again}"
+            )
+    return clones["deserialize_keras_object"]
 
 
 def _run_eager_checks(layer_cls, init_kwargs, inputs, call_kwargs, expected):
@@ -234,7 +260,9 @@ def _build_functional(layer_cls, init_kwargs, inputs, call_kwargs, eager_shapes)
     computed = _flatten_shapes(
         layer.compute_output_shape(*[tuple(t.shape) for t in symbolic_inputs])
     )
-    _check_shapes(symbolic_shapes, computed, "the symbolic call vs compute_output_shape")
+    _check_shapes(
+        symbolic_shapes, computed, "the symbolic call vs compute_output_shape"
+    )
     for i, (sym, eager) in enumerate(zip(symbolic_shapes, eager_shapes)):
         compatible = len(sym) == len(eager) and all(
             s is None or s == e for s, e in zip(sym, eager)
@@ -305,10 +333,15 @@ def _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights
             )
 
 
-def _run_saving_check(layer_cls, model, inputs, custom_objects, deterministic, tmp):
-    path = os.path.join(tmp, "layer_test_model.keras")
-    model.save(path)
-    loaded = keras.saving.load_model(path, custom_objects=custom_objects)
+def _check_keras_file_round_trip(model, x, custom_objects, deterministic):
+    """Save `model` to `.keras`, load it, compare weights and outputs."""
+    tmp = tempfile.mkdtemp(prefix="keras_vae_test_")
+    try:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path, custom_objects=custom_objects)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if len(loaded.weights) != len(model.weights):
         raise AssertionError(
             f"The loaded model has {len(loaded.weights)} weights; the saved one "
@@ -318,21 +351,11 @@ def _run_saving_check(layer_cls, model, inputs, custom_objects, deterministic, t
         np.testing.assert_array_equal(
             _numpy(a), _numpy(b), err_msg=f"weight {a.path} after .keras round trip"
         )
-    loaded_layer = next(
-        l for l in loaded.layers if not isinstance(l, keras.layers.InputLayer)
-    )
-    if type(loaded_layer) is not layer_cls:
-        raise AssertionError(
-            f"Expected the loaded model to hold a {layer_cls.__name__}. "
-            f"Received: {type(loaded_layer).__name__}"
-        )
     # Seed-generator states are not saved in .keras files: align them so a
-    # seeded random layer must reproduce the saved model's outputs exactly.
+    # seeded random layer or model must reproduce the saved outputs exactly.
     for a, b in _seed_state_pairs(model, loaded):
         b.assign(a)
-    x = _model_inputs(inputs)
-    expected = keras.tree.flatten(model(x))
-    actual = keras.tree.flatten(loaded(x))
+    expected, actual = keras.tree.flatten(model(x)), keras.tree.flatten(loaded(x))
     _check_shapes(
         [tuple(a.shape) for a in actual],
         [tuple(e.shape) for e in expected],
@@ -340,6 +363,7 @@ def _run_saving_check(layer_cls, model, inputs, custom_objects, deterministic, t
     )
     if deterministic:
         _assert_close(actual, expected, ".keras save/load round trip")
+    return loaded
 
 
 def run_layer_test(
@@ -404,7 +428,7 @@ def run_layer_test(
     inputs = _make_inputs(input_data, input_shape, seed)
 
     if run_serialization_check:
-        _check_config_round_trip(layer_cls, layer_cls(**init_kwargs), custom_objects)
+        run_serialization_test(layer_cls(**init_kwargs), custom_objects)
 
     eager_shapes = _run_eager_checks(
         layer_cls, init_kwargs, inputs, call_kwargs, expected_output_shape
@@ -415,13 +439,76 @@ def run_layer_test(
     if run_training_check:
         _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights)
     if run_serialization_check:
-        tmp = tempfile.mkdtemp(prefix="keras_vae_layer_test_")
-        try:
-            _run_saving_check(
-                layer_cls, model, inputs, custom_objects, deterministic, tmp
+        loaded = _check_keras_file_round_trip(
+            model, _model_inputs(inputs), custom_objects, deterministic
+        )
+        loaded_layer = loaded.layers[-1]
+        if type(loaded_layer) is not layer_cls:
+            raise AssertionError(
+                f"Expected the loaded model to hold a {layer_cls.__name__}. "
+                f"Received: {type(loaded_layer).__name__}"
             )
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------- run_model_test
+
+
+def run_model_test(
+    model_cls,
+    init_kwargs,
+    input_data,
+    custom_objects=None,
+    deterministic=True,
+    epochs=1,
+    seed=0,
+):
+    """Check a keras_vae model class: serialization, XLA `fit`, `.keras` I/O.
+
+    The model is built by a call on `input_data`, trained for `epochs` with
+    `compile(optimizer="adam", jit_compile=True)` (the model computes its own
+    objective), must report finite losses and change its trainable weights,
+    and must round-trip its config and a `.keras` file: same weights and,
+    with `deterministic=True`, the same call outputs once the seed-generator
+    states (not stored in `.keras` files) are aligned.
+
+    Args:
+        model_cls: The model class.
+        init_kwargs: Dict of constructor arguments.
+        input_data: An array (or callable `rng -> array`) of one batch.
+        custom_objects: Passed to deserialization and loading.
+        deterministic: Compare call outputs after save/load.
+        epochs: Epochs of the `fit` check.
+        seed: Seed of a callable `input_data`.
+    """
+    x = _make_inputs(input_data, None, seed)
+    if len(x) != 1:
+        raise ValueError(
+            f"Expected one input array for a model. Received: {len(x)} arrays"
+        )
+    x = x[0]
+    model = model_cls(**dict(init_kwargs or {}))
+    model(x)
+    trainable = list(model.trainable_weights)
+    if not trainable:
+        raise AssertionError(f"{model_cls.__name__} has no trainable weights.")
+    before = [_numpy(w).copy() for w in trainable]
+    model.compile(optimizer="adam", jit_compile=True)
+    history = model.fit(x, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0)
+    for name, values in history.history.items():
+        if not np.all(np.isfinite(values)):
+            raise AssertionError(f"fit reported a non-finite {name}: {values}")
+    changed = [not np.array_equal(_numpy(w), b) for w, b in zip(trainable, before)]
+    if not any(changed):
+        raise AssertionError(f"fit did not change any weight of {model_cls.__name__}.")
+    run_serialization_test(model, custom_objects)
+
+    loaded = _check_keras_file_round_trip(model, x, custom_objects, deterministic)
+    if type(loaded) is not model_cls:
+        raise AssertionError(
+            f"Expected load_model to return a {model_cls.__name__}. "
+            f"Received: {type(loaded).__name__}"
+        )
+    return loaded
 
 
 # -------------------------------------------------------------- TestCase
@@ -459,3 +546,11 @@ class TestCase(unittest.TestCase):
     def run_layer_test(self, layer_cls, init_kwargs, **kwargs):
         """`keras_vae.testing.run_layer_test` as a method."""
         run_layer_test(layer_cls, init_kwargs, **kwargs)
+
+    def run_model_test(self, model_cls, init_kwargs, input_data, **kwargs):
+        """`keras_vae.testing.run_model_test` as a method."""
+        return run_model_test(model_cls, init_kwargs, input_data, **kwargs)
+
+    def run_serialization_test(self, instance, custom_objects=None):
+        """`keras_vae.testing.run_serialization_test` as a method."""
+        return run_serialization_test(instance, custom_objects)

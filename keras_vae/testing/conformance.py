@@ -1,0 +1,321 @@
+"""The conformance registry: every public symbol of keras_vae and its test spec.
+
+`CONFORMANCE` maps each public dotted name (`"keras_vae.layers.GatedDense"`)
+to a `Spec`, or a tuple of `Spec`s (several configurations of one class).
+`tests/conformance/test_registry.py` checks that the registry and
+`public_symbols()` agree exactly, and runs the shared checks of each kind:
+
+- `"layer"`: `run_layer_test` with the spec's arguments;
+- `"model"`: `run_model_test` (serialization, XLA fit, `.keras` I/O);
+- `"loss"`: `run_serialization_test` and a finite scalar on `y_pred`;
+- `"callback"`: `run_serialization_test`;
+- `"base_class"`: an abstract base meant to be subclassed (not registered
+  for serialization itself);
+- `"function"`, `"exception"`, `"data_class"` (a `NamedTuple` result),
+  `"constant"`, `"module"`: markers; the object must be of that kind and
+  (except constants) documented.
+
+A new public symbol must be added here, with the smallest configuration
+that exercises it, or the conformance test fails.
+"""
+
+import dataclasses
+import importlib
+import importlib.util
+import types
+
+import keras
+import numpy as np
+
+KINDS = (
+    "layer",
+    "model",
+    "loss",
+    "callback",
+    "base_class",
+    "function",
+    "exception",
+    "data_class",
+    "constant",
+    "module",
+)
+
+# Subpackages whose `__all__` makes up the public API, in DESIGN.md order.
+SUBPACKAGES = (
+    "layers",
+    "priors",
+    "likelihoods",
+    "losses",
+    "models",
+    "callbacks",
+    "diagnostics",
+    "export",
+    "datasets",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """How the conformance suite tests one public symbol.
+
+    Args:
+        kind: One of `KINDS`.
+        init_kwargs: Constructor arguments (layers, models, losses,
+            callbacks).
+        input_shape: Layers: a shape or tuple of shapes of standard normal
+            inputs. Losses: the shape of `y_pred`.
+        input_data: Layers and models: an array, tuple of arrays or callable
+            `rng -> data` (instead of `input_shape`).
+        call_kwargs: Layers: keyword arguments of the call.
+        expected_output_shape: Layers: a shape or nest of shapes.
+        run_training_check: Layers: run the XLA `fit` step.
+        deterministic: Compare outputs exactly after `.keras` save/load.
+        train_all_weights: Layers: require a gradient for every trainable
+            weight in the `fit` check.
+        note: Why the spec is what it is, when that is not obvious.
+    """
+
+    kind: str
+    init_kwargs: dict = dataclasses.field(default_factory=dict)
+    input_shape: object = None
+    input_data: object = None
+    call_kwargs: dict = dataclasses.field(default_factory=dict)
+    expected_output_shape: object = None
+    run_training_check: bool = True
+    deterministic: bool = True
+    train_all_weights: bool = True
+    note: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(
+                f"Expected `kind` to be one of {KINDS}. Received: kind={self.kind!r}"
+            )
+
+    def layer_test_kwargs(self):
+        """Keyword arguments of `run_layer_test` for a `"layer"` spec."""
+        return {
+            "init_kwargs": dict(self.init_kwargs),
+            "input_data": self.input_data,
+            "input_shape": self.input_shape,
+            "call_kwargs": dict(self.call_kwargs),
+            "expected_output_shape": self.expected_output_shape,
+            "run_training_check": self.run_training_check,
+            "deterministic": self.deterministic,
+            "train_all_weights": self.train_all_weights,
+        }
+
+
+def _marker(kind, note=""):
+    return Spec(kind=kind, note=note)
+
+
+FUNCTION = _marker("function")
+BASE_CLASS = _marker("base_class")
+CALLBACK = Spec(kind="callback")
+DATA_CLASS = _marker("data_class")
+
+
+def _binary_images(rng):
+    return (rng.uniform(size=(8, 4, 4, 1)) < 0.5).astype("float32")
+
+
+CONFORMANCE = {
+    # ---------------------------------------------------------------- layers
+    "keras_vae.layers.GatedDense": (
+        Spec("layer", {"units": 3}, input_shape=(4, 5), expected_output_shape=(4, 3)),
+        Spec(
+            "layer",
+            {"units": 3, "activation": "tanh", "kernel_regularizer": "l2"},
+            input_shape=(2, 3, 5),
+            expected_output_shape=(2, 3, 3),
+        ),
+    ),
+    "keras_vae.layers.GaussianParameters": Spec(
+        "layer",
+        {"units": 3, "min_log_var": -4.0, "max_log_var": 1.0},
+        input_shape=(4, 5),
+        expected_output_shape=((4, 3), (4, 3)),
+    ),
+    "keras_vae.layers.GaussianSample": (
+        Spec(
+            "layer",
+            {"seed": 7},
+            input_shape=((4, 3), (4, 3)),
+            expected_output_shape=(4, 3),
+        ),
+        Spec(
+            "layer",
+            {"num_samples": 2, "seed": 7},
+            input_shape=((4, 3), (4, 3)),
+            expected_output_shape=(2, 4, 3),
+        ),
+    ),
+    # ---------------------------------------------------------------- priors
+    "keras_vae.priors.Prior": BASE_CLASS,
+    "keras_vae.priors.StandardNormal": (
+        Spec(
+            "layer", {"latent_dim": 3}, input_shape=(4, 3), expected_output_shape=(4,)
+        ),
+        Spec(
+            "layer",
+            {},
+            input_shape=(4, 3),
+            expected_output_shape=(4,),
+            note="latent_dim inferred at build time, as inside a model",
+        ),
+    ),
+    "keras_vae.priors.MixtureOfGaussians": Spec(
+        "layer",
+        {"num_components": 2, "latent_dim": 3, "seed": 1},
+        input_shape=(4, 3),
+        expected_output_shape=(4,),
+    ),
+    "keras_vae.priors.get": FUNCTION,
+    # ----------------------------------------------------------- likelihoods
+    "keras_vae.likelihoods.Likelihood": BASE_CLASS,
+    "keras_vae.likelihoods.Bernoulli": Spec(
+        "layer", {}, input_shape=(4, 3, 2), expected_output_shape=(4, 3, 2)
+    ),
+    "keras_vae.likelihoods.Gaussian": (
+        Spec("layer", {"scale": 0.5}, input_shape=(4, 3), expected_output_shape=(4, 3)),
+        Spec(
+            "layer",
+            {"learn_scale": True},
+            input_shape=(4, 3),
+            expected_output_shape=(4, 3),
+            run_training_check=False,
+            note="the call returns the mean; the learned scale only enters "
+            "log_prob, so a fit on the call has no gradient to apply",
+        ),
+    ),
+    "keras_vae.likelihoods.get": FUNCTION,
+    # ---------------------------------------------------------------- losses
+    "keras_vae.losses.ELBOLoss": Spec("loss", input_shape=(4, 3)),
+    "keras_vae.losses.IWAELoss": Spec("loss", input_shape=(4, 3)),
+    "keras_vae.losses.elbo": FUNCTION,
+    "keras_vae.losses.iwae_bound": FUNCTION,
+    "keras_vae.losses.log_mean_exp": FUNCTION,
+    # ---------------------------------------------------------------- models
+    "keras_vae.models.LatentVariableModel": BASE_CLASS,
+    "keras_vae.models.VAE": Spec(
+        "model",
+        {"latent_dim": 2, "hidden_units": (8,), "seed": 1},
+        input_data=_binary_images,
+    ),
+    "keras_vae.models.gated_mlp_decoder": FUNCTION,
+    "keras_vae.models.gated_mlp_encoder": FUNCTION,
+    # ------------------------------------------------------------- callbacks
+    "keras_vae.callbacks.KLWarmUp": Spec(
+        "callback", {"epochs": 3, "max_value": 0.5, "start_epoch": 1}
+    ),
+    "keras_vae.callbacks.NonFiniteLossError": _marker("exception"),
+    "keras_vae.callbacks.TerminateOnNaN": CALLBACK,
+    # ----------------------------------------------------------- diagnostics
+    "keras_vae.diagnostics.ActiveUnitsResult": DATA_CLASS,
+    "keras_vae.diagnostics.LogLikelihoodResult": DATA_CLASS,
+    "keras_vae.diagnostics.active_units": FUNCTION,
+    "keras_vae.diagnostics.log_likelihood": FUNCTION,
+    # ---------------------------------------------------------------- export
+    "keras_vae.export.SIGNATURES": _marker("constant"),
+    "keras_vae.export.export_for_serving": FUNCTION,
+    # -------------------------------------------------------------- datasets
+    "keras_vae.datasets.available": FUNCTION,
+    "keras_vae.datasets.load": FUNCTION,
+}
+
+
+def specs(name):
+    """The registered specs of `name` as a tuple (one or more)."""
+    entry = CONFORMANCE[name]
+    return entry if isinstance(entry, tuple) else (entry,)
+
+
+def kind_of(name):
+    """The kind of a registered symbol (the same for all its specs)."""
+    kinds = {s.kind for s in specs(name)}
+    if len(kinds) != 1:
+        raise ValueError(
+            f"Expected every spec of {name!r} to have one kind. Received: {kinds}"
+        )
+    return kinds.pop()
+
+
+def names_of_kind(kind):
+    """Registered names of one kind, sorted."""
+    return sorted(name for name in CONFORMANCE if kind_of(name) == kind)
+
+
+def resolve(name):
+    """Import and return the object named by a dotted public name."""
+    module_name, _, attr = name.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def existing_subpackages():
+    """Names of `SUBPACKAGES` that exist as regular packages (with `__init__`).
+
+    A directory without `__init__.py` (a namespace package) is a subpackage
+    still being written and is skipped; a regular package without `__all__`
+    is an error, since its public API would be unknowable.
+    """
+    found = []
+    for sub in SUBPACKAGES:
+        full = f"keras_vae.{sub}"
+        if importlib.util.find_spec(full) is None:
+            continue
+        module = importlib.import_module(full)
+        if getattr(module, "__file__", None) is None:
+            continue
+        if not hasattr(module, "__all__"):
+            raise AttributeError(
+                f"Expected {full} to define `__all__` (its public API). "
+                f"Received: a package without `__all__`"
+            )
+        found.append(sub)
+    return found
+
+
+def public_symbols():
+    """Dotted names of keras_vae's public symbols, from each `__all__`.
+
+    Returns:
+        A sorted list such as `["keras_vae.callbacks.KLWarmUp", ...]`.
+    """
+    names = []
+    for sub in existing_subpackages():
+        module = importlib.import_module(f"keras_vae.{sub}")
+        names.extend(f"keras_vae.{sub}.{attr}" for attr in module.__all__)
+    return sorted(names)
+
+
+def matches_kind(obj, kind):
+    """Whether a public object is of the kind its spec claims."""
+    if kind == "layer":
+        return isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
+    if kind == "model":
+        return isinstance(obj, type) and issubclass(obj, keras.Model)
+    if kind == "loss":
+        return isinstance(obj, type) and issubclass(obj, keras.losses.Loss)
+    if kind == "callback":
+        return isinstance(obj, type) and issubclass(obj, keras.callbacks.Callback)
+    if kind in ("base_class",):
+        return isinstance(obj, type)
+    if kind == "exception":
+        return isinstance(obj, type) and issubclass(obj, BaseException)
+    if kind == "data_class":
+        return (
+            isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
+        )
+    if kind == "function":
+        return isinstance(obj, types.FunctionType)
+    if kind == "module":
+        return isinstance(obj, types.ModuleType)
+    if kind == "constant":
+        return not callable(obj) and not isinstance(obj, types.ModuleType)
+    return False
+
+
+def random_inputs(shape, seed=0):
+    """Standard normal float32 data of `shape`, for specs given by shape."""
+    return np.random.RandomState(seed).normal(size=shape).astype("float32")
