@@ -21,6 +21,7 @@ to `--json` with the wall time and epochs reached.
 
 import argparse
 import csv
+import gzip
 import json
 import math
 import os
@@ -57,6 +58,23 @@ def build_model(args):
                                 min_log_var=-20.0, max_log_var=10.0, **common)
 
 
+def peer_protocol_test_set(raw_dir):
+    """MNIST test images binarized exactly as benchmarks/pythae_peer.py does.
+
+    The peer reads the original idx file (TFDS stores the images in another
+    order) and one `RandomState(777)` binarizes the 10k validation images
+    first, then the test images. The test draws depend only on how many
+    uniforms the validation set consumed, so this reproduces the peer's test
+    set bit for bit and the NLLs compare on identical data.
+    """
+    with gzip.open(os.path.join(raw_dir, "t10k-images-idx3-ubyte.gz")) as f:
+        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784) / 255.0
+    rng = np.random.RandomState(777)
+    rng.random_sample((10000, 784))  # the validation set's draws
+    x = rng.random_sample(x.shape) < x
+    return x.reshape(-1, 28, 28, 1).astype("float32")
+
+
 class NLLCurve(keras.callbacks.Callback):
     """Appends (epoch, test NLL, seconds) to a CSV every `every` epochs."""
 
@@ -91,6 +109,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--data-dir", default=None, help="prepared TFDS dir (or TFDS_DATA_DIR)")
+    p.add_argument("--mnist-raw-dir", default=None,
+                   help="original MNIST idx files: score on the peer's exact test set")
     p.add_argument("--nll-samples", type=int, default=5000)
     p.add_argument("--nll-examples", type=int, default=10000)
     p.add_argument("--backup-dir", default=None)
@@ -108,8 +128,11 @@ def main():
 
     train = keras_vae.datasets.load("mnist", "train", binarization=None, data_dir=args.data_dir,
                                     batch_size=batch_size, seed=args.seed, flatten=False)
-    x_test = keras_vae.datasets.load("mnist", "test", binarization="static",
-                                     data_dir=args.data_dir, as_numpy=True)
+    if args.mnist_raw_dir:
+        x_test = peer_protocol_test_set(args.mnist_raw_dir)
+    else:
+        x_test = keras_vae.datasets.load("mnist", "test", binarization="static",
+                                         data_dir=args.data_dir, as_numpy=True)
     model = build_model(args)
     if burda:
         optimizer = keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-4)
