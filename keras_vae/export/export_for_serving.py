@@ -236,6 +236,11 @@ def export_for_serving(
     staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
         tf.saved_model.save(module, staging, signatures=concrete)
+        # mkdtemp makes the directory private (0700); give the version
+        # directory the usual permissions so a serving process can read it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)
         os.rename(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

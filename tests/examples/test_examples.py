@@ -24,28 +24,41 @@ NUMBER = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf)"
 
 
 def start(name, *args, cwd):
-    """Start `python examples/<name>/train.py ARGS` in a fresh interpreter."""
+    """Start `python examples/<name>/train.py ARGS` in a fresh interpreter.
+
+    Output goes to files in `cwd` (pipes could fill up and block a process
+    while the test waits for the other one).
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
-    return subprocess.Popen(
-        [sys.executable, str(EXAMPLES / name / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with (
+        open(cwd / f"{name}.stdout", "w") as out,
+        open(cwd / f"{name}.stderr", "w") as err,
+    ):
+        return subprocess.Popen(
+            [sys.executable, str(EXAMPLES / name / "train.py"), *args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
 
 
-def finish(name, process):
+def finish(name, process, cwd):
     """Wait for an example; return its stdout after checking its exit code."""
+    timed_out = False
     try:
-        stdout, stderr = process.communicate(timeout=600)
+        process.wait(timeout=600)
     except subprocess.TimeoutExpired:
+        timed_out = True
         process.kill()
-        stdout, stderr = process.communicate()
-        pytest.fail(f"examples/{name}/train.py timed out.\n{stdout}\n{stderr}")
+        process.wait()
+    stdout = (cwd / f"{name}.stdout").read_text()
+    stderr = (cwd / f"{name}.stderr").read_text()
+    status = (
+        "was killed after 600 s" if timed_out else f"exited with {process.returncode}"
+    )
     assert process.returncode == 0, (
-        f"examples/{name}/train.py exited with {process.returncode}.\n"
+        f"examples/{name}/train.py {status}.\n"
         f"stdout:\n{stdout}\nstderr:\n{stderr[-5000:]}"
     )
     return stdout
@@ -100,13 +113,13 @@ def test_examples_run_end_to_end(tmp_path):
     )
     custom = start("custom_model", "--epochs", "2", "-k", "5", "--quiet", cwd=tmp_path)
     try:
-        quickstart_stdout = finish("quickstart", quickstart)
-        custom_stdout = finish("custom_model", custom)
+        quickstart_stdout = finish("quickstart", quickstart, tmp_path)
+        custom_stdout = finish("custom_model", custom, tmp_path)
     finally:
         for process in (quickstart, custom):
             if process.poll() is None:
                 process.kill()
-                process.communicate()
+                process.wait()
     check_quickstart(quickstart_stdout, out)
     check_custom_model(custom_stdout)
 

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -161,3 +162,10 @@ def test_argument_errors(trained, tmp_path):
     with pytest.raises(ValueError, match=r"Received: version=0"):
         export_for_serving(model, tmp_path, version=0)
     assert os.listdir(tmp_path) == []
+
+
+def test_version_directory_is_readable_by_others(exported):
+    # TF Serving often runs as another user; mkdtemp's 0700 would lock it out.
+    path = exported[3]
+    mode = os.stat(path).st_mode
+    assert mode & stat.S_IRGRP and mode & stat.S_IXGRP, oct(mode)
