@@ -103,10 +103,12 @@ def test_log_likelihood_matches_the_model(exported):
     served = out["log_likelihood"].numpy()
     assert served.shape == (16,)
     direct = model.log_likelihood(batch, num_samples=2000)
-    # Two independent 2000-sample estimates: they differ by about 0.1 nats
-    # per example here, so the mean difference of 16 is within a few 0.01.
+    # Two independent 2000-sample estimates: typically 0.1 nats apart per
+    # example, but a barely trained posterior gives heavy-tailed weights and
+    # an occasional example 1.5 nats off (seen in CI), so bound the mean and
+    # the median, not the maximum. A wrong mask or normalizer shifts all.
     assert abs(np.mean(served - direct)) < 0.5
-    assert np.max(np.abs(served - direct)) < 1.0
+    assert np.median(np.abs(served - direct)) < 0.5
 
 
 def test_log_likelihood_chunks_are_masked_exactly(tmp_path):
