@@ -3,9 +3,11 @@
 import keras
 from keras import ops
 
+from keras_vae.losses.log_weights_loss import LogWeightsLoss
+
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class ELBOLoss(keras.losses.Loss):
+class ELBOLoss(LogWeightsLoss):
     """Negative ELBO estimated from k log importance weights per example.
 
     ```none
@@ -25,12 +27,6 @@ class ELBOLoss(keras.losses.Loss):
 
     def __init__(self, reduction="sum_over_batch_size", name="elbo_loss", dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        # The objective needs no target; Keras's Loss wants a tensor.
-        if y_true is None:
-            y_true = ops.zeros_like(y_pred)
-        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
         return -ops.mean(ops.cast(y_pred, "float32"), axis=-1)

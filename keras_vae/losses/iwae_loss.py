@@ -1,13 +1,13 @@
 """IWAELoss: negative importance weighted bound."""
 
 import keras
-from keras import ops
 
 from keras_vae.losses.bounds import iwae_bound
+from keras_vae.losses.log_weights_loss import LogWeightsLoss
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class IWAELoss(keras.losses.Loss):
+class IWAELoss(LogWeightsLoss):
     """Negative IWAE bound -L_k from k log importance weights per example.
 
     ```none
@@ -33,12 +33,6 @@ class IWAELoss(keras.losses.Loss):
 
     def __init__(self, reduction="sum_over_batch_size", name="iwae_loss", dtype=None):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
-
-    def __call__(self, y_true, y_pred, sample_weight=None):
-        # The objective needs no target; Keras's Loss wants a tensor.
-        if y_true is None:
-            y_true = ops.zeros_like(y_pred)
-        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
         return -iwae_bound(y_pred, axis=-1)

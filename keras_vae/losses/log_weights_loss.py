@@ -1,0 +1,17 @@
+"""Base of the Keras losses that read log importance weights."""
+
+import keras
+from keras import ops
+
+
+class LogWeightsLoss(keras.losses.Loss):
+    """A Keras loss on log weights `y_pred` of shape `(batch, k)`.
+
+    The variational objectives need no target: `y_true` is ignored and may be
+    `None` (Keras's `Loss.__call__` wants a tensor, so zeros stand in).
+    """
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if y_true is None:
+            y_true = ops.zeros_like(y_pred)
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
