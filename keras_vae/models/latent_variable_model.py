@@ -98,6 +98,24 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         """Objective terms of a batch; see the class docstring."""
         raise NotImplementedError
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The training loss of batch `x`: the negative objective plus `self.losses`.
+
+        `y` and `y_pred` are ignored (the objective needs no target); the
+        train and test steps use `compute_terms` directly to report metrics.
+        """
+        return self._total_terms(x, training)["loss"]
+
+    def _total_terms(self, x, training):
+        """`compute_terms` with the layers' `add_loss` terms in `"loss"`."""
+        self._build_for_batch(x)
+        terms = self.compute_terms(x, training=training)
+        if self.losses:
+            terms["loss"] = terms["loss"] + ops.cast(
+                ops.sum(self.losses), terms["loss"].dtype
+            )
+        return terms
+
     def log_importance_weights(self, x, num_samples):
         """`(num_samples, batch)` log weights log p(x, z_i) - log q(z_i | x)."""
         raise NotImplementedError

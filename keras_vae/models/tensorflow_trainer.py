@@ -29,11 +29,8 @@ class TensorFlowTrainer:
             x = self.binarize(x)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            terms = self.compute_terms(x, training=True)
+            terms = self._total_terms(x, training=True)
             loss = terms["loss"]
-            if self.losses:
-                loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
-            terms["loss"] = loss
             scaled = self.optimizer.scale_loss(loss / replicas)
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
@@ -41,14 +38,7 @@ class TensorFlowTrainer:
         return self._update_trackers(terms)
 
     def test_step(self, data):
-        x = self._unpack(data)
-        self._build_for_batch(x)
-        terms = self.compute_terms(x, training=False)
-        if self.losses:
-            terms["loss"] = terms["loss"] + ops.cast(
-                ops.sum(self.losses), terms["loss"].dtype
-            )
-        return self._update_trackers(terms)
+        return self._update_trackers(self._total_terms(self._unpack(data), training=False))
 
     def predict_step(self, data):
         return self(self._unpack(data), training=False)
