@@ -91,6 +91,7 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         return ops.cast(u < ops.cast(x, "float32"), x.dtype)
 
     def _build_for_batch(self, x):
+        """Build from a batch (array, tensor or `TensorSpec`) if not built."""
         if not self.built:
             self.build((None,) + tuple(x.shape[1:]))
 
@@ -188,15 +189,12 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         x = args[0] if args else kwargs.get("x")
         if isinstance(x, np.ndarray) or ops.is_tensor(x):
             self.validate_data(x)
-            shape = tuple(x.shape)
         elif hasattr(x, "element_spec"):
-            spec = x.element_spec
-            spec = spec[0] if isinstance(spec, tuple) else spec
-            shape = tuple(spec.shape)
+            x = x.element_spec
+            x = x[0] if isinstance(x, tuple) else x
         else:
             return
-        if not self.built:
-            self.build((None,) + shape[1:])
+        self._build_for_batch(x)
 
     def get_build_config(self):
         if not self.built or getattr(self, "data_shape", None) is None:

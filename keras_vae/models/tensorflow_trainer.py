@@ -24,7 +24,6 @@ class TensorFlowTrainer:
 
     def train_step(self, data):
         x = self._unpack(data)
-        self._build_for_batch(x)
         if self.dynamic_binarization:
             x = self.binarize(x)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync

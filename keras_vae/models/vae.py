@@ -1,7 +1,6 @@
 """VAE: the variational autoencoder and the importance weighted autoencoder."""
 
 import keras
-import numpy as np
 from keras import ops
 from tensorflow_probability import distributions as tfd
 
@@ -237,14 +236,10 @@ class VAE(LatentVariableModel):
             check_unit_interval(x, name)
         return x
 
-    def _ensure_built(self, x):
-        if not self.built:
-            self.build((None,) + tuple(np.shape(x)[1:]))
-
     def encode(self, x):
         """Posterior parameters `(loc, scale)` of q(z | x), each `(batch, d)`."""
         x = self.validate_data(x)
-        self._ensure_built(x)
+        self._build_for_batch(x)
         return self._posterior(x)
 
     def decode(self, z):
