@@ -12,23 +12,14 @@ from keras_vae.utils.validation import check_positive_int
 
 SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
 
-# Internal model methods the graph functions use. The public methods validate
-# concrete numpy data, which cannot run inside a graph.
-_REQUIRED = {
-    "encode": ("_posterior",),
-    "decode": ("_decode_params", "likelihood"),
-    "reconstruct": ("_posterior", "_decode_params", "likelihood"),
-    "sample": ("prior", "_decode_params", "likelihood"),
-    "log_likelihood": ("log_importance_weights",),
-}
-
-
 class _ServingModule(tf.Module):
     """A `tf.Module` holding a model's variables and its serving functions.
 
     Only the variables are tracked (as Keras's own `ExportArchive` does), not
     the Keras model object, so the SavedModel holds graph functions and
-    weights and loads without keras_vae.
+    weights and loads without keras_vae. The model supplies its graph
+    functions through `_serving_functions()` (the public methods validate
+    concrete numpy data, which cannot run inside a graph).
     """
 
     def __init__(self, model, names, chunk):
@@ -36,45 +27,26 @@ class _ServingModule(tf.Module):
         # Every variable of the model, the `SeedGenerator` states included:
         # sampling signatures advance them, and they are saved with the rest.
         self.model_variables = list(model.variables)
-        data_spec = tf.TensorSpec(
-            (None,) + tuple(model.data_shape), tf.float32, name="x"
-        )
-        latent_spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="z")
-        count_spec = tf.TensorSpec((), tf.int32, name="num_samples")
-
-        def decode_mean(z):
-            return model.likelihood.mean(model._decode_params(z))
-
-        def encode(x):
-            loc, scale = model._posterior(x)
-            return {"loc": loc, "scale": scale}
-
-        def decode(z):
-            return {"mean": decode_mean(z)}
-
-        def reconstruct(x):
-            loc, _ = model._posterior(x)
-            return {"mean": decode_mean(loc)}
+        specs = dict(model._serving_functions())
+        sample_fn, sample_specs = specs["sample"]
 
         def sample(num_samples):
             _assert_positive(num_samples)
-            z = model.prior.sample(num_samples)
-            return {"mean": decode_mean(z), "z": z}
+            return sample_fn(num_samples)
 
         def log_likelihood(x, num_samples):
             _assert_positive(num_samples)
             log_px = _chunked_log_likelihood(model, x, num_samples, chunk)
             return {"log_likelihood": log_px}
 
-        specs = {
-            "encode": (encode, [data_spec]),
-            "decode": (decode, [latent_spec]),
-            "reconstruct": (reconstruct, [data_spec]),
-            "sample": (sample, [count_spec]),
-            "log_likelihood": (log_likelihood, [data_spec, count_spec]),
-        }
+        specs["sample"] = (sample, sample_specs)
+        specs["log_likelihood"] = (
+            log_likelihood,
+            [specs["encode"][1][0], ("num_samples", (), "int32")],
+        )
         for name in names:
-            fn, signature = specs[name]
+            fn, inputs = specs[name]
+            signature = [tf.TensorSpec(shape, dtype, name=n) for n, shape, dtype in inputs]
             setattr(self, name, tf.function(fn, input_signature=signature))
 
 
@@ -143,7 +115,10 @@ def export_for_serving(
     ```
 
     `x` is float32 of shape `(batch,) + data_shape`, `z` float32 of shape
-    `(batch, latent_dim)` and `num_samples` an int32 scalar. The
+    `(batch, latent_dim)` and `num_samples` an int32 scalar. A
+    `HierarchicalVAE` has one input and output per latent layer instead:
+    `decode(z1, z2)`, `encode(x) -> {"loc_z1", "scale_z1", "loc_z2",
+    "scale_z2"}` and `sample -> {"mean", "z1", "z2"}`. The
     log-likelihood is the model's importance-sampled estimator, drawn inside
     the graph in chunks of `log_likelihood_chunk` samples combined by a
     running log-sum-exp, so a request with S = 5000 samples needs the memory
@@ -155,9 +130,8 @@ def export_for_serving(
     partial export.
 
     Args:
-        model: A built `keras_vae.models.VAE` (or a model with the same
-            internals: `data_shape`, `latent_dim`, `_posterior`,
-            `_decode_params`, `likelihood`, `prior`,
+        model: A built `keras_vae.models.VAE` or `HierarchicalVAE` (any
+            `LatentVariableModel` with `_serving_functions` and
             `log_importance_weights`).
         export_dir: The model's base directory; created if missing.
         version: Optional positive integer. Defaults to one more than the
@@ -208,13 +182,15 @@ def export_for_serving(
             "call `model.build((None,) + data_shape)`. Received: a model with "
             f"built={getattr(model, 'built', None)}"
         )
-    for name in signatures:
-        missing = [a for a in _REQUIRED[name] if not hasattr(model, a)]
-        if missing:
-            raise TypeError(
-                f"Cannot export the `{name}` signature: the model lacks "
-                f"{missing}. Received: model of type {type(model).__name__}"
-            )
+    missing = [
+        a for a in ("_serving_functions", "log_importance_weights") if not hasattr(model, a)
+    ]
+    if missing:
+        raise TypeError(
+            f"Cannot export the model: it lacks {missing} (see "
+            "`keras_vae.models.LatentVariableModel`). Received: model of type "
+            f"{type(model).__name__}"
+        )
 
     export_dir = os.fspath(export_dir)
     os.makedirs(export_dir, exist_ok=True)

@@ -1,7 +1,8 @@
 """Layers: building blocks of encoders, decoders and latent variables."""
 
+from keras_vae.layers.gated_conv2d import GatedConv2D
 from keras_vae.layers.gated_dense import GatedDense
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.gaussian_sample import GaussianSample
 
-__all__ = ["GatedDense", "GaussianParameters", "GaussianSample"]
+__all__ = ["GatedConv2D", "GatedDense", "GaussianParameters", "GaussianSample"]

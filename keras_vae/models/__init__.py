@@ -2,7 +2,18 @@
 
 from keras_vae.models.gated_mlp import gated_mlp_decoder
 from keras_vae.models.gated_mlp import gated_mlp_encoder
+from keras_vae.models.hierarchical_networks import gated_conv_hvae_networks
+from keras_vae.models.hierarchical_networks import gated_mlp_hvae_networks
+from keras_vae.models.hierarchical_vae import HierarchicalVAE
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.models.vae import VAE
 
-__all__ = ["LatentVariableModel", "VAE", "gated_mlp_decoder", "gated_mlp_encoder"]
+__all__ = [
+    "HierarchicalVAE",
+    "LatentVariableModel",
+    "VAE",
+    "gated_conv_hvae_networks",
+    "gated_mlp_decoder",
+    "gated_mlp_encoder",
+    "gated_mlp_hvae_networks",
+]

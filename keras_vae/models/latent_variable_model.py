@@ -6,9 +6,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_vae.likelihoods.bernoulli import Bernoulli
 from keras_vae.models.tensorflow_trainer import TensorFlowTrainer
 from keras_vae.utils.validation import check_finite
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.validation import check_unit_interval
 from keras_vae.utils import random
 
 
@@ -122,13 +124,52 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         raise NotImplementedError
 
     def validate_data(self, x, name="x"):
-        """Check a concrete batch: shape, finiteness (and range in subclasses).
+        """Check a concrete batch: shape, finiteness and the likelihood's range.
 
         Returns the batch as a float32 numpy array.
         """
         x = np.asarray(x, dtype="float32")
         check_finite(x, name)
+        data_shape = getattr(self, "data_shape", None)
+        if self.built and data_shape is not None and tuple(x.shape[1:]) != data_shape:
+            raise ValueError(
+                f"Expected `{name}` of shape (batch,) + {data_shape}. "
+                f"Received: {name}.shape={tuple(x.shape)}"
+            )
+        if isinstance(getattr(self, "likelihood", None), Bernoulli):
+            check_unit_interval(x, name)
         return x
+
+    @staticmethod
+    def _check_data_shape(input_shape):
+        data_shape = tuple(input_shape[1:])
+        if None in data_shape:
+            raise ValueError(
+                "Expected a fully defined data shape (all but the batch axis). "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        return data_shape
+
+    def _check_input(self, x):
+        if self.built and tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"Expected inputs of shape (batch,) + {self.data_shape}. "
+                f"Received: x.shape={tuple(x.shape)}"
+            )
+
+    def _check_built(self):
+        if not self.built:
+            raise ValueError("The model is not built yet: call or fit it first.")
+
+    @staticmethod
+    def _check_latent(z, dim, name="z"):
+        z = ops.convert_to_tensor(z, "float32")
+        if len(z.shape) != 2 or z.shape[-1] != dim:
+            raise ValueError(
+                f"Expected `{name}` of shape (batch, {dim}). "
+                f"Received: {name}.shape={tuple(z.shape)}"
+            )
+        return z
 
     def log_likelihood(self, x, num_samples=5000, chunk_size=None):
         """Importance-sampled estimate of log p(x) per example (nats).

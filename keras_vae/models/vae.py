@@ -14,7 +14,6 @@ from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
-from keras_vae.utils.validation import check_unit_interval
 from keras_vae.utils import random
 
 OBJECTIVES = ("elbo", "iwae")
@@ -123,12 +122,7 @@ class VAE(LatentVariableModel):
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
-        self.data_shape = tuple(input_shape[1:])
-        if None in self.data_shape:
-            raise ValueError(
-                "Expected a fully defined data shape (all but the batch axis). "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
+        self.data_shape = self._check_data_shape(input_shape)
         if self.decoder is None:
             self.decoder = gated_mlp_decoder(self.data_shape, self.hidden_units)
         self.encoder.build(input_shape)
@@ -148,19 +142,13 @@ class VAE(LatentVariableModel):
                 f"data's shape {self.data_shape}. Received: decoder output "
                 f"shape {decoded} for latents of size {self.latent_dim}"
             )
+        self.prior.attach_encoder(self._posterior, self.data_shape)
         # Sublayers restored from a `.keras` config arrive already built.
         if not self.prior.built:
             self.prior.build((None, self.latent_dim))
         if not self.likelihood.built:
             self.likelihood.build((None,) + self.data_shape)
         self.built = True
-
-    def _check_input(self, x):
-        if self.built and tuple(x.shape[1:]) != self.data_shape:
-            raise ValueError(
-                f"Expected inputs of shape (batch,) + {self.data_shape}. "
-                f"Received: x.shape={tuple(x.shape)}"
-            )
 
     # -------------------------------------------------------------- internals
     def _posterior(self, x, training=False):
@@ -225,17 +213,6 @@ class VAE(LatentVariableModel):
         z = loc + scale * random.normal(ops.shape(loc), seed=self.seed_generator)
         return self.likelihood.mean(self._decode_params(z, training))
 
-    def validate_data(self, x, name="x"):
-        x = super().validate_data(x, name)
-        if self.built and tuple(x.shape[1:]) != self.data_shape:
-            raise ValueError(
-                f"Expected `{name}` of shape (batch,) + {self.data_shape}. "
-                f"Received: {name}.shape={tuple(x.shape)}"
-            )
-        if isinstance(self.likelihood, likelihoods_lib.Bernoulli):
-            check_unit_interval(x, name)
-        return x
-
     def encode(self, x):
         """Posterior parameters `(loc, scale)` of q(z | x), each `(batch, d)`."""
         x = self.validate_data(x)
@@ -244,12 +221,7 @@ class VAE(LatentVariableModel):
 
     def decode(self, z):
         """Mean of p(x | z) for latents `z` of shape `(batch, latent_dim)`."""
-        z = ops.convert_to_tensor(z, "float32")
-        if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
-            raise ValueError(
-                f"Expected `z` of shape (batch, {self.latent_dim}). "
-                f"Received: z.shape={tuple(z.shape)}"
-            )
+        z = self._check_latent(z, self.latent_dim)
         return self.likelihood.mean(self._decode_params(z))
 
     def reconstruct(self, x):
@@ -260,9 +232,35 @@ class VAE(LatentVariableModel):
     def sample(self, num_samples):
         """Means of p(x | z) for `num_samples` draws z ~ p(z)."""
         num_samples = check_positive_int(num_samples, "num_samples")
-        if not self.built:
-            raise ValueError("The model is not built yet: call or fit it first.")
+        self._check_built()
         return self.decode(self.prior.sample(num_samples))
+
+    def _serving_functions(self):
+        """Serving signatures: name -> (graph function, input specs).
+
+        An input spec is `(name, shape, dtype)`; `export_for_serving` turns
+        them into `tf.TensorSpec`s.
+        """
+        data = ("x", (None,) + self.data_shape, "float32")
+        latent = ("z", (None, self.latent_dim), "float32")
+
+        def mean(z):
+            return self.likelihood.mean(self._decode_params(z))
+
+        def encode(x):
+            loc, scale = self._posterior(x)
+            return {"loc": loc, "scale": scale}
+
+        def sample(num_samples):
+            z = self.prior.sample(num_samples)
+            return {"mean": mean(z), "z": z}
+
+        return {
+            "encode": (encode, [data]),
+            "decode": (lambda z: {"mean": mean(z)}, [latent]),
+            "reconstruct": (lambda x: {"mean": mean(self._posterior(x)[0])}, [data]),
+            "sample": (sample, [("num_samples", (), "int32")]),
+        }
 
     def get_config(self):
         ser = keras.saving.serialize_keras_object

@@ -5,6 +5,7 @@ import keras
 from keras_vae.priors.mixture_of_gaussians import MixtureOfGaussians
 from keras_vae.priors.prior import Prior
 from keras_vae.priors.standard_normal import StandardNormal
+from keras_vae.priors.vamp_prior import VampPrior
 
 
 def get(identifier):
@@ -21,4 +22,4 @@ def get(identifier):
     )
 
 
-__all__ = ["MixtureOfGaussians", "Prior", "StandardNormal", "get"]
+__all__ = ["MixtureOfGaussians", "Prior", "StandardNormal", "VampPrior", "get"]

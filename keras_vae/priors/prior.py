@@ -41,6 +41,13 @@ class Prior(keras.layers.Layer):
     def build_prior(self):
         """Create the prior's weights once `self.latent_dim` is known."""
 
+    def attach_encoder(self, encoder, input_shape=None):
+        """Hook for priors defined through the model's encoder (`VampPrior`).
+
+        Models call it in `build` with their posterior function
+        x -> `(loc, scale)` and data shape. The default does nothing.
+        """
+
     def call(self, z):
         return self.log_prob(z)
 

@@ -11,6 +11,9 @@ to a `Spec`, or a tuple of `Spec`s (several configurations of one class).
 - `"callback"`: `run_serialization_test`;
 - `"base_class"`: an abstract base meant to be subclassed (not registered
   for serialization itself);
+- `"model_component"`: a layer that only works inside a model (a
+  `VampPrior` needs the model's encoder); some `"model"` spec must use it,
+  so the model checks cover it;
 - `"function"`, `"exception"`, `"data_class"` (a `NamedTuple` result),
   `"constant"`, `"module"`: markers; the object must be of that kind and
   (except constants) documented.
@@ -33,6 +36,7 @@ KINDS = (
     "loss",
     "callback",
     "base_class",
+    "model_component",
     "function",
     "exception",
     "data_class",
@@ -120,8 +124,32 @@ def _binary_images(rng):
     return (rng.uniform(size=(8, 4, 4, 1)) < 0.5).astype("float32")
 
 
+def _vamp_prior(num_components):
+    # A config, not an instance: each model built from the spec gets its own.
+    return {"class_name": "keras_vae>VampPrior", "config": {"num_components": num_components}}
+
+
 CONFORMANCE = {
     # ---------------------------------------------------------------- layers
+    "keras_vae.layers.GatedConv2D": (
+        Spec(
+            "layer",
+            {"filters": 3, "kernel_size": 3, "strides": 2},
+            input_shape=(2, 5, 5, 2),
+            expected_output_shape=(2, 3, 3, 3),
+        ),
+        Spec(
+            "layer",
+            {
+                "filters": 2,
+                "kernel_size": (3, 1),
+                "padding": "valid",
+                "kernel_regularizer": "l2",
+            },
+            input_shape=(2, 5, 4, 3),
+            expected_output_shape=(2, 3, 4, 2),
+        ),
+    ),
     "keras_vae.layers.GatedDense": (
         Spec("layer", {"units": 3}, input_shape=(4, 5), expected_output_shape=(4, 3)),
         Spec(
@@ -171,6 +199,10 @@ CONFORMANCE = {
         input_shape=(4, 3),
         expected_output_shape=(4,),
     ),
+    "keras_vae.priors.VampPrior": _marker(
+        "model_component", note="runs on the model's encoder; see the VAE and "
+        "HierarchicalVAE specs"
+    ),
     "keras_vae.priors.get": FUNCTION,
     # ----------------------------------------------------------- likelihoods
     "keras_vae.likelihoods.Likelihood": BASE_CLASS,
@@ -198,13 +230,42 @@ CONFORMANCE = {
     "keras_vae.losses.log_mean_exp": FUNCTION,
     # ---------------------------------------------------------------- models
     "keras_vae.models.LatentVariableModel": BASE_CLASS,
-    "keras_vae.models.VAE": Spec(
-        "model",
-        {"latent_dim": 2, "hidden_units": (8,), "seed": 1},
-        input_data=_binary_images,
+    "keras_vae.models.VAE": (
+        Spec(
+            "model",
+            {"latent_dim": 2, "hidden_units": (8,), "seed": 1},
+            input_data=_binary_images,
+        ),
+        Spec(
+            "model",
+            {"latent_dim": 2, "hidden_units": (8,), "seed": 1, "prior": _vamp_prior(3)},
+            input_data=_binary_images,
+        ),
     ),
+    "keras_vae.models.HierarchicalVAE": (
+        Spec(
+            "model",
+            {"z1_dim": 3, "z2_dim": 2, "hidden_units": 8, "seed": 1, "prior": _vamp_prior(3)},
+            input_data=_binary_images,
+        ),
+        Spec(
+            "model",
+            {
+                "z1_dim": 2,
+                "z2_dim": 2,
+                "hidden_units": 4,
+                "architecture": "gated_conv",
+                "objective": "iwae",
+                "num_samples": 2,
+                "seed": 1,
+            },
+            input_data=_binary_images,
+        ),
+    ),
+    "keras_vae.models.gated_conv_hvae_networks": FUNCTION,
     "keras_vae.models.gated_mlp_decoder": FUNCTION,
     "keras_vae.models.gated_mlp_encoder": FUNCTION,
+    "keras_vae.models.gated_mlp_hvae_networks": FUNCTION,
     # ------------------------------------------------------------- callbacks
     "keras_vae.callbacks.KLWarmUp": Spec(
         "callback", {"epochs": 3, "max_value": 0.5, "start_epoch": 1}
@@ -299,6 +360,8 @@ def matches_kind(obj, kind):
         return isinstance(obj, type) and issubclass(obj, keras.losses.Loss)
     if kind == "callback":
         return isinstance(obj, type) and issubclass(obj, keras.callbacks.Callback)
+    if kind == "model_component":
+        return isinstance(obj, type) and issubclass(obj, keras.layers.Layer)
     if kind in ("base_class",):
         return isinstance(obj, type)
     if kind == "exception":

@@ -129,6 +129,18 @@ def test_model_conformance(name, spec):
     )
 
 
+@pytest.mark.parametrize("name", conformance.names_of_kind("model_component"))
+def test_model_components_are_used_by_a_model_spec(name):
+    registered = f"keras_vae>{name.rpartition('.')[2]}"
+    users = [
+        model
+        for model in conformance.names_of_kind("model")
+        for spec in conformance.specs(model)
+        if registered in repr(spec.init_kwargs)
+    ]
+    assert users, f"No model spec uses {name}; add one so the model checks cover it."
+
+
 @pytest.mark.parametrize("name, spec", _cases("loss"))
 def test_loss_conformance(name, spec):
     loss = conformance.resolve(name)(**spec.init_kwargs)

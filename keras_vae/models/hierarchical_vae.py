@@ -1,0 +1,393 @@
+"""HierarchicalVAE: the two-stochastic-layer VAE of the VampPrior paper."""
+
+import keras
+from keras import ops
+from tensorflow_probability import distributions as tfd
+
+from keras_vae import likelihoods as likelihoods_lib
+from keras_vae import priors as priors_lib
+from keras_vae.layers.gaussian_parameters import GaussianParameters
+from keras_vae.losses.bounds import iwae_bound
+from keras_vae.models import hierarchical_networks
+from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.utils import random
+from keras_vae.utils.validation import check_one_of
+from keras_vae.utils.validation import check_positive_int
+
+OBJECTIVES = ("elbo", "iwae")
+ARCHITECTURES = {
+    "gated_mlp": hierarchical_networks.gated_mlp_hvae_networks,
+    "gated_conv": hierarchical_networks.gated_conv_hvae_networks,
+}
+NETWORKS = ("encoder_z2", "encoder_z1_x", "encoder_z1_joint", "prior_z1", "decoder")
+
+
+def _log_normal(z, loc, scale):
+    return ops.sum(tfd.Normal(loc, scale).log_prob(z), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class HierarchicalVAE(LatentVariableModel):
+    """Two-level VAE q(z2|x) q(z1|x,z2), p(x|z1,z2) p(z1|z2) p(z2).
+
+    ```none
+    q(z1, z2 | x) = q(z2 | x) q(z1 | x, z2)        diagonal Gaussians
+    p(x, z1, z2)  = p(x | z1, z2) p(z1 | z2) p(z2)  p(z1|z2) Gaussian, p(z2) = prior
+    log w = log p(x|z1,z2) + log p(z1|z2) + log p(z2) - log q(z1|x,z2) - log q(z2|x)
+    ELBO  = E_q[log p(x|z1,z2)] - KL_z1 - KL_z2
+      KL_z1 = E_q(z2|x) KL(q(z1|x,z2) || p(z1|z2))   (closed form given z2)
+      KL_z2 = KL(q(z2|x) || p(z2))                   (closed form or Monte Carlo)
+    IWAE_k = log (1/k) sum_i w_i
+    ```
+
+    The prior p(z2) is any `keras_vae.priors.Prior`; with a `VampPrior` it
+    is built from q(z2 | x) at the pseudo-inputs, as in the paper. Training
+    scales both KL terms by the variable `beta` (`KLWarmUp`); the reported
+    `elbo` / `iwae_bound` always uses beta = 1. `kl_z1` and `kl_z2` are
+    reported per layer.
+
+    The five networks (see `gated_mlp_hvae_networks`) default to the paper's
+    gated MLP (`architecture="gated_mlp"`, 300 units) or to its ConvHVAE
+    (`"gated_conv"`); any of them may be replaced by a Keras layer with the
+    same inputs and outputs. The x branch of q(z1 | x, z2) runs once per
+    example, not once per sample of z2.
+
+    Args:
+        z1_dim: Size of the lower latent z1. Defaults to 40.
+        z2_dim: Size of the top latent z2. Defaults to 40.
+        prior: Prior p(z2): a `keras_vae.priors.Prior`, `None` or
+            `"standard_normal"`.
+        likelihood: `"bernoulli"`, `"gaussian"` or a `Likelihood`.
+        objective: `"elbo"` or `"iwae"`.
+        num_samples: Samples k of (z1, z2) per example in training.
+        beta: Initial KL weight (a variable; see `KLWarmUp`).
+        architecture: `"gated_mlp"` or `"gated_conv"` (image data).
+        hidden_units: Width of the default networks' layers (300).
+        encoder_z2, encoder_z1_x, encoder_z1_joint, prior_z1, decoder:
+            Optional Keras layers replacing the default networks.
+        analytic_kl: Use closed-form KL terms in the ELBO where they exist.
+        min_log_var: Lower clamp of every Gaussian log-variance (-6).
+        max_log_var: Upper clamp of every Gaussian log-variance (2).
+        dynamic_binarization: Binarize every training batch, x ~ Bernoulli(x).
+        seed: Optional integer seed.
+        **kwargs: `keras.Model` keyword arguments.
+
+    Call arguments:
+        x: A batch of data. Returns the likelihood mean at one (z1, z2) ~ q.
+
+    Example:
+
+    >>> hvae = keras_vae.models.HierarchicalVAE(
+    ...     prior=keras_vae.priors.VampPrior(500))
+    >>> hvae.compile(optimizer=keras.optimizers.Adam(5e-4), jit_compile=True)
+    >>> history = hvae.fit(x_train, epochs=1, batch_size=100,
+    ...                    callbacks=[keras_vae.callbacks.KLWarmUp(100)])
+    >>> log_px = hvae.log_likelihood(x_test[:10], num_samples=5000)
+
+    Reference:
+        - [Tomczak & Welling, 2018](https://arxiv.org/abs/1705.07120)
+        - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
+    """
+
+    def __init__(
+        self,
+        z1_dim=40,
+        z2_dim=40,
+        prior=None,
+        likelihood="bernoulli",
+        objective="elbo",
+        num_samples=1,
+        beta=1.0,
+        architecture="gated_mlp",
+        hidden_units=300,
+        encoder_z2=None,
+        encoder_z1_x=None,
+        encoder_z1_joint=None,
+        prior_z1=None,
+        decoder=None,
+        analytic_kl=True,
+        min_log_var=-6.0,
+        max_log_var=2.0,
+        dynamic_binarization=False,
+        seed=None,
+        **kwargs,
+    ):
+        self.objective = check_one_of(objective, "objective", OBJECTIVES)
+        self._bound_name = "elbo" if objective == "elbo" else "iwae_bound"
+        super().__init__(
+            metric_names=(self._bound_name, "reconstruction", "kl", "kl_z1", "kl_z2"),
+            beta=beta,
+            dynamic_binarization=dynamic_binarization,
+            seed=seed,
+            **kwargs,
+        )
+        self.z1_dim = check_positive_int(z1_dim, "z1_dim")
+        self.z2_dim = check_positive_int(z2_dim, "z2_dim")
+        self.num_samples = check_positive_int(num_samples, "num_samples")
+        self.architecture = check_one_of(architecture, "architecture", tuple(ARCHITECTURES))
+        self.hidden_units = check_positive_int(hidden_units, "hidden_units")
+        self.analytic_kl = bool(analytic_kl)
+        self.min_log_var = float(min_log_var)
+        self.max_log_var = float(max_log_var)
+        given = dict(
+            encoder_z2=encoder_z2,
+            encoder_z1_x=encoder_z1_x,
+            encoder_z1_joint=encoder_z1_joint,
+            prior_z1=prior_z1,
+            decoder=decoder,
+        )
+        self._custom_networks = tuple(k for k, v in given.items() if v is not None)
+        for name, net in given.items():
+            setattr(self, name, net)
+        self.prior = priors_lib.get(prior)
+        self.likelihood = likelihoods_lib.get(likelihood)
+        clamp = dict(min_log_var=min_log_var, max_log_var=max_log_var)
+        self.q_z2_head = GaussianParameters(self.z2_dim, name="q_z2", **clamp)
+        self.q_z1_head = GaussianParameters(self.z1_dim, name="q_z1", **clamp)
+        self.p_z1_head = GaussianParameters(self.z1_dim, name="p_z1", **clamp)
+        self.data_shape = None
+
+    @property
+    def latent_dim(self):
+        """Sizes `(z1_dim, z2_dim)` of the two latent layers."""
+        return (self.z1_dim, self.z2_dim)
+
+    # ------------------------------------------------------------------ build
+    def build(self, input_shape):
+        self.data_shape = self._check_data_shape(input_shape)
+        missing = [n for n in NETWORKS if getattr(self, n) is None]
+        if missing:
+            nets = ARCHITECTURES[self.architecture](
+                self.data_shape, self.z1_dim, self.z2_dim, self.hidden_units
+            )
+            for name in missing:
+                setattr(self, name, nets[name])
+        batch = (None,) + self.data_shape
+        h_z2 = self._features(self.encoder_z2, batch, "encoder_z2")
+        h_x = self._features(self.encoder_z1_x, batch, "encoder_z1_x")
+        z1, z2 = (None, self.z1_dim), (None, self.z2_dim)
+        h_z1 = self._features(self.encoder_z1_joint, [h_x, z2], "encoder_z1_joint")
+        h_p1 = self._features(self.prior_z1, z2, "prior_z1")
+        for head, features in (
+            (self.q_z2_head, h_z2),
+            (self.q_z1_head, h_z1),
+            (self.p_z1_head, h_p1),
+        ):
+            head.build(features)
+        self.decoder.build([z1, z2])
+        decoded = tuple(self.decoder.compute_output_shape([z1, z2]))[1:]
+        if decoded != self.data_shape:
+            raise ValueError(
+                "Expected the decoder to output likelihood parameters with the "
+                f"data's shape {self.data_shape}. Received: decoder output shape "
+                f"{decoded}"
+            )
+        self.prior.attach_encoder(self._q_z2, self.data_shape)
+        if not self.prior.built:
+            self.prior.build(z2)
+        if not self.likelihood.built:
+            self.likelihood.build(batch)
+        self.built = True
+
+    @staticmethod
+    def _features(net, input_shape, name):
+        if not net.built:
+            net.build(input_shape)
+        shape = tuple(net.compute_output_shape(input_shape))
+        if len(shape) != 2:
+            raise ValueError(
+                f"Expected `{name}` to output features of shape (batch, "
+                f"features). Received: output shape {shape}"
+            )
+        return shape
+
+    # -------------------------------------------------------------- internals
+    def _q_z2(self, x, training=False):
+        return self.q_z2_head(self.encoder_z2(x, training=training))
+
+    def _q_z1(self, h_x, z2, training=False):
+        """q(z1 | x, z2) for z2 of shape (k, batch, z2_dim); h_x is per x."""
+        lead = ops.shape(z2)[:-1]
+        h_x = ops.broadcast_to(ops.expand_dims(h_x, 0), tuple(lead) + (h_x.shape[-1],))
+        h = self.encoder_z1_joint(
+            [ops.reshape(h_x, (-1, h_x.shape[-1])), ops.reshape(z2, (-1, self.z2_dim))],
+            training=training,
+        )
+        loc, scale = self.q_z1_head(h)
+        shape = tuple(lead) + (self.z1_dim,)
+        return ops.reshape(loc, shape), ops.reshape(scale, shape)
+
+    def _p_z1(self, z2, training=False):
+        lead = ops.shape(z2)[:-1]
+        loc, scale = self.p_z1_head(
+            self.prior_z1(ops.reshape(z2, (-1, self.z2_dim)), training=training)
+        )
+        shape = tuple(lead) + (self.z1_dim,)
+        return ops.reshape(loc, shape), ops.reshape(scale, shape)
+
+    def _decode_params(self, z1, z2, training=False):
+        lead = ops.shape(z1)[:-1]
+        params = self.decoder(
+            [ops.reshape(z1, (-1, self.z1_dim)), ops.reshape(z2, (-1, self.z2_dim))],
+            training=training,
+        )
+        return ops.reshape(params, tuple(lead) + self.data_shape)
+
+    def _sample(self, loc, scale, num_samples=None):
+        shape = tuple(ops.shape(loc))
+        if num_samples is not None:
+            shape = (num_samples,) + shape
+        return loc + scale * random.normal(shape, seed=self.seed_generator)
+
+    def _forward(self, x, num_samples, training=False):
+        """Samples and densities of k draws (z1, z2) ~ q, each `(k, batch)`."""
+        loc2, scale2 = self._q_z2(x, training)
+        z2 = self._sample(loc2, scale2, num_samples)
+        loc1, scale1 = self._q_z1(self.encoder_z1_x(x, training=training), z2, training)
+        z1 = self._sample(loc1, scale1)
+        p_loc1, p_scale1 = self._p_z1(z2, training)
+        return {
+            "q_z2": (loc2, scale2),
+            "q_z1": (loc1, scale1),
+            "p_z1": (p_loc1, p_scale1),
+            "rec": self.likelihood.log_prob(x, self._decode_params(z1, z2, training)),
+            "log_q_z1": _log_normal(z1, loc1, scale1),
+            "log_p_z1": _log_normal(z1, p_loc1, p_scale1),
+            "log_q_z2": _log_normal(z2, loc2, scale2),
+            "log_p_z2": self.prior.log_prob(z2),
+        }
+
+    def compute_terms(self, x, training=False):
+        self._check_input(x)
+        f = self._forward(x, self.num_samples, training)
+        kl_z1 = f["log_q_z1"] - f["log_p_z1"]
+        kl_z2 = f["log_q_z2"] - f["log_p_z2"]
+        if self.objective == "elbo" and self.analytic_kl:
+            q1, p1 = tfd.Normal(*f["q_z1"]), tfd.Normal(*f["p_z1"])
+            kl_z1 = ops.sum(tfd.kl_divergence(q1, p1), axis=-1)
+            if self.prior.has_analytic_kl:
+                kl_z2 = self.prior.kl_divergence(*f["q_z2"])
+        rec = f["rec"]
+        beta = ops.cast(self.beta, "float32")
+        kl = kl_z1 + kl_z2
+        if self.objective == "elbo":
+            objective = ops.mean(rec - beta * kl, axis=0)
+            bound = ops.mean(rec - kl, axis=0)
+        else:
+            objective = iwae_bound(rec - beta * kl)
+            bound = iwae_bound(rec - kl)
+        return {
+            "loss": -ops.mean(objective),
+            self._bound_name: ops.mean(bound),
+            "reconstruction": ops.mean(rec),
+            "kl": ops.mean(kl),
+            "kl_z1": ops.mean(kl_z1),
+            "kl_z2": ops.mean(kl_z2),
+        }
+
+    def log_importance_weights(self, x, num_samples):
+        f = self._forward(x, num_samples)
+        return f["rec"] + f["log_p_z1"] + f["log_p_z2"] - f["log_q_z1"] - f["log_q_z2"]
+
+    def _encode_tensors(self, x):
+        loc2, scale2 = self._q_z2(x)
+        loc1, scale1 = self._q_z1(self.encoder_z1_x(x), ops.expand_dims(loc2, 0))
+        return (loc1[0], scale1[0]), (loc2, scale2)
+
+    def _sample_tensors(self, num_samples):
+        z2 = self.prior.sample(num_samples)
+        z1 = self._sample(*self._p_z1(z2))
+        return z1, z2
+
+    # ------------------------------------------------------------- public API
+    def call(self, x, training=False):
+        self._check_input(x)
+        loc2, scale2 = self._q_z2(x, training)
+        z2 = self._sample(loc2, scale2, 1)
+        loc1, scale1 = self._q_z1(self.encoder_z1_x(x, training=training), z2, training)
+        params = self._decode_params(self._sample(loc1, scale1), z2, training)
+        return self.likelihood.mean(params[0])
+
+    def encode(self, x):
+        """Posteriors `[(loc1, scale1), (loc2, scale2)]`, lower layer first.
+
+        q(z1 | x, z2) is taken at z2 = E[z2 | x].
+        """
+        x = self.validate_data(x)
+        self._build_for_batch(x)
+        return list(self._encode_tensors(x))
+
+    def decode(self, z1, z2):
+        """Mean of p(x | z1, z2) for latents of shapes `(batch, z1_dim)`, `(batch, z2_dim)`."""
+        z1 = self._check_latent(z1, self.z1_dim, "z1")
+        z2 = self._check_latent(z2, self.z2_dim, "z2")
+        return self.likelihood.mean(self._decode_params(z1, z2))
+
+    def reconstruct(self, x):
+        """Mean of p(x | z1, z2) at the posterior means (z2 first, then z1)."""
+        (loc1, _), (loc2, _) = self.encode(x)
+        return self.decode(loc1, loc2)
+
+    def sample(self, num_samples):
+        """Means of p(x | z1, z2) for z2 ~ p(z2), z1 ~ p(z1 | z2)."""
+        num_samples = check_positive_int(num_samples, "num_samples")
+        self._check_built()
+        return self.likelihood.mean(self._decode_params(*self._sample_tensors(num_samples)))
+
+    def _serving_functions(self):
+        """Serving signatures: name -> (graph function, input specs)."""
+        data = ("x", (None,) + self.data_shape, "float32")
+        z1_spec = ("z1", (None, self.z1_dim), "float32")
+        z2_spec = ("z2", (None, self.z2_dim), "float32")
+
+        def mean(z1, z2):
+            return self.likelihood.mean(self._decode_params(z1, z2))
+
+        def encode(x):
+            (loc1, scale1), (loc2, scale2) = self._encode_tensors(x)
+            return {"loc_z1": loc1, "scale_z1": scale1, "loc_z2": loc2, "scale_z2": scale2}
+
+        def reconstruct(x):
+            (loc1, _), (loc2, _) = self._encode_tensors(x)
+            return {"mean": mean(loc1, loc2)}
+
+        def sample(num_samples):
+            z1, z2 = self._sample_tensors(num_samples)
+            return {"mean": mean(z1, z2), "z1": z1, "z2": z2}
+
+        return {
+            "encode": (encode, [data]),
+            "decode": (lambda z1, z2: {"mean": mean(z1, z2)}, [z1_spec, z2_spec]),
+            "reconstruct": (reconstruct, [data]),
+            "sample": (sample, [("num_samples", (), "int32")]),
+        }
+
+    def get_config(self):
+        ser = keras.saving.serialize_keras_object
+        return {
+            **super().get_config(),
+            "z1_dim": self.z1_dim,
+            "z2_dim": self.z2_dim,
+            "prior": ser(self.prior),
+            "likelihood": ser(self.likelihood),
+            "objective": self.objective,
+            "num_samples": self.num_samples,
+            "architecture": self.architecture,
+            "hidden_units": self.hidden_units,
+            "analytic_kl": self.analytic_kl,
+            "min_log_var": self.min_log_var,
+            "max_log_var": self.max_log_var,
+            # Default networks are rebuilt from `architecture`, not stored.
+            **{
+                name: ser(getattr(self, name)) if name in self._custom_networks else None
+                for name in NETWORKS
+            },
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in NETWORKS + ("prior", "likelihood"):
+            if isinstance(config.get(key), dict):
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
