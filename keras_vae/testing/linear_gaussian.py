@@ -158,3 +158,109 @@ def linear_gaussian_vae(
 
 def _float32(a):
     return np.asarray(a, "float32").astype("float64")
+
+
+def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exact"):
+    """A `keras_vae.models.HierarchicalVAE` that is a linear-Gaussian model.
+
+    ```none
+    p(z2) = N(0, 1)                        (z2 is one-dimensional)
+    p(z1 | z2) = N(A z2 + a, diag v)
+    p(x | z1, z2) = N(B z1 + C z2 + b, s^2 I),  B with orthogonal columns
+    p(x) = N(M a' ... ) with  M = B A + C,  m = B a + b,
+           S = B diag(v) B^T + s^2 I,  p(x) = N(m, M M^T + S)
+    p(z2 | x)     = N(S2 M^T S^-1 (x - m), S2),  S2 = (1 + M^T S^-1 M)^-1
+    p(z1 | x, z2) = N(S1 (diag(v)^-1 (A z2 + a) + B^T (x - C z2 - b) / s^2), S1),
+                    S1 = (diag(v)^-1 + B^T B / s^2)^-1   (diagonal)
+    ```
+
+    Both exact posteriors are diagonal Gaussians linear in their inputs, so
+    the model's heads represent them exactly (`posterior="exact"`): every
+    importance weight then equals p(x). `"perturbed"` doubles both posterior
+    variances and shifts their means, a worse but over-dispersed proposal.
+
+    Returns:
+        A tuple `(model, exact_log_px)` as `linear_gaussian_vae`.
+    """
+    from keras_vae.likelihoods.gaussian import Gaussian
+    from keras_vae.models.hierarchical_vae import HierarchicalVAE
+
+    if posterior not in POSTERIORS:
+        raise ValueError(
+            f"Expected `posterior` to be one of {list(POSTERIORS)}. "
+            f"Received: posterior={posterior!r}"
+        )
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(data_dim, z1_dim)))
+    big_b = _float32(q * rng.uniform(0.5, 2.0, size=z1_dim))  # (D, d1)
+    big_c = _float32(rng.normal(size=(data_dim, 1)))
+    big_a = _float32(rng.normal(size=(z1_dim, 1)))
+    a = _float32(rng.normal(scale=0.5, size=z1_dim))
+    b = _float32(rng.normal(scale=0.5, size=data_dim))
+    v = _float32(rng.uniform(0.3, 1.5, size=z1_dim))
+    s2 = float(scale) ** 2
+
+    m_mat = big_b @ big_a + big_c  # (D, 1)
+    m_vec = big_b @ a + b
+    s_mat = big_b @ np.diag(v) @ big_b.T + s2 * np.eye(data_dim)
+    s_inv = np.linalg.inv(s_mat)
+    var2 = 1.0 / (1.0 + (m_mat.T @ s_inv @ m_mat).item())
+    k2 = var2 * (s_inv @ m_mat)  # (D, 1): E[z2 | x] = (x - m) k2
+    var1 = 1.0 / (1.0 / v + np.sum(big_b**2, axis=0) / s2)  # (d1,)
+    k1_x = big_b * var1 / s2  # (D, d1)
+    k1_z2 = ((big_a.T / v) - (big_c.T @ big_b) / s2) * var1  # (1, d1)
+    c1 = (a / v - b @ big_b / s2) * var1
+    bias2, bias1 = -m_vec @ k2, c1
+    if posterior == "perturbed":
+        bias2 = bias2 + PERTURBED_MEAN_SHIFT * np.sqrt(var2)
+        bias1 = bias1 + PERTURBED_MEAN_SHIFT * np.sqrt(var1)
+        var2, var1 = var2 * PERTURBED_VARIANCE_FACTOR, var1 * PERTURBED_VARIANCE_FACTOR
+
+    z1_in = keras.Input((z1_dim,))
+    z2_in = keras.Input((1,))
+    h_in = keras.Input((data_dim,))
+    decoder = keras.layers.Dense(data_dim, name="linear")
+    model = HierarchicalVAE(
+        z1_dim=z1_dim,
+        z2_dim=1,
+        likelihood=Gaussian(scale=float(scale)),
+        encoder_z2=keras.Sequential([keras.layers.Identity()], name="identity_z2"),
+        encoder_z1_x=keras.Sequential([keras.layers.Identity()], name="identity_x"),
+        encoder_z1_joint=keras.Model(
+            [h_in, z2_in], keras.layers.Concatenate()([h_in, z2_in]), name="concat"
+        ),
+        prior_z1=keras.Sequential([keras.layers.Identity()], name="identity_p"),
+        decoder=keras.Model(
+            [z1_in, z2_in],
+            decoder(keras.layers.Concatenate()([z1_in, z2_in])),
+            name="linear_decoder",
+        ),
+        min_log_var=-10.0,
+        max_log_var=10.0,
+        seed=seed,
+    )
+    model.build((None, data_dim))
+
+    def set_head(head, loc_kernel, loc_bias, log_var):
+        kernel = np.concatenate([loc_kernel, np.zeros_like(loc_kernel)], axis=1)
+        head.kernel.assign(kernel.astype("float32"))
+        head.bias.assign(np.concatenate([loc_bias, log_var]).astype("float32"))
+
+    set_head(model.q_z2_head, k2, np.atleast_1d(bias2), np.log([var2]))
+    set_head(model.q_z1_head, np.concatenate([k1_x, k1_z2]), bias1, np.log(var1))
+    set_head(model.p_z1_head, big_a.T, a, np.log(v))
+    decoder.kernel.assign(np.concatenate([big_b.T, big_c.T]).astype("float32"))
+    decoder.bias.assign(b.astype("float32"))
+
+    cov = m_mat @ m_mat.T + s_mat
+    chol = np.linalg.cholesky(cov)
+    log_det = 2.0 * np.sum(np.log(np.diag(chol)))
+
+    def exact_log_px(x):
+        """Exact log p(x) per row of `x`, in float64."""
+        x = np.asarray(x, dtype="float64").reshape(-1, data_dim)
+        white = np.linalg.solve(chol, (x - m_vec).T)
+        maha = np.sum(white**2, axis=0)
+        return -0.5 * (maha + log_det + data_dim * math.log(2.0 * math.pi))
+
+    return model, exact_log_px

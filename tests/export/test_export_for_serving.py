@@ -171,3 +171,37 @@ def test_version_directory_is_readable_by_others(exported):
     path = exported[3]
     mode = os.stat(path).st_mode
     assert mode & stat.S_IRGRP and mode & stat.S_IXGRP, oct(mode)
+
+
+def test_hierarchical_vae_signatures(tmp_path):
+    from keras_vae.models import HierarchicalVAE
+    from keras_vae.priors import VampPrior
+    from keras_vae.testing.linear_gaussian import linear_gaussian_hvae
+
+    rng = np.random.default_rng(2)
+    x = (rng.uniform(size=(6, 6, 6, 1)) < 0.4).astype("float32")
+    model = HierarchicalVAE(z1_dim=3, z2_dim=2, hidden_units=8, prior=VampPrior(4), seed=0)
+    model.build((None, 6, 6, 1))
+    loaded = tf.saved_model.load(export_for_serving(model, tmp_path / "hvae"))
+    assert set(NAMES) <= set(loaded.signatures)
+    out = loaded.signatures["encode"](x=tf.constant(x))
+    (loc1, scale1), (loc2, scale2) = model.encode(x)
+    for key, want in (("loc_z1", loc1), ("scale_z1", scale1), ("loc_z2", loc2),
+                      ("scale_z2", scale2)):
+        np.testing.assert_allclose(out[key], want, rtol=1e-5, atol=1e-6)
+    decoded = loaded.signatures["decode"](z1=loc1, z2=loc2)["mean"]
+    np.testing.assert_allclose(decoded, model.decode(loc1, loc2), rtol=1e-5, atol=1e-6)
+    rec = loaded.signatures["reconstruct"](x=tf.constant(x))["mean"]
+    np.testing.assert_allclose(rec, model.reconstruct(x), rtol=1e-5, atol=1e-6)
+    drawn = loaded.signatures["sample"](num_samples=tf.constant(3))
+    assert drawn["z1"].shape == (3, 3) and drawn["z2"].shape == (3, 2)
+    assert drawn["mean"].shape == (3, 6, 6, 1)
+
+    # Exact model: every log weight is log p(x), so the signature must match.
+    exact_model, exact = linear_gaussian_hvae(seed=1)
+    path = export_for_serving(exact_model, tmp_path / "exact", log_likelihood_chunk=7)
+    data = rng.normal(size=(4, 4)).astype("float32")
+    log_px = tf.saved_model.load(path).signatures["log_likelihood"](
+        x=tf.constant(data), num_samples=tf.constant(20)
+    )["log_likelihood"]
+    np.testing.assert_allclose(log_px, exact(data), atol=1e-4)

@@ -1,0 +1,348 @@
+"""Train one row of the VampPrior paper's static-MNIST table, with its protocol.
+
+Tomczak & Welling (2018): Adam 5e-4, batches of 100, KL warm-up over 100
+epochs, at most 2000 epochs with early stopping after 50 epochs without a
+better validation ELBO (best weights kept), K = 500 components, 40-d latents,
+gated layers of 300 units; test NLL with 5000 importance samples. Data:
+`binarized_mnist` (Larochelle's fixed binarization, 50k/10k/10k).
+
+    python examples/vamp_prior_mnist/train.py --model vae --prior standard
+    python examples/vamp_prior_mnist/train.py --model vae --prior mog
+    python examples/vamp_prior_mnist/train.py --model vae --prior vamp_data
+    python examples/vamp_prior_mnist/train.py --model vae --prior vamp
+    python examples/vamp_prior_mnist/train.py --model hvae --prior standard
+    python examples/vamp_prior_mnist/train.py --model hvae --prior mog
+    python examples/vamp_prior_mnist/train.py --model hvae --prior vamp_data
+    python examples/vamp_prior_mnist/train.py --model hvae --prior vamp
+    python examples/vamp_prior_mnist/train.py --model convhvae --prior vamp
+    # IWAE rows: add --objective iwae --num-samples K (e.g. 50)
+
+Add `--backup-dir DIR` to long runs: a killed run resumes where it stopped.
+Outputs in --out-dir: results.json, history.csv, best.weights.h5,
+samples.png, reconstructions.png, pseudo_inputs.png and pseudo_inputs.npy
+(VampPrior), curve.jsonl (--curve-every).
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras_vae  # noqa: E402
+
+SHARED_TFDS = Path(__file__).resolve().parents[2].parent / "shared" / "tfds"
+PRIORS = ("standard", "mog", "vamp", "vamp_data")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = p.add_argument
+    add("--model", choices=("vae", "hvae", "convhvae"), default="hvae")
+    add("--prior", choices=PRIORS, default="vamp")
+    add("--objective", choices=("elbo", "iwae"), default="elbo")
+    add("--num-samples", type=int, default=1, help="training samples k (IWAE's k)")
+    add("--epochs", type=int, default=2000, help="maximum epochs (2000)")
+    add("--patience", type=int, default=50, help="early-stopping patience (50)")
+    add("--warmup", type=int, default=100, help="KL warm-up epochs, 0 = off (100)")
+    add("--batch-size", type=int, default=100)
+    add("--lr", type=float, default=5e-4, help="Adam learning rate (5e-4)")
+    add("--components", type=int, default=500, help="K of MoG / VampPrior (500)")
+    add("--latent-dim", type=int, default=40, help="size of z (of z1 and z2)")
+    add("--hidden-units", type=int, default=300, help="width of the gated layers")
+    add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
+    add("--nll-examples", type=int, help="score the first N test images (all)")
+    add("--nll-batch-size", type=int, default=100)
+    add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
+    add("--download", action="store_true", help="let TFDS download binarized_mnist")
+    add("--out-dir", help="default runs/vamp_prior_mnist/<model>_<prior>")
+    add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
+    add("--seed", type=int, default=0)
+    add("--steps-per-execution", type=int, default=1)
+    add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
+    add("--curve-every", type=int, default=0, help="test NLL every N epochs (0 = off)")
+    add("--curve-samples", type=int, default=1000)
+    add("--curve-examples", type=int, default=1000)
+    args = p.parse_args(argv)
+    positive = ("num_samples", "epochs", "patience", "batch_size", "components",
+                "latent_dim", "hidden_units", "nll_samples", "nll_batch_size",
+                "steps_per_execution", "curve_samples", "curve_examples")
+    for name in positive:
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be a positive integer")
+    for name in ("nll_examples", "max_train_examples"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be a positive integer")
+    if args.warmup < 0 or args.curve_every < 0:
+        p.error("--warmup and --curve-every must be non-negative")
+    if args.objective == "elbo" and args.num_samples != 1:
+        p.error("--num-samples > 1 needs --objective iwae")
+    args.out_dir = args.out_dir or os.path.join(
+        "runs", "vamp_prior_mnist", f"{args.model}_{args.prior}"
+        + ("" if args.objective == "elbo" else f"_iwae{args.num_samples}"))
+    return args
+
+
+def default_data_dir():
+    for name in ("KERAS_VAE_DATA_DIR", "TFDS_DATA_DIR"):
+        if os.environ.get(name):
+            return os.environ[name]
+    return str(SHARED_TFDS) if SHARED_TFDS.is_dir() else None
+
+
+def load_split(args, split):
+    return keras_vae.datasets.load("binarized_mnist", split, data_dir=args.data_dir,
+                                   download=args.download, as_numpy=True)
+
+
+def batches(x, batch_size, shuffle_seed=None):
+    """A prefetched tf.data pipeline; reshuffled every epoch if seeded."""
+    ds = tf.data.Dataset.from_tensor_slices(x)
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def make_prior(args, x_train):
+    """The prior and, for "VampPrior data", the indices of its pseudo-inputs."""
+    k = args.components
+    if args.prior == "standard":
+        return keras_vae.priors.StandardNormal(), None
+    if args.prior == "mog":
+        return keras_vae.priors.MixtureOfGaussians(k, seed=args.seed), None
+    if args.prior == "vamp":
+        return keras_vae.priors.VampPrior(num_components=k, seed=args.seed), None
+    rng = np.random.default_rng(args.seed)
+    idx = np.sort(rng.choice(len(x_train), k, replace=k > len(x_train)))
+    prior = keras_vae.priors.VampPrior(
+        num_components=k, pseudo_inputs_initializer=x_train[idx],
+        trainable_pseudo_inputs=False, seed=args.seed)
+    return prior, idx
+
+
+def make_model(args, prior):
+    common = dict(prior=prior, objective=args.objective,
+                  num_samples=args.num_samples, seed=args.seed)
+    if args.model == "vae":
+        return keras_vae.models.VAE(latent_dim=args.latent_dim,
+                                    hidden_units=(args.hidden_units,) * 2, **common)
+    arch = "gated_mlp" if args.model == "hvae" else "gated_conv"
+    return keras_vae.models.HierarchicalVAE(
+        z1_dim=args.latent_dim, z2_dim=args.latent_dim, architecture=arch,
+        hidden_units=args.hidden_units, **common)
+
+
+def read_history(path, before_epoch):
+    """Rows of history.csv for epochs < `before_epoch` (0-based), last copy wins."""
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        rows = {int(r["epoch"]): r for r in csv.DictReader(f) if r.get("epoch")}
+    return [rows[e] for e in sorted(rows) if e < before_epoch]
+
+
+class Clock(keras.callbacks.Callback):
+    """Adds `seconds`, the cumulative time in epochs (resumes from history.csv)."""
+
+    def __init__(self, history_path):
+        super().__init__()
+        self.history_path, self.total, self.start = history_path, None, 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.total is None:
+            rows = read_history(self.history_path, epoch)
+            self.total = float(rows[-1]["seconds"]) if rows else 0.0
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.total += time.perf_counter() - self.start
+        logs["seconds"] = self.total
+
+
+class EarlyStoppingToFile(keras.callbacks.Callback):
+    """Early stopping (mode max) that keeps the best weights in a file.
+
+    Unlike `keras.callbacks.EarlyStopping`, its state survives a resume by
+    `BackupAndRestore`: the best value is re-read from history.csv and the
+    best weights from `weights_path`, which are loaded when training ends.
+    """
+
+    def __init__(self, monitor, patience, weights_path, history_path):
+        super().__init__()
+        self.monitor, self.patience = monitor, patience
+        self.weights_path, self.history_path = weights_path, history_path
+        self.best, self.best_epoch, self.last_epoch = -math.inf, None, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.last_epoch is None:
+            for row in read_history(self.history_path, epoch):
+                if float(row[self.monitor]) > self.best:
+                    self.best, self.best_epoch = float(row[self.monitor]), int(row["epoch"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.last_epoch, value = epoch, float(logs[self.monitor])
+        if value > self.best:
+            self.best, self.best_epoch = value, epoch
+            self.model.save_weights(self.weights_path)
+        elif self.best_epoch is not None and epoch - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if os.path.exists(self.weights_path):
+            self.model.load_weights(self.weights_path)
+
+
+class LearningCurve(keras.callbacks.Callback):
+    """Every `every` epochs, a quick test NLL appended to a JSON-lines file."""
+
+    def __init__(self, every, x, num_samples, batch_size, monitor, path):
+        super().__init__()
+        self.every, self.x, self.num_samples = every, x, num_samples
+        self.batch_size, self.monitor, self.path = batch_size, monitor, path
+        self.started = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.started and os.path.exists(self.path):  # resumed: drop redone epochs
+            with open(self.path) as f:
+                kept = [line for line in f if json.loads(line)["epoch"] <= epoch]
+            with open(self.path, "w") as f:
+                f.writelines(kept)
+        self.started = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        nll = keras_vae.diagnostics.log_likelihood(
+            self.model, self.x, num_samples=self.num_samples,
+            batch_size=self.batch_size).nll
+        point = {"epoch": epoch + 1, "nll": nll, self.monitor: float(logs[self.monitor]),
+                 "seconds": float(logs.get("seconds", math.nan))}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(point) + "\n")
+
+
+def save_grid(path, images, title, cols=10):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)[..., 0]
+    rows = -(-len(images) // cols)
+    h, w = images.shape[1:]
+    grid = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), 0.3, "float32")
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = image
+    fig, ax = plt.subplots(figsize=(6.0, 6.0 * grid.shape[0] / grid.shape[1] + 0.4))
+    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_title(title, fontsize=10)
+    ax.axis("off")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def save_pictures(model, args, x_test):
+    to_np = keras.ops.convert_to_numpy
+    save_grid(os.path.join(args.out_dir, "samples.png"), to_np(model.sample(100)),
+              "Samples: mean of p(x | z), z ~ p(z)")
+    shown = x_test[:50]
+    recon = to_np(model.reconstruct(shown))
+    rows = [r for i in range(0, 50, 10) for r in (shown[i:i + 10], recon[i:i + 10])]
+    save_grid(os.path.join(args.out_dir, "reconstructions.png"), np.concatenate(rows),
+              "Test images (rows 1, 3, ...) above their reconstructions")
+    if args.prior in ("vamp", "vamp_data"):
+        pseudo = to_np(model.prior.pseudo_inputs)
+        np.save(os.path.join(args.out_dir, "pseudo_inputs.npy"), pseudo)
+        save_grid(os.path.join(args.out_dir, "pseudo_inputs.png"), pseudo[:100],
+                  f"First {min(100, len(pseudo))} of {len(pseudo)} pseudo-inputs")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    keras.utils.set_random_seed(args.seed)
+    os.makedirs(args.out_dir, exist_ok=True)
+    out = lambda name: os.path.join(args.out_dir, name)  # noqa: E731
+    resuming = bool(args.backup_dir) and bool(os.listdir(args.backup_dir)
+                                              if os.path.isdir(args.backup_dir) else [])
+    if not resuming:  # a fresh run: no stale history, curve or best weights
+        for name in ("history.csv", "curve.jsonl", "best.weights.h5"):
+            if os.path.exists(out(name)):
+                os.remove(out(name))
+
+    x_train = load_split(args, "train")[:args.max_train_examples]
+    x_val, x_test = load_split(args, "validation"), load_split(args, "test")
+    prior, pseudo_idx = make_prior(args, x_train)
+    model = make_model(args, prior)
+    model.compile(optimizer=keras.optimizers.Adam(args.lr), jit_compile=True,
+                  steps_per_execution=args.steps_per_execution)
+    model.build((None,) + x_train.shape[1:])
+    initial_pseudo = (keras.ops.convert_to_numpy(model.prior.pseudo_inputs)
+                      if args.prior in ("vamp", "vamp_data") else None)
+
+    bound = "elbo" if args.objective == "elbo" else "iwae_bound"
+    monitor = "val_" + bound
+    stopper = EarlyStoppingToFile(monitor, args.patience, out("best.weights.h5"),
+                                  out("history.csv"))
+    callbacks = [Clock(out("history.csv"))]
+    if args.warmup:
+        callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup))
+    if args.curve_every:
+        callbacks.append(LearningCurve(
+            args.curve_every, x_test[:args.curve_examples], args.curve_samples,
+            args.nll_batch_size, monitor, out("curve.jsonl")))
+    callbacks += [stopper, keras.callbacks.CSVLogger(out("history.csv"), append=True)]
+    if args.backup_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(args.backup_dir))
+    print(f"{args.model} + {args.prior} ({args.objective}, k={args.num_samples}) on "
+          f"{len(x_train)} binarized_mnist images; out-dir {args.out_dir}"
+          + (f", resuming from {args.backup_dir}" if resuming else ""))
+    model.fit(batches(x_train, args.batch_size, args.seed), epochs=args.epochs,
+              validation_data=batches(x_val, args.batch_size), shuffle=False,
+              callbacks=callbacks, verbose=2)
+    epochs_run = stopper.last_epoch + 1  # counts the epochs of earlier runs
+    train_seconds = callbacks[0].total
+
+    test_bound = model.evaluate(batches(x_test, args.batch_size), verbose=0,
+                                return_dict=True)[bound]
+    nll = keras_vae.diagnostics.log_likelihood(
+        model, x_test, num_samples=args.nll_samples, batch_size=args.nll_batch_size,
+        max_examples=args.nll_examples)
+    au = keras_vae.diagnostics.active_units(model, x_test)
+    au = {"z": au.num_active} if args.model == "vae" else {
+        "z1": au[0].num_active, "z2": au[1].num_active}
+    save_pictures(model, args, x_test)
+
+    results = {
+        "model": args.model, "prior": args.prior, "objective": args.objective,
+        "num_samples": args.num_samples, "args": vars(args),
+        "epochs_run": epochs_run, "best_epoch": stopper.best_epoch + 1,
+        f"best_val_{bound}": stopper.best, f"test_{bound}": float(test_bound),
+        "test_nll": nll.nll, "nll_samples": nll.num_samples,
+        "nll_examples": len(nll.log_likelihood), "active_units": au,
+        "latent_dim": args.latent_dim, "train_seconds": train_seconds,
+        "keras_vae_version": keras_vae.__version__,
+    }
+    if initial_pseudo is not None:
+        final = keras.ops.convert_to_numpy(model.prior.pseudo_inputs)
+        results["pseudo_inputs_max_abs_change"] = float(np.max(np.abs(final - initial_pseudo)))
+    if pseudo_idx is not None:
+        results["pseudo_input_train_indices"] = pseudo_idx.tolist()
+    with open(out("results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"best epoch {results['best_epoch']} of {epochs_run}, validation {bound} "
+          f"{stopper.best:.2f}; active units {au}; results in {out('results.json')}")
+    print(f"test NLL: {nll.nll:.2f} nats ({nll.num_samples} importance samples, "
+          f"{len(nll.log_likelihood)} test images)")
+
+
+if __name__ == "__main__":
+    main()
