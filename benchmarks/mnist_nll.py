@@ -46,7 +46,9 @@ def build_model(args):
     common = dict(objective=args.objective, num_samples=args.k, seed=args.seed,
                   dynamic_binarization=True)
     if args.architecture == "gated":
-        return keras_vae.models.VAE(latent_dim=40, hidden_units=(300, 300), **common)
+        prior = keras_vae.priors.VampPrior(args.components) if args.prior == "vamp" else None
+        return keras_vae.models.VAE(latent_dim=40, hidden_units=(300, 300), prior=prior,
+                                    **common)
     encoder = keras.Sequential([keras.layers.Flatten(),
                                 keras.layers.Dense(200, activation="tanh"),
                                 keras.layers.Dense(200, activation="tanh")])
@@ -105,6 +107,9 @@ def main():
     p.add_argument("--architecture", choices=("gated", "burda"), default="gated")
     p.add_argument("--objective", choices=("elbo", "iwae"), default="elbo")
     p.add_argument("-k", type=int, default=1, help="samples per example in training")
+    p.add_argument("--prior", choices=("standard_normal", "vamp"), default="standard_normal",
+                   help="prior of the gated architecture (VampPrior: paper init, Hardtanh)")
+    p.add_argument("--components", type=int, default=500, help="VampPrior K")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -157,7 +162,8 @@ def main():
                                                   batch_size=500)
     units = keras_vae.diagnostics.active_units(model, x_test)
     out = {
-        "architecture": args.architecture, "objective": args.objective, "k": args.k,
+        "architecture": args.architecture, "prior": args.prior, "objective": args.objective,
+        "k": args.k,
         "epochs": args.epochs, "batch_size": batch_size,
         "epochs_run_this_invocation": len(history.history.get("loss", [])),
         "test_nll": result.nll, "nll_samples": args.nll_samples,

@@ -25,6 +25,7 @@ samples.png, reconstructions.png, pseudo_inputs.png and pseudo_inputs.npy
 
 import argparse
 import csv
+import functools
 import json
 import math
 import os
@@ -40,14 +41,14 @@ import tensorflow as tf  # noqa: E402
 import keras_vae  # noqa: E402
 
 SHARED_TFDS = Path(__file__).resolve().parents[2].parent / "shared" / "tfds"
-PRIORS = ("standard", "mog", "vamp", "vamp_data")
+NON_NEGATIVE = ("warmup", "curve_every", "seed")
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = p.add_argument
     add("--model", choices=("vae", "hvae", "convhvae"), default="hvae")
-    add("--prior", choices=PRIORS, default="vamp")
+    add("--prior", choices=("standard", "mog", "vamp", "vamp_data"), default="vamp")
     add("--objective", choices=("elbo", "iwae"), default="elbo")
     add("--num-samples", type=int, default=1, help="training samples k (IWAE's k)")
     add("--epochs", type=int, default=2000, help="maximum epochs (2000)")
@@ -60,7 +61,13 @@ def parse_args(argv=None):
     add("--hidden-units", type=int, default=300, help="width of the gated layers")
     add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
     add("--nll-examples", type=int, help="score the first N test images (all)")
-    add("--nll-batch-size", type=int, default=100)
+    add("--nll-batch-size", type=int, default=100, help="test images per call (100)")
+    add(
+        "--nll-chunk-size",
+        type=int,
+        help="samples per call (convhvae: 1000 images "
+        "per call, i.e. 1000 // nll-batch-size; MLPs: the library's default)",
+    )
     add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
     add("--download", action="store_true", help="let TFDS download binarized_mnist")
     add("--out-dir", help="default runs/vamp_prior_mnist/<model>_<prior>")
@@ -72,35 +79,37 @@ def parse_args(argv=None):
     add("--curve-samples", type=int, default=1000)
     add("--curve-examples", type=int, default=1000)
     args = p.parse_args(argv)
-    positive = ("num_samples", "epochs", "patience", "batch_size", "components",
-                "latent_dim", "hidden_units", "nll_samples", "nll_batch_size",
-                "steps_per_execution", "curve_samples", "curve_examples")
-    for name in positive:
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be a positive integer")
-    for name in ("nll_examples", "max_train_examples"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be a positive integer")
-    if args.warmup < 0 or args.curve_every < 0:
-        p.error("--warmup and --curve-every must be non-negative")
-    if args.objective == "elbo" and args.num_samples != 1:
-        p.error("--num-samples > 1 needs --objective iwae")
+    for name, value in vars(args).items():
+        if type(value) is int and value < (0 if name in NON_NEGATIVE else 1):
+            p.error(f"--{name.replace('_', '-')} is out of range: {value}")
+    if args.nll_chunk_size is None and args.model == "convhvae":
+        args.nll_chunk_size = max(1, 1000 // args.nll_batch_size)  # bounds memory
     args.out_dir = args.out_dir or os.path.join(
-        "runs", "vamp_prior_mnist", f"{args.model}_{args.prior}"
-        + ("" if args.objective == "elbo" else f"_iwae{args.num_samples}"))
+        "runs",
+        "vamp_prior_mnist",
+        f"{args.model}_{args.prior}"
+        + (
+            ""
+            if args.objective == "elbo" and args.num_samples == 1
+            else f"_{args.objective}{args.num_samples}"
+        ),
+    )
     return args
 
 
 def default_data_dir():
-    for name in ("KERAS_VAE_DATA_DIR", "TFDS_DATA_DIR"):
-        if os.environ.get(name):
-            return os.environ[name]
-    return str(SHARED_TFDS) if SHARED_TFDS.is_dir() else None
+    env = os.environ.get("KERAS_VAE_DATA_DIR") or os.environ.get("TFDS_DATA_DIR")
+    return env or (str(SHARED_TFDS) if SHARED_TFDS.is_dir() else None)
 
 
 def load_split(args, split):
-    return keras_vae.datasets.load("binarized_mnist", split, data_dir=args.data_dir,
-                                   download=args.download, as_numpy=True)
+    return keras_vae.datasets.load(
+        "binarized_mnist",
+        split,
+        data_dir=args.data_dir,
+        download=args.download,
+        as_numpy=True,
+    )
 
 
 def batches(x, batch_size, shuffle_seed=None):
@@ -123,21 +132,33 @@ def make_prior(args, x_train):
     rng = np.random.default_rng(args.seed)
     idx = np.sort(rng.choice(len(x_train), k, replace=k > len(x_train)))
     prior = keras_vae.priors.VampPrior(
-        num_components=k, pseudo_inputs_initializer=x_train[idx],
-        trainable_pseudo_inputs=False, seed=args.seed)
+        num_components=k,
+        pseudo_inputs_initializer=x_train[idx],
+        trainable_pseudo_inputs=False,
+        seed=args.seed,
+    )
     return prior, idx
 
 
 def make_model(args, prior):
-    common = dict(prior=prior, objective=args.objective,
-                  num_samples=args.num_samples, seed=args.seed)
+    common = dict(
+        prior=prior,
+        objective=args.objective,
+        num_samples=args.num_samples,
+        seed=args.seed,
+    )
     if args.model == "vae":
-        return keras_vae.models.VAE(latent_dim=args.latent_dim,
-                                    hidden_units=(args.hidden_units,) * 2, **common)
+        return keras_vae.models.VAE(
+            latent_dim=args.latent_dim, hidden_units=(args.hidden_units,) * 2, **common
+        )
     arch = "gated_mlp" if args.model == "hvae" else "gated_conv"
     return keras_vae.models.HierarchicalVAE(
-        z1_dim=args.latent_dim, z2_dim=args.latent_dim, architecture=arch,
-        hidden_units=args.hidden_units, **common)
+        z1_dim=args.latent_dim,
+        z2_dim=args.latent_dim,
+        architecture=arch,
+        hidden_units=args.hidden_units,
+        **common,
+    )
 
 
 def read_history(path, before_epoch):
@@ -185,7 +206,10 @@ class EarlyStoppingToFile(keras.callbacks.Callback):
         if self.last_epoch is None:
             for row in read_history(self.history_path, epoch):
                 if float(row[self.monitor]) > self.best:
-                    self.best, self.best_epoch = float(row[self.monitor]), int(row["epoch"])
+                    self.best, self.best_epoch = (
+                        float(row[self.monitor]),
+                        int(row["epoch"]),
+                    )
 
     def on_epoch_end(self, epoch, logs=None):
         self.last_epoch, value = epoch, float(logs[self.monitor])
@@ -203,14 +227,16 @@ class EarlyStoppingToFile(keras.callbacks.Callback):
 class LearningCurve(keras.callbacks.Callback):
     """Every `every` epochs, a quick test NLL appended to a JSON-lines file."""
 
-    def __init__(self, every, x, num_samples, batch_size, monitor, path):
+    def __init__(self, every, x, monitor, path, **nll_kwargs):
         super().__init__()
-        self.every, self.x, self.num_samples = every, x, num_samples
-        self.batch_size, self.monitor, self.path = batch_size, monitor, path
+        self.every, self.x, self.monitor, self.path = every, x, monitor, path
+        self.nll_kwargs = nll_kwargs
         self.started = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self.started and os.path.exists(self.path):  # resumed: drop redone epochs
+        if not self.started and os.path.exists(
+            self.path
+        ):  # resumed: drop redone epochs
             with open(self.path) as f:
                 kept = [line for line in f if json.loads(line)["epoch"] <= epoch]
             with open(self.path, "w") as f:
@@ -221,10 +247,14 @@ class LearningCurve(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         nll = keras_vae.diagnostics.log_likelihood(
-            self.model, self.x, num_samples=self.num_samples,
-            batch_size=self.batch_size).nll
-        point = {"epoch": epoch + 1, "nll": nll, self.monitor: float(logs[self.monitor]),
-                 "seconds": float(logs.get("seconds", math.nan))}
+            self.model, self.x, **self.nll_kwargs
+        ).nll
+        point = {
+            "epoch": epoch + 1,
+            "nll": nll,
+            self.monitor: float(logs[self.monitor]),
+            "seconds": float(logs.get("seconds", math.nan)),
+        }
         with open(self.path, "a") as f:
             f.write(json.dumps(point) + "\n")
 
@@ -241,7 +271,7 @@ def save_grid(path, images, title, cols=10):
     grid = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), 0.3, "float32")
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
-        grid[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = image
+        grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = image
     fig, ax = plt.subplots(figsize=(6.0, 6.0 * grid.shape[0] / grid.shape[1] + 0.4))
     ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_title(title, fontsize=10)
@@ -252,18 +282,27 @@ def save_grid(path, images, title, cols=10):
 
 def save_pictures(model, args, x_test):
     to_np = keras.ops.convert_to_numpy
-    save_grid(os.path.join(args.out_dir, "samples.png"), to_np(model.sample(100)),
-              "Samples: mean of p(x | z), z ~ p(z)")
+    save_grid(
+        os.path.join(args.out_dir, "samples.png"),
+        to_np(model.sample(100)),
+        "Samples: mean of p(x | z), z ~ p(z)",
+    )
     shown = x_test[:50]
     recon = to_np(model.reconstruct(shown))
-    rows = [r for i in range(0, 50, 10) for r in (shown[i:i + 10], recon[i:i + 10])]
-    save_grid(os.path.join(args.out_dir, "reconstructions.png"), np.concatenate(rows),
-              "Test images (rows 1, 3, ...) above their reconstructions")
+    rows = [r for i in range(0, 50, 10) for r in (shown[i : i + 10], recon[i : i + 10])]
+    save_grid(
+        os.path.join(args.out_dir, "reconstructions.png"),
+        np.concatenate(rows),
+        "Test images (rows 1, 3, ...) above their reconstructions",
+    )
     if args.prior in ("vamp", "vamp_data"):
         pseudo = to_np(model.prior.pseudo_inputs)
         np.save(os.path.join(args.out_dir, "pseudo_inputs.npy"), pseudo)
-        save_grid(os.path.join(args.out_dir, "pseudo_inputs.png"), pseudo[:100],
-                  f"First {min(100, len(pseudo))} of {len(pseudo)} pseudo-inputs")
+        save_grid(
+            os.path.join(args.out_dir, "pseudo_inputs.png"),
+            pseudo[:100],
+            f"First {min(100, len(pseudo))} of {len(pseudo)} pseudo-inputs",
+        )
 
 
 def main(argv=None):
@@ -271,77 +310,125 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.out_dir, exist_ok=True)
     out = lambda name: os.path.join(args.out_dir, name)  # noqa: E731
-    resuming = bool(args.backup_dir) and bool(os.listdir(args.backup_dir)
-                                              if os.path.isdir(args.backup_dir) else [])
+    backup = args.backup_dir
+    resuming = bool(backup and os.path.isdir(backup) and os.listdir(backup))
     if not resuming:  # a fresh run: no stale history, curve or best weights
         for name in ("history.csv", "curve.jsonl", "best.weights.h5"):
             if os.path.exists(out(name)):
                 os.remove(out(name))
 
-    x_train = load_split(args, "train")[:args.max_train_examples]
+    x_train = load_split(args, "train")[: args.max_train_examples]
     x_val, x_test = load_split(args, "validation"), load_split(args, "test")
     prior, pseudo_idx = make_prior(args, x_train)
     model = make_model(args, prior)
-    model.compile(optimizer=keras.optimizers.Adam(args.lr), jit_compile=True,
-                  steps_per_execution=args.steps_per_execution)
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.lr),
+        jit_compile=True,
+        steps_per_execution=args.steps_per_execution,
+    )
     model.build((None,) + x_train.shape[1:])
-    initial_pseudo = (keras.ops.convert_to_numpy(model.prior.pseudo_inputs)
-                      if args.prior in ("vamp", "vamp_data") else None)
+    initial_pseudo = (
+        keras.ops.convert_to_numpy(model.prior.pseudo_inputs)
+        if args.prior in ("vamp", "vamp_data")
+        else None
+    )
 
     bound = "elbo" if args.objective == "elbo" else "iwae_bound"
     monitor = "val_" + bound
-    stopper = EarlyStoppingToFile(monitor, args.patience, out("best.weights.h5"),
-                                  out("history.csv"))
+    stopper = EarlyStoppingToFile(
+        monitor, args.patience, out("best.weights.h5"), out("history.csv")
+    )
     callbacks = [Clock(out("history.csv"))]
     if args.warmup:
         callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup))
     if args.curve_every:
-        callbacks.append(LearningCurve(
-            args.curve_every, x_test[:args.curve_examples], args.curve_samples,
-            args.nll_batch_size, monitor, out("curve.jsonl")))
+        callbacks.append(
+            LearningCurve(
+                args.curve_every,
+                x_test[: args.curve_examples],
+                monitor,
+                out("curve.jsonl"),
+                num_samples=args.curve_samples,
+                batch_size=args.nll_batch_size,
+                chunk_size=args.nll_chunk_size,
+            )
+        )
     callbacks += [stopper, keras.callbacks.CSVLogger(out("history.csv"), append=True)]
     if args.backup_dir:
         callbacks.append(keras.callbacks.BackupAndRestore(args.backup_dir))
-    print(f"{args.model} + {args.prior} ({args.objective}, k={args.num_samples}) on "
-          f"{len(x_train)} binarized_mnist images; out-dir {args.out_dir}"
-          + (f", resuming from {args.backup_dir}" if resuming else ""))
-    model.fit(batches(x_train, args.batch_size, args.seed), epochs=args.epochs,
-              validation_data=batches(x_val, args.batch_size), shuffle=False,
-              callbacks=callbacks, verbose=2)
-    epochs_run = stopper.last_epoch + 1  # counts the epochs of earlier runs
-    train_seconds = callbacks[0].total
+    print(
+        f"{args.model} + {args.prior} ({args.objective}, k={args.num_samples}) on "
+        f"{len(x_train)} binarized_mnist images; out-dir {args.out_dir}"
+        + (f", resuming from {args.backup_dir}" if resuming else "")
+    )
+    model.fit(
+        batches(x_train, args.batch_size, args.seed),
+        epochs=args.epochs,
+        validation_data=batches(x_val, args.batch_size),
+        shuffle=False,
+        callbacks=callbacks,
+        verbose=2,
+    )
+    epochs_run = stopper.last_epoch + 1  # counts the epochs of earlier runs too
 
-    test_bound = model.evaluate(batches(x_test, args.batch_size), verbose=0,
-                                return_dict=True)[bound]
-    nll = keras_vae.diagnostics.log_likelihood(
-        model, x_test, num_samples=args.nll_samples, batch_size=args.nll_batch_size,
-        max_examples=args.nll_examples)
+    test = {
+        f"test_{bound}": model.evaluate(
+            batches(x_test, args.batch_size), verbose=0, return_dict=True
+        )[bound]
+    }
+    score = functools.partial(
+        keras_vae.diagnostics.log_likelihood,
+        model,
+        x_test,
+        batch_size=args.nll_batch_size,
+        chunk_size=args.nll_chunk_size,
+    )
+    if bound != "elbo":  # log w at one z ~ q(z|x): an unbiased ELBO estimate
+        test["test_elbo"] = -score(num_samples=1).nll
+    nll = score(num_samples=args.nll_samples, max_examples=args.nll_examples)
     au = keras_vae.diagnostics.active_units(model, x_test)
-    au = {"z": au.num_active} if args.model == "vae" else {
-        "z1": au[0].num_active, "z2": au[1].num_active}
+    au = (
+        {"z": au.num_active}
+        if args.model == "vae"
+        else {"z1": au[0].num_active, "z2": au[1].num_active}
+    )
     save_pictures(model, args, x_test)
 
     results = {
-        "model": args.model, "prior": args.prior, "objective": args.objective,
-        "num_samples": args.num_samples, "args": vars(args),
-        "epochs_run": epochs_run, "best_epoch": stopper.best_epoch + 1,
-        f"best_val_{bound}": stopper.best, f"test_{bound}": float(test_bound),
-        "test_nll": nll.nll, "nll_samples": nll.num_samples,
-        "nll_examples": len(nll.log_likelihood), "active_units": au,
-        "latent_dim": args.latent_dim, "train_seconds": train_seconds,
+        "model": args.model,
+        "prior": args.prior,
+        "objective": args.objective,
+        "num_samples": args.num_samples,
+        "args": vars(args),
+        "epochs_run": epochs_run,
+        "best_epoch": stopper.best_epoch + 1,
+        f"best_val_{bound}": stopper.best,
+        **test,
+        "test_nll": nll.nll,
+        "nll_samples": nll.num_samples,
+        "nll_examples": len(nll.log_likelihood),
+        "active_units": au,
+        "latent_dim": args.latent_dim,
+        "train_seconds": callbacks[0].total,
         "keras_vae_version": keras_vae.__version__,
     }
     if initial_pseudo is not None:
         final = keras.ops.convert_to_numpy(model.prior.pseudo_inputs)
-        results["pseudo_inputs_max_abs_change"] = float(np.max(np.abs(final - initial_pseudo)))
+        results["pseudo_inputs_max_abs_change"] = float(
+            np.max(np.abs(final - initial_pseudo))
+        )
     if pseudo_idx is not None:
         results["pseudo_input_train_indices"] = pseudo_idx.tolist()
     with open(out("results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    print(f"best epoch {results['best_epoch']} of {epochs_run}, validation {bound} "
-          f"{stopper.best:.2f}; active units {au}; results in {out('results.json')}")
-    print(f"test NLL: {nll.nll:.2f} nats ({nll.num_samples} importance samples, "
-          f"{len(nll.log_likelihood)} test images)")
+    print(
+        f"best epoch {results['best_epoch']} of {epochs_run}, validation {bound} "
+        f"{stopper.best:.2f}; active units {au}; results in {out('results.json')}"
+    )
+    print(
+        f"test NLL: {nll.nll:.2f} nats ({nll.num_samples} importance samples, "
+        f"{len(nll.log_likelihood)} test images)"
+    )
 
 
 if __name__ == "__main__":
