@@ -2,8 +2,7 @@
 
 import keras
 from keras import ops
-from tensorflow_probability import distributions as tfd
-
+from keras_vae.priors.gaussian_mixture import diagonal_gaussian_mixture_log_prob
 from keras_vae.priors.prior import Prior
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils import random
@@ -80,14 +79,9 @@ class MixtureOfGaussians(Prior):
 
     def log_prob(self, z):
         self._check_built()
-        z = ops.cast(z, "float32")
         means, scales = self._components()
-        # (..., 1, d) against (K, d): per-component log-densities (..., K).
-        log_comp = ops.sum(
-            tfd.Normal(means, scales).log_prob(ops.expand_dims(z, -2)), axis=-1
-        )
         log_weights = ops.log_softmax(ops.cast(self.logits, "float32"))
-        return ops.logsumexp(log_comp + log_weights, axis=-1)
+        return diagonal_gaussian_mixture_log_prob(z, means, scales, log_weights)
 
     def sample(self, num_samples):
         self._check_built()
