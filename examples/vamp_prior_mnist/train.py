@@ -62,12 +62,7 @@ def parse_args(argv=None):
     add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
     add("--nll-examples", type=int, help="score the first N test images (all)")
     add("--nll-batch-size", type=int, default=100, help="test images per call (100)")
-    add(
-        "--nll-chunk-size",
-        type=int,
-        help="samples per call (convhvae: 1000 images "
-        "per call, i.e. 1000 // nll-batch-size; MLPs: the library's default)",
-    )
+    add("--nll-chunk-size", type=int, help="samples per call (convhvae: 1000 // batch)")
     add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
     add("--download", action="store_true", help="let TFDS download binarized_mnist")
     add("--out-dir", help="default runs/vamp_prior_mnist/<model>_<prior>")
@@ -84,16 +79,10 @@ def parse_args(argv=None):
             p.error(f"--{name.replace('_', '-')} is out of range: {value}")
     if args.nll_chunk_size is None and args.model == "convhvae":
         args.nll_chunk_size = max(1, 1000 // args.nll_batch_size)  # bounds memory
-    args.out_dir = args.out_dir or os.path.join(
-        "runs",
-        "vamp_prior_mnist",
-        f"{args.model}_{args.prior}"
-        + (
-            ""
-            if args.objective == "elbo" and args.num_samples == 1
-            else f"_{args.objective}{args.num_samples}"
-        ),
-    )
+    run = f"{args.model}_{args.prior}"
+    if args.objective != "elbo" or args.num_samples != 1:
+        run += f"_{args.objective}{args.num_samples}"
+    args.out_dir = args.out_dir or os.path.join("runs", "vamp_prior_mnist", run)
     return args
 
 
@@ -103,13 +92,8 @@ def default_data_dir():
 
 
 def load_split(args, split):
-    return keras_vae.datasets.load(
-        "binarized_mnist",
-        split,
-        data_dir=args.data_dir,
-        download=args.download,
-        as_numpy=True,
-    )
+    kwargs = dict(data_dir=args.data_dir, download=args.download, as_numpy=True)
+    return keras_vae.datasets.load("binarized_mnist", split, **kwargs)
 
 
 def batches(x, batch_size, shuffle_seed=None):
@@ -141,12 +125,8 @@ def make_prior(args, x_train):
 
 
 def make_model(args, prior):
-    common = dict(
-        prior=prior,
-        objective=args.objective,
-        num_samples=args.num_samples,
-        seed=args.seed,
-    )
+    common = dict(prior=prior, objective=args.objective, seed=args.seed)
+    common["num_samples"] = args.num_samples
     if args.model == "vae":
         return keras_vae.models.VAE(
             latent_dim=args.latent_dim, hidden_units=(args.hidden_units,) * 2, **common
@@ -205,11 +185,9 @@ class EarlyStoppingToFile(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self.last_epoch is None:
             for row in read_history(self.history_path, epoch):
-                if float(row[self.monitor]) > self.best:
-                    self.best, self.best_epoch = (
-                        float(row[self.monitor]),
-                        int(row["epoch"]),
-                    )
+                value = float(row[self.monitor])
+                if value > self.best:
+                    self.best, self.best_epoch = value, int(row["epoch"])
 
     def on_epoch_end(self, epoch, logs=None):
         self.last_epoch, value = epoch, float(logs[self.monitor])
@@ -234,9 +212,8 @@ class LearningCurve(keras.callbacks.Callback):
         self.started = False
 
     def on_epoch_begin(self, epoch, logs=None):
-        if not self.started and os.path.exists(
-            self.path
-        ):  # resumed: drop redone epochs
+        # On a resume, drop the points of the epochs that are run again.
+        if not self.started and os.path.exists(self.path):
             with open(self.path) as f:
                 kept = [line for line in f if json.loads(line)["epoch"] <= epoch]
             with open(self.path, "w") as f:
@@ -246,15 +223,11 @@ class LearningCurve(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        nll = keras_vae.diagnostics.log_likelihood(
-            self.model, self.x, **self.nll_kwargs
-        ).nll
-        point = {
-            "epoch": epoch + 1,
-            "nll": nll,
-            self.monitor: float(logs[self.monitor]),
-            "seconds": float(logs.get("seconds", math.nan)),
-        }
+        log_likelihood = keras_vae.diagnostics.log_likelihood
+        point = {"epoch": epoch + 1}
+        point["nll"] = log_likelihood(self.model, self.x, **self.nll_kwargs).nll
+        point[self.monitor] = float(logs[self.monitor])
+        point["seconds"] = float(logs.get("seconds", math.nan))
         with open(self.path, "a") as f:
             f.write(json.dumps(point) + "\n")
 
@@ -305,17 +278,80 @@ def save_pictures(model, args, x_test):
         )
 
 
+def fresh_start(args):
+    """Whether this is a new run (no backup to resume); if so clear old logs."""
+    backup = args.backup_dir
+    if backup and os.path.isdir(backup) and os.listdir(backup):
+        return False
+    for name in ("history.csv", "curve.jsonl", "best.weights.h5"):
+        if os.path.exists(os.path.join(args.out_dir, name)):
+            os.remove(os.path.join(args.out_dir, name))
+    return True
+
+
+def make_callbacks(args, monitor, x_test):
+    """Clock first (it adds `seconds` to the logs), CSVLogger after the others."""
+    out = functools.partial(os.path.join, args.out_dir)
+    clock = Clock(out("history.csv"))
+    stopper = EarlyStoppingToFile(
+        monitor, args.patience, out("best.weights.h5"), out("history.csv")
+    )
+    callbacks = [clock]
+    if args.warmup:
+        callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup))
+    if args.curve_every:
+        nll_kwargs = dict(
+            batch_size=args.nll_batch_size, chunk_size=args.nll_chunk_size
+        )
+        x_curve = x_test[: args.curve_examples]
+        callbacks.append(
+            LearningCurve(
+                args.curve_every,
+                x_curve,
+                monitor,
+                out("curve.jsonl"),
+                num_samples=args.curve_samples,
+                **nll_kwargs,
+            )
+        )
+    callbacks += [stopper, keras.callbacks.CSVLogger(out("history.csv"), append=True)]
+    if args.backup_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(args.backup_dir))
+    return callbacks, clock, stopper
+
+
+def score(model, args, x_test, bound):
+    """Test bound(s), NLL and active units of the trained model."""
+    test_data = batches(x_test, args.batch_size)
+    metrics = model.evaluate(test_data, verbose=0, return_dict=True)
+    results = {f"test_{bound}": float(metrics[bound])}
+    log_likelihood = functools.partial(
+        keras_vae.diagnostics.log_likelihood,
+        model,
+        x_test,
+        batch_size=args.nll_batch_size,
+        chunk_size=args.nll_chunk_size,
+    )
+    if bound != "elbo":  # log w at one z ~ q(z|x): an unbiased ELBO estimate
+        results["test_elbo"] = -log_likelihood(num_samples=1).nll
+    nll = log_likelihood(num_samples=args.nll_samples, max_examples=args.nll_examples)
+    results.update(
+        test_nll=nll.nll,
+        nll_samples=nll.num_samples,
+        nll_examples=len(nll.log_likelihood),
+    )
+    units = keras_vae.diagnostics.active_units(model, x_test)
+    names = ["z"] if args.model == "vae" else ["z1", "z2"]
+    units = [units] if args.model == "vae" else units
+    results["active_units"] = {n: u.num_active for n, u in zip(names, units)}
+    return results
+
+
 def main(argv=None):
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.out_dir, exist_ok=True)
-    out = lambda name: os.path.join(args.out_dir, name)  # noqa: E731
-    backup = args.backup_dir
-    resuming = bool(backup and os.path.isdir(backup) and os.listdir(backup))
-    if not resuming:  # a fresh run: no stale history, curve or best weights
-        for name in ("history.csv", "curve.jsonl", "best.weights.h5"):
-            if os.path.exists(out(name)):
-                os.remove(out(name))
+    resuming = not fresh_start(args)
 
     x_train = load_split(args, "train")[: args.max_train_examples]
     x_val, x_test = load_split(args, "validation"), load_split(args, "test")
@@ -327,35 +363,11 @@ def main(argv=None):
         steps_per_execution=args.steps_per_execution,
     )
     model.build((None,) + x_train.shape[1:])
-    initial_pseudo = (
-        keras.ops.convert_to_numpy(model.prior.pseudo_inputs)
-        if args.prior in ("vamp", "vamp_data")
-        else None
-    )
+    is_vamp = args.prior in ("vamp", "vamp_data")
+    initial = keras.ops.convert_to_numpy(model.prior.pseudo_inputs) if is_vamp else None
 
     bound = "elbo" if args.objective == "elbo" else "iwae_bound"
-    monitor = "val_" + bound
-    stopper = EarlyStoppingToFile(
-        monitor, args.patience, out("best.weights.h5"), out("history.csv")
-    )
-    callbacks = [Clock(out("history.csv"))]
-    if args.warmup:
-        callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup))
-    if args.curve_every:
-        callbacks.append(
-            LearningCurve(
-                args.curve_every,
-                x_test[: args.curve_examples],
-                monitor,
-                out("curve.jsonl"),
-                num_samples=args.curve_samples,
-                batch_size=args.nll_batch_size,
-                chunk_size=args.nll_chunk_size,
-            )
-        )
-    callbacks += [stopper, keras.callbacks.CSVLogger(out("history.csv"), append=True)]
-    if args.backup_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(args.backup_dir))
+    callbacks, clock, stopper = make_callbacks(args, "val_" + bound, x_test)
     print(
         f"{args.model} + {args.prior} ({args.objective}, k={args.num_samples}) on "
         f"{len(x_train)} binarized_mnist images; out-dir {args.out_dir}"
@@ -365,34 +377,10 @@ def main(argv=None):
         batches(x_train, args.batch_size, args.seed),
         epochs=args.epochs,
         validation_data=batches(x_val, args.batch_size),
-        shuffle=False,
+        shuffle=False,  # the dataset reshuffles itself every epoch
         callbacks=callbacks,
         verbose=2,
-    )
-    epochs_run = stopper.last_epoch + 1  # counts the epochs of earlier runs too
-
-    test = {
-        f"test_{bound}": model.evaluate(
-            batches(x_test, args.batch_size), verbose=0, return_dict=True
-        )[bound]
-    }
-    score = functools.partial(
-        keras_vae.diagnostics.log_likelihood,
-        model,
-        x_test,
-        batch_size=args.nll_batch_size,
-        chunk_size=args.nll_chunk_size,
-    )
-    if bound != "elbo":  # log w at one z ~ q(z|x): an unbiased ELBO estimate
-        test["test_elbo"] = -score(num_samples=1).nll
-    nll = score(num_samples=args.nll_samples, max_examples=args.nll_examples)
-    au = keras_vae.diagnostics.active_units(model, x_test)
-    au = (
-        {"z": au.num_active}
-        if args.model == "vae"
-        else {"z1": au[0].num_active, "z2": au[1].num_active}
-    )
-    save_pictures(model, args, x_test)
+    )  # ends with the best epoch's weights (EarlyStoppingToFile)
 
     results = {
         "model": args.model,
@@ -400,34 +388,31 @@ def main(argv=None):
         "objective": args.objective,
         "num_samples": args.num_samples,
         "args": vars(args),
-        "epochs_run": epochs_run,
+        "epochs_run": stopper.last_epoch + 1,  # earlier runs' epochs included
         "best_epoch": stopper.best_epoch + 1,
         f"best_val_{bound}": stopper.best,
-        **test,
-        "test_nll": nll.nll,
-        "nll_samples": nll.num_samples,
-        "nll_examples": len(nll.log_likelihood),
-        "active_units": au,
+        **score(model, args, x_test, bound),
         "latent_dim": args.latent_dim,
-        "train_seconds": callbacks[0].total,
+        "train_seconds": clock.total,
         "keras_vae_version": keras_vae.__version__,
     }
-    if initial_pseudo is not None:
-        final = keras.ops.convert_to_numpy(model.prior.pseudo_inputs)
-        results["pseudo_inputs_max_abs_change"] = float(
-            np.max(np.abs(final - initial_pseudo))
-        )
+    save_pictures(model, args, x_test)
+    if is_vamp:
+        change = keras.ops.convert_to_numpy(model.prior.pseudo_inputs) - initial
+        results["pseudo_inputs_max_abs_change"] = float(np.max(np.abs(change)))
     if pseudo_idx is not None:
         results["pseudo_input_train_indices"] = pseudo_idx.tolist()
-    with open(out("results.json"), "w") as f:
+    path = os.path.join(args.out_dir, "results.json")
+    with open(path, "w") as f:
         json.dump(results, f, indent=2)
     print(
-        f"best epoch {results['best_epoch']} of {epochs_run}, validation {bound} "
-        f"{stopper.best:.2f}; active units {au}; results in {out('results.json')}"
+        f"best epoch {results['best_epoch']} of {results['epochs_run']}, validation "
+        f"{bound} {stopper.best:.2f}; active units {results['active_units']}; "
+        f"results in {path}"
     )
     print(
-        f"test NLL: {nll.nll:.2f} nats ({nll.num_samples} importance samples, "
-        f"{len(nll.log_likelihood)} test images)"
+        f"test NLL: {results['test_nll']:.2f} nats ({results['nll_samples']} "
+        f"importance samples, {results['nll_examples']} test images)"
     )
 
 
