@@ -298,7 +298,9 @@ def make_callbacks(args, monitor, x_test):
     )
     callbacks = [clock]
     if args.warmup:
-        callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup))
+        # The paper's code sets beta = epoch / warmup with 1-based epochs:
+        # 0.01 in the first epoch, 1 from the 100th on.
+        callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup, start_epoch=-1))
     if args.curve_every:
         nll_kwargs = dict(
             batch_size=args.nll_batch_size, chunk_size=args.nll_chunk_size

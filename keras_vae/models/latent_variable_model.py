@@ -40,6 +40,10 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         **kwargs: `keras.Model` keyword arguments such as `name`.
     """
 
+    # Decoder-output floats per chunk of `log_likelihood` samples: 16M (64 MB)
+    # for MLP decoders; models with wide intermediate activations lower it.
+    likelihood_chunk_floats = 2**24
+
     def __init__(
         self,
         metric_names=(),
@@ -187,7 +191,7 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
             x: A batch of data, shape `(batch,) + input_shape`.
             num_samples: Positive integer S. Defaults to 5000.
             chunk_size: Samples per chunk. Defaults to a size that keeps the
-                decoder output of a chunk near 16M floats.
+                decoder output of a chunk near `likelihood_chunk_floats`.
 
         Returns:
             A float64 numpy array of shape `(batch,)`.
@@ -196,7 +200,8 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         x = self.validate_data(x)
         if chunk_size is None:
             per_sample = max(1, x.size)
-            chunk_size = int(min(num_samples, max(1, 2**24 // per_sample)))
+            budget = self.likelihood_chunk_floats
+            chunk_size = int(min(num_samples, max(1, budget // per_sample)))
         chunk_size = check_positive_int(chunk_size, "chunk_size")
         fn = self._compiled("log_mean_weights_chunk", self._log_sum_weights)
         total, done = None, 0
