@@ -7,7 +7,6 @@ from tensorflow_probability import distributions as tfd
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import priors as priors_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
-from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models import hierarchical_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils import random
@@ -271,15 +270,8 @@ class HierarchicalVAE(LatentVariableModel):
             kl_z1 = ops.sum(tfd.kl_divergence(q1, p1), axis=-1)
             if self.prior.has_analytic_kl:
                 kl_z2 = self.prior.kl_divergence(*f["q_z2"])
-        rec = f["rec"]
-        beta = ops.cast(self.beta, "float32")
-        kl = kl_z1 + kl_z2
-        if self.objective == "elbo":
-            objective = ops.mean(rec - beta * kl, axis=0)
-            bound = ops.mean(rec - kl, axis=0)
-        else:
-            objective = iwae_bound(rec - beta * kl)
-            bound = iwae_bound(rec - kl)
+        rec, kl = f["rec"], kl_z1 + kl_z2
+        objective, bound = self._objective_and_bound(rec, kl)
         return {
             "loss": -ops.mean(objective),
             self._bound_name: ops.mean(bound),

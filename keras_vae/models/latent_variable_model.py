@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from keras_vae.likelihoods.bernoulli import Bernoulli
+from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models.tensorflow_trainer import TensorFlowTrainer
 from keras_vae.utils.validation import check_finite
 from keras_vae.utils.validation import check_positive_int
@@ -122,6 +123,19 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
                 ops.sum(self.losses), terms["loss"].dtype
             )
         return terms
+
+    def _objective_and_bound(self, rec, kl):
+        """Per-example training objective and true bound from `(k, batch)` terms.
+
+        `rec` is log p(x|z) and `kl` the KL term (or log q - log p) of each
+        sample; the objective scales `kl` by `beta`, the bound does not. With
+        `self.objective == "iwae"` both are log-mean-exps over the k samples,
+        otherwise means.
+        """
+        beta = ops.cast(self.beta, "float32")
+        if self.objective == "iwae":
+            return iwae_bound(rec - beta * kl), iwae_bound(rec - kl)
+        return ops.mean(rec - beta * kl, axis=0), ops.mean(rec - kl, axis=0)
 
     def log_importance_weights(self, x, num_samples):
         """`(num_samples, batch)` log weights log p(x, z_i) - log q(z_i | x)."""

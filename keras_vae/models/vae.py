@@ -8,7 +8,6 @@ from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import priors as priors_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.gaussian_sample import GaussianSample
-from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models.gated_mlp import gated_mlp_decoder
 from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.latent_variable_model import LatentVariableModel
@@ -174,22 +173,13 @@ class VAE(LatentVariableModel):
         analytic = (
             self.objective == "elbo" and self.analytic_kl and self.prior.has_analytic_kl
         )
-        beta = ops.cast(self.beta, "float32")
         if analytic:
             rec = self.likelihood.log_prob(x, self._decode_params(z, training))
             kl = self.prior.kl_divergence(loc, scale)
-            rec_mean = ops.mean(rec, axis=0)
-            objective = rec_mean - beta * kl
-            bound = rec_mean - kl
         else:
             rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale, training)
             kl = log_q - log_p
-            if self.objective == "elbo":
-                objective = ops.mean(rec - beta * kl, axis=0)
-                bound = ops.mean(rec - kl, axis=0)
-            else:
-                objective = iwae_bound(rec - beta * kl)
-                bound = iwae_bound(rec - kl)
+        objective, bound = self._objective_and_bound(rec, kl)
         return {
             "loss": -ops.mean(objective),
             self._bound_name: ops.mean(bound),
