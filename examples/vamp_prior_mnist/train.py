@@ -62,7 +62,7 @@ def parse_args(argv=None):
     add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
     add("--nll-examples", type=int, help="score the first N test images (all)")
     add("--nll-batch-size", type=int, default=100, help="test images per call (100)")
-    add("--nll-chunk-size", type=int, help="samples per call (convhvae: 1000 // batch)")
+    add("--nll-chunk-size", type=int, help="samples per call (model default)")
     add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
     add("--download", action="store_true", help="let TFDS download binarized_mnist")
     add("--out-dir", help="default runs/vamp_prior_mnist/<model>_<prior>")
@@ -77,8 +77,6 @@ def parse_args(argv=None):
     for name, value in vars(args).items():
         if type(value) is int and value < (0 if name in NON_NEGATIVE else 1):
             p.error(f"--{name.replace('_', '-')} is out of range: {value}")
-    if args.nll_chunk_size is None and args.model == "convhvae":
-        args.nll_chunk_size = max(1, 1000 // args.nll_batch_size)  # bounds memory
     run = f"{args.model}_{args.prior}"
     if args.objective != "elbo" or args.num_samples != 1:
         run += f"_{args.objective}{args.num_samples}"
