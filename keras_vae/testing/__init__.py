@@ -15,11 +15,11 @@ from keras_vae.testing.conformance import KINDS
 from keras_vae.testing.conformance import Spec
 from keras_vae.testing.conformance import public_symbols
 from keras_vae.testing.linear_gaussian import linear_gaussian_vae
-from keras_vae.testing.test_case import PerExampleSum
+from keras_vae.testing.checks import run_serialization_test
+from keras_vae.testing.layer_test import PerExampleSum
+from keras_vae.testing.layer_test import run_layer_test
+from keras_vae.testing.model_test import run_model_test
 from keras_vae.testing.test_case import TestCase
-from keras_vae.testing.test_case import run_layer_test
-from keras_vae.testing.test_case import run_model_test
-from keras_vae.testing.test_case import run_serialization_test
 
 __all__ = [
     "CONFORMANCE",

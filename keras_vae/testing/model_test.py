@@ -1,0 +1,66 @@
+"""`run_model_test`: serialization, XLA `fit` and `.keras` I/O of a model."""
+
+import numpy as np
+
+from keras_vae.testing.checks import _check_keras_file_round_trip
+from keras_vae.testing.checks import _make_inputs
+from keras_vae.testing.checks import _numpy
+from keras_vae.testing.checks import run_serialization_test
+
+
+def run_model_test(
+    model_cls,
+    init_kwargs,
+    input_data,
+    custom_objects=None,
+    deterministic=True,
+    epochs=1,
+    seed=0,
+):
+    """Check a keras_vae model class: serialization, XLA `fit`, `.keras` I/O.
+
+    The model is built by a call on `input_data`, trained for `epochs` with
+    `compile(optimizer="adam", jit_compile=True)` (the model computes its own
+    objective), must report finite losses and change its trainable weights,
+    and must round-trip its config and a `.keras` file: same weights and,
+    with `deterministic=True`, the same call outputs once the seed-generator
+    states (not stored in `.keras` files) are aligned.
+
+    Args:
+        model_cls: The model class.
+        init_kwargs: Dict of constructor arguments.
+        input_data: An array (or callable `rng -> array`) of one batch.
+        custom_objects: Passed to deserialization and loading.
+        deterministic: Compare call outputs after save/load.
+        epochs: Epochs of the `fit` check.
+        seed: Seed of a callable `input_data`.
+    """
+    x = _make_inputs(input_data, None, seed)
+    if len(x) != 1:
+        raise ValueError(
+            f"Expected one input array for a model. Received: {len(x)} arrays"
+        )
+    x = x[0]
+    model = model_cls(**dict(init_kwargs or {}))
+    model(x)
+    trainable = list(model.trainable_weights)
+    if not trainable:
+        raise AssertionError(f"{model_cls.__name__} has no trainable weights.")
+    before = [_numpy(w).copy() for w in trainable]
+    model.compile(optimizer="adam", jit_compile=True)
+    history = model.fit(x, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0)
+    for name, values in history.history.items():
+        if not np.all(np.isfinite(values)):
+            raise AssertionError(f"fit reported a non-finite {name}: {values}")
+    changed = [not np.array_equal(_numpy(w), b) for w, b in zip(trainable, before)]
+    if not any(changed):
+        raise AssertionError(f"fit did not change any weight of {model_cls.__name__}.")
+    run_serialization_test(model, custom_objects)
+
+    loaded = _check_keras_file_round_trip(model, x, custom_objects, deterministic)
+    if type(loaded) is not model_cls:
+        raise AssertionError(
+            f"Expected load_model to return a {model_cls.__name__}. "
+            f"Received: {type(loaded).__name__}"
+        )
+    return loaded
