@@ -6,7 +6,7 @@ TFDS dir is given, else uniform intensities: the arithmetic is the same).
 Configurations (`--configs`):
 
     kv_sn_xla, kv_sn_graph    keras_vae, standard normal prior, XLA / no XLA
-    kv_vamp_xla               keras_vae, VampPrior with `--components` K
+    kv_vamp_xla, kv_vamp_graph  keras_vae, VampPrior with `--components` K
     pythae_vae, pythae_vamp   pythae 0.1.2 (needs `--peer-python`, PEER.md)
 
 keras_vae workers also count the floating-point operations of one training
@@ -160,6 +160,7 @@ CONFIGS = {
     "kv_sn_xla": ("xla", "standard_normal"),
     "kv_sn_graph": ("graph", "standard_normal"),
     "kv_vamp_xla": ("xla", "vamp"),
+    "kv_vamp_graph": ("graph", "vamp"),
     "pythae_vae": (None, "vae"),
     "pythae_vamp": (None, "vamp"),
 }
