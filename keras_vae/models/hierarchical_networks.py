@@ -15,28 +15,11 @@ and the likelihood on top of them.
 import math
 
 import keras
-import numpy as np
 
 from keras_vae.layers.gated_conv2d import GatedConv2D
 from keras_vae.layers.gated_dense import GatedDense
 from keras_vae.utils.validation import check_positive_int
-
-
-def _check_data_shape(data_shape):
-    valid = (
-        isinstance(data_shape, (list, tuple))
-        and len(data_shape) > 0
-        and all(
-            not isinstance(d, bool) and isinstance(d, (int, np.integer)) and d > 0
-            for d in data_shape
-        )
-    )
-    if not valid:
-        raise ValueError(
-            "Expected `data_shape` to be a non-empty tuple of positive integers. "
-            f"Received: data_shape={data_shape!r}"
-        )
-    return tuple(int(d) for d in data_shape)
+from keras_vae.utils.validation import check_shape
 
 
 def _check_sizes(z1_dim, z2_dim, hidden_units):
@@ -107,7 +90,7 @@ def gated_mlp_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300):
     Reference:
         - [Tomczak & Welling, 2018](https://arxiv.org/abs/1705.07120)
     """
-    data_shape = _check_data_shape(data_shape)
+    data_shape = check_shape(data_shape, "data_shape")
     z1_dim, z2_dim, u = _check_sizes(z1_dim, z2_dim, hidden_units)
 
     x = keras.Input(data_shape, name="x")
@@ -173,7 +156,7 @@ def gated_conv_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300)
     Reference:
         - [Tomczak & Welling, 2018](https://arxiv.org/abs/1705.07120)
     """
-    data_shape = _check_data_shape(data_shape)
+    data_shape = check_shape(data_shape, "data_shape")
     if len(data_shape) != 3:
         raise ValueError(
             "Expected `data_shape` to be an image shape (height, width, "

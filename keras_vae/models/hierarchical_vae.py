@@ -13,7 +13,6 @@ from keras_vae.utils import random
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 
-OBJECTIVES = ("elbo", "iwae")
 ARCHITECTURES = {
     "gated_mlp": hierarchical_networks.gated_mlp_hvae_networks,
     "gated_conv": hierarchical_networks.gated_conv_hvae_networks,
@@ -111,10 +110,9 @@ class HierarchicalVAE(LatentVariableModel):
         seed=None,
         **kwargs,
     ):
-        self.objective = check_one_of(objective, "objective", OBJECTIVES)
-        self._bound_name = "elbo" if objective == "elbo" else "iwae_bound"
         super().__init__(
-            metric_names=(self._bound_name, "reconstruction", "kl", "kl_z1", "kl_z2"),
+            metric_names=("reconstruction", "kl", "kl_z1", "kl_z2"),
+            objective=objective,
             beta=beta,
             dynamic_binarization=dynamic_binarization,
             seed=seed,
@@ -366,7 +364,6 @@ class HierarchicalVAE(LatentVariableModel):
             "z2_dim": self.z2_dim,
             "prior": ser(self.prior),
             "likelihood": ser(self.likelihood),
-            "objective": self.objective,
             "num_samples": self.num_samples,
             "architecture": self.architecture,
             "hidden_units": self.hidden_units,
@@ -379,11 +376,3 @@ class HierarchicalVAE(LatentVariableModel):
                 for name in NETWORKS
             },
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in NETWORKS + ("prior", "likelihood"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)

@@ -10,9 +10,13 @@ from keras_vae.likelihoods.bernoulli import Bernoulli
 from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models.tensorflow_trainer import TensorFlowTrainer
 from keras_vae.utils.validation import check_finite
+from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_unit_interval
 from keras_vae.utils import random
+
+
+OBJECTIVES = ("elbo", "iwae")
 
 
 class LatentVariableModel(TensorFlowTrainer, keras.Model):
@@ -34,6 +38,10 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
 
     Args:
         metric_names: Names of the per-batch metrics besides `loss`.
+        objective: Optional `"elbo"` or `"iwae"` for models trained on one of
+            these bounds: stored as `self.objective`, reduced by
+            `_objective_and_bound`, and reported as the metric `elbo` or
+            `iwae_bound` (first after `loss`).
         beta: Initial KL weight. Defaults to `1.0`.
         dynamic_binarization: If `True`, binarize each training batch by
             sampling x ~ Bernoulli(x) inside the step. Defaults to `False`.
@@ -48,12 +56,18 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
     def __init__(
         self,
         metric_names=(),
+        objective=None,
         beta=1.0,
         dynamic_binarization=False,
         seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.objective = objective
+        if objective is not None:
+            check_one_of(objective, "objective", OBJECTIVES)
+            self._bound_name = "elbo" if objective == "elbo" else "iwae_bound"
+            metric_names = (self._bound_name,) + tuple(metric_names)
         if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
             raise ValueError(
                 f"Expected `beta` to be a non-negative float. Received: beta={beta!r}"
@@ -266,9 +280,23 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
             self.build(tuple(config["input_shape"]))
 
     def get_config(self):
-        return {
+        config = {
             **super().get_config(),
             "beta": self.initial_beta,
             "dynamic_binarization": self.dynamic_binarization,
             "seed": self.seed,
         }
+        if self.objective is not None:
+            config["objective"] = self.objective
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Sublayers (networks, prior, likelihood) are stored as Keras configs.
+        config = {
+            key: keras.saving.deserialize_keras_object(value)
+            if isinstance(value, dict) and "class_name" in value
+            else value
+            for key, value in config.items()
+        }
+        return cls(**config)

@@ -11,11 +11,9 @@ from keras_vae.layers.gaussian_sample import GaussianSample
 from keras_vae.models.gated_mlp import gated_mlp_decoder
 from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.latent_variable_model import LatentVariableModel
-from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils import random
 
-OBJECTIVES = ("elbo", "iwae")
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -91,16 +89,14 @@ class VAE(LatentVariableModel):
         seed=None,
         **kwargs,
     ):
-        self.objective = check_one_of(objective, "objective", OBJECTIVES)
-        bound_name = "elbo" if objective == "elbo" else "iwae_bound"
         super().__init__(
-            metric_names=(bound_name, "reconstruction", "kl"),
+            metric_names=("reconstruction", "kl"),
+            objective=objective,
             beta=beta,
             dynamic_binarization=dynamic_binarization,
             seed=seed,
             **kwargs,
         )
-        self._bound_name = bound_name
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.num_samples = check_positive_int(num_samples, "num_samples")
         self.hidden_units = tuple(check_positive_int(u, "hidden_units") for u in hidden_units)
@@ -261,18 +257,9 @@ class VAE(LatentVariableModel):
             "latent_dim": self.latent_dim,
             "prior": ser(self.prior),
             "likelihood": ser(self.likelihood),
-            "objective": self.objective,
             "num_samples": self.num_samples,
             "hidden_units": list(self.hidden_units),
             "analytic_kl": self.analytic_kl,
             "min_log_var": self.min_log_var,
             "max_log_var": self.max_log_var,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder", "prior", "likelihood"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)

@@ -8,6 +8,7 @@ from keras_vae.priors.gaussian_mixture import diagonal_gaussian_mixture_log_prob
 from keras_vae.priors.prior import Prior
 from keras_vae.utils import random
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.validation import check_shape
 
 ACTIVATIONS = ("hardtanh", None)
 
@@ -89,7 +90,7 @@ class VampPrior(Prior):
         self.trainable_pseudo_inputs = bool(trainable_pseudo_inputs)
         self.pseudo_input_shape = None
         if pseudo_input_shape is not None:
-            self.pseudo_input_shape = _check_shape(pseudo_input_shape)
+            self.pseudo_input_shape = check_shape(pseudo_input_shape, "pseudo_input_shape")
         self._initial_values = None
         if pseudo_inputs_initializer is None:
             pseudo_inputs_initializer = keras.initializers.RandomNormal(
@@ -128,7 +129,7 @@ class VampPrior(Prior):
         return values
 
     def _set_shape(self, shape, source):
-        shape = _check_shape(shape)
+        shape = check_shape(tuple(shape), "pseudo_input_shape")
         if self.pseudo_input_shape is not None and shape != self.pseudo_input_shape:
             raise ValueError(
                 f"Expected pseudo-inputs of shape {self.pseudo_input_shape} to match "
@@ -243,15 +244,3 @@ class VampPrior(Prior):
             "trainable_pseudo_inputs": self.trainable_pseudo_inputs,
         }
 
-
-def _check_shape(shape):
-    shape = tuple(shape)
-    if not shape or not all(
-        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0
-        for s in shape
-    ):
-        raise ValueError(
-            "Expected a pseudo-input shape of positive integers. "
-            f"Received: {shape}"
-        )
-    return tuple(int(s) for s in shape)

@@ -137,23 +137,29 @@ def linear_gaussian_vae(
     dense = model.decoder.layers[0]
     dense.kernel.assign(w.T.astype("float32"))
     dense.bias.assign(b.astype("float32"))
-    kernel = np.concatenate([loc_kernel, np.zeros_like(loc_kernel)], axis=1)
-    bias = np.concatenate([loc_bias, log_var])
-    model.posterior.kernel.assign(kernel.astype("float32"))
-    model.posterior.bias.assign(bias.astype("float32"))
+    _set_gaussian_head(model.posterior, loc_kernel, loc_bias, log_var)
+    return model, _gaussian_log_density(b, w @ w.T + s2 * np.eye(data_dim))
 
-    cov = w @ w.T + s2 * np.eye(data_dim)
+
+def _set_gaussian_head(head, loc_kernel, loc_bias, log_var):
+    """Set a `GaussianParameters` head to loc = h K + c, a constant log-variance."""
+    kernel = np.concatenate([loc_kernel, np.zeros_like(loc_kernel)], axis=1)
+    head.kernel.assign(kernel.astype("float32"))
+    head.bias.assign(np.concatenate([loc_bias, log_var]).astype("float32"))
+
+
+def _gaussian_log_density(mean, cov):
+    """`x -> log N(x; mean, cov)` per row of `x`, in float64."""
     chol = np.linalg.cholesky(cov)
     log_det = 2.0 * np.sum(np.log(np.diag(chol)))
+    dim = len(mean)
 
     def exact_log_px(x):
-        """Exact log N(x; b, W W^T + s^2 I) per row of `x`, in float64."""
-        x = np.asarray(x, dtype="float64").reshape(-1, data_dim)
-        white = np.linalg.solve(chol, (x - b).T)  # (D, batch)
-        maha = np.sum(white**2, axis=0)
-        return -0.5 * (maha + log_det + data_dim * math.log(2.0 * math.pi))
+        x = np.asarray(x, dtype="float64").reshape(-1, dim)
+        maha = np.sum(np.linalg.solve(chol, (x - mean).T) ** 2, axis=0)
+        return -0.5 * (maha + log_det + dim * math.log(2.0 * math.pi))
 
-    return model, exact_log_px
+    return exact_log_px
 
 
 def _float32(a):
@@ -167,8 +173,7 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     p(z2) = N(0, 1)                        (z2 is one-dimensional)
     p(z1 | z2) = N(A z2 + a, diag v)
     p(x | z1, z2) = N(B z1 + C z2 + b, s^2 I),  B with orthogonal columns
-    p(x) = N(M a' ... ) with  M = B A + C,  m = B a + b,
-           S = B diag(v) B^T + s^2 I,  p(x) = N(m, M M^T + S)
+    p(x) = N(m, M M^T + S),   M = B A + C,  m = B a + b,  S = B diag(v) B^T + s^2 I
     p(z2 | x)     = N(S2 M^T S^-1 (x - m), S2),  S2 = (1 + M^T S^-1 M)^-1
     p(z1 | x, z2) = N(S1 (diag(v)^-1 (A z2 + a) + B^T (x - C z2 - b) / s^2), S1),
                     S1 = (diag(v)^-1 + B^T B / s^2)^-1   (diagonal)
@@ -241,26 +246,11 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     )
     model.build((None, data_dim))
 
-    def set_head(head, loc_kernel, loc_bias, log_var):
-        kernel = np.concatenate([loc_kernel, np.zeros_like(loc_kernel)], axis=1)
-        head.kernel.assign(kernel.astype("float32"))
-        head.bias.assign(np.concatenate([loc_bias, log_var]).astype("float32"))
-
-    set_head(model.q_z2_head, k2, np.atleast_1d(bias2), np.log([var2]))
-    set_head(model.q_z1_head, np.concatenate([k1_x, k1_z2]), bias1, np.log(var1))
-    set_head(model.p_z1_head, big_a.T, a, np.log(v))
+    _set_gaussian_head(model.q_z2_head, k2, np.atleast_1d(bias2), np.log([var2]))
+    _set_gaussian_head(
+        model.q_z1_head, np.concatenate([k1_x, k1_z2]), bias1, np.log(var1)
+    )
+    _set_gaussian_head(model.p_z1_head, big_a.T, a, np.log(v))
     decoder.kernel.assign(np.concatenate([big_b.T, big_c.T]).astype("float32"))
     decoder.bias.assign(b.astype("float32"))
-
-    cov = m_mat @ m_mat.T + s_mat
-    chol = np.linalg.cholesky(cov)
-    log_det = 2.0 * np.sum(np.log(np.diag(chol)))
-
-    def exact_log_px(x):
-        """Exact log p(x) per row of `x`, in float64."""
-        x = np.asarray(x, dtype="float64").reshape(-1, data_dim)
-        white = np.linalg.solve(chol, (x - m_vec).T)
-        maha = np.sum(white**2, axis=0)
-        return -0.5 * (maha + log_det + data_dim * math.log(2.0 * math.pi))
-
-    return model, exact_log_px
+    return model, _gaussian_log_density(m_vec, m_mat @ m_mat.T + s_mat)

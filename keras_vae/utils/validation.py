@@ -12,6 +12,22 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def check_shape(shape, name):
+    """Return `shape` as a tuple of ints, or raise unless it is a non-empty
+    sequence of positive integers."""
+    valid = isinstance(shape, (list, tuple)) and len(shape) > 0
+    valid = valid and all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+        for d in shape
+    )
+    if not valid:
+        raise ValueError(
+            f"Expected `{name}` to be a non-empty tuple of positive integers. "
+            f"Received: {name}={shape!r}"
+        )
+    return tuple(int(d) for d in shape)
+
+
 def check_one_of(value, name, allowed):
     """Raise unless `value` is one of `allowed`."""
     if value not in allowed:
