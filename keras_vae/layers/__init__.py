@@ -4,5 +4,12 @@ from keras_vae.layers.gated_conv2d import GatedConv2D
 from keras_vae.layers.gated_dense import GatedDense
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.gaussian_sample import GaussianSample
+from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
 
-__all__ = ["GatedConv2D", "GatedDense", "GaussianParameters", "GaussianSample"]
+__all__ = [
+    "GatedConv2D",
+    "GatedDense",
+    "GaussianParameters",
+    "GaussianSample",
+    "PrecisionWeightedMerge",
+]

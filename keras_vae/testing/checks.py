@@ -69,6 +69,22 @@ def _numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
+def _map_shapes(fn, structure):
+    """Apply `fn` to every shape of a nest of shapes (tuples/lists)."""
+    if _is_shape(structure):
+        return fn(tuple(structure))
+    return tuple(_map_shapes(fn, item) for item in structure)
+
+
+def _first_leaf(structure):
+    return keras.tree.flatten(structure)[0]
+
+
+def _shapes_of(structure):
+    """The nest of shapes of a nest of arrays or tensors."""
+    return keras.tree.map_structure(lambda t: tuple(t.shape), structure)
+
+
 def _make_inputs(input_data, input_shape, seed):
     if (input_data is None) == (input_shape is None):
         raise ValueError(
@@ -81,10 +97,12 @@ def _make_inputs(input_data, input_shape, seed):
         arrays = _as_tuple_of_inputs(
             input_data, lambda v: hasattr(v, "shape") and hasattr(v, "dtype")
         )
-        return tuple(_numpy(a) for a in arrays)
+        return tuple(keras.tree.map_structure(_numpy, a) for a in arrays)
     rng = np.random.RandomState(seed)
     shapes = _as_tuple_of_inputs(input_shape, _is_shape)
-    return tuple(rng.normal(size=tuple(s)).astype("float32") for s in shapes)
+    return tuple(
+        _map_shapes(lambda s: rng.normal(size=s).astype("float32"), s) for s in shapes
+    )
 
 
 def _check_shapes(actual, expected, what):

@@ -124,6 +124,16 @@ def _binary_images(rng):
     return (rng.uniform(size=(8, 4, 4, 1)) < 0.5).astype("float32")
 
 
+def _gaussian_pairs(rng):
+    def pair():
+        return (
+            rng.normal(size=(4, 3)).astype("float32"),
+            np.exp(rng.uniform(-1.0, 1.0, size=(4, 3))).astype("float32"),
+        )
+
+    return pair(), pair()
+
+
 def _vamp_prior(num_components):
     # A config, not an instance: each model built from the spec gets its own.
     return {"class_name": "keras_vae>VampPrior", "config": {"num_components": num_components}}
@@ -178,6 +188,13 @@ CONFORMANCE = {
             input_shape=((4, 3), (4, 3)),
             expected_output_shape=(2, 4, 3),
         ),
+    ),
+    "keras_vae.layers.PrecisionWeightedMerge": Spec(
+        "layer",
+        {},
+        input_data=_gaussian_pairs,
+        expected_output_shape=((4, 3), (4, 3)),
+        note="two (loc, scale) pairs with positive scales",
     ),
     # ---------------------------------------------------------------- priors
     "keras_vae.priors.Prior": BASE_CLASS,

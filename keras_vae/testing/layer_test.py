@@ -14,9 +14,12 @@ from keras import ops
 
 from keras_vae.testing.checks import _check_keras_file_round_trip
 from keras_vae.testing.checks import _check_shapes
+from keras_vae.testing.checks import _first_leaf
 from keras_vae.testing.checks import _flatten_shapes
 from keras_vae.testing.checks import _make_inputs
+from keras_vae.testing.checks import _is_shape
 from keras_vae.testing.checks import _numpy
+from keras_vae.testing.checks import _shapes_of
 from keras_vae.testing.checks import run_serialization_test
 
 # -------------------------------------------------------- training head
@@ -61,8 +64,8 @@ class PerExampleSum(keras.layers.Layer):
 # --------------------------------------------------------- run_layer_test
 def _run_eager_checks(layer_cls, init_kwargs, inputs, call_kwargs, expected):
     layer = layer_cls(**init_kwargs)
-    shapes = [tuple(x.shape) for x in inputs]
-    if len(inputs) == 1:
+    shapes = [_shapes_of(x) for x in inputs]
+    if len(inputs) == 1 and _is_shape(shapes[0]):
         # Explicit build: creates every weight before the first call.
         layer.build(shapes[0])
         if not layer.built:
@@ -89,15 +92,21 @@ def _run_eager_checks(layer_cls, init_kwargs, inputs, call_kwargs, expected):
 
 def _build_functional(layer_cls, init_kwargs, inputs, call_kwargs, eager_shapes):
     layer = layer_cls(**init_kwargs)
+    names = iter(range(len(keras.tree.flatten(inputs))))
     symbolic_inputs = [
-        keras.Input(shape=x.shape[1:], dtype=str(x.dtype), name=f"input_{i}")
-        for i, x in enumerate(inputs)
+        keras.tree.map_structure(
+            lambda x: keras.Input(
+                shape=x.shape[1:], dtype=str(x.dtype), name=f"input_{next(names)}"
+            ),
+            arg,
+        )
+        for arg in inputs
     ]
     outputs = layer(*symbolic_inputs, **call_kwargs)
     flat = list(keras.tree.flatten(outputs))
     symbolic_shapes = [tuple(o.shape) for o in flat]
     computed = _flatten_shapes(
-        layer.compute_output_shape(*[tuple(t.shape) for t in symbolic_inputs])
+        layer.compute_output_shape(*[_shapes_of(t) for t in symbolic_inputs])
     )
     _check_shapes(
         symbolic_shapes, computed, "the symbolic call vs compute_output_shape"
@@ -116,7 +125,7 @@ def _build_functional(layer_cls, init_kwargs, inputs, call_kwargs, eager_shapes)
     model = keras.Model(model_inputs, flat, name="layer_test_model")
     head = PerExampleSum(batch_axes, name="per_example_sum")
     train_model = keras.Model(
-        model_inputs, head(flat, symbolic_inputs[0]), name="layer_test_train"
+        model_inputs, head(flat, _first_leaf(symbolic_inputs)), name="layer_test_train"
     )
     return layer, model, train_model
 
@@ -127,7 +136,7 @@ def _model_inputs(inputs):
 
 def _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights):
     x = _model_inputs(inputs)
-    batch = inputs[0].shape[0]
+    batch = _first_leaf(inputs).shape[0]
     trainable = list(layer.trainable_weights)
     with tf.GradientTape() as tape:
         prediction = train_model(x, training=True)
@@ -216,9 +225,11 @@ def run_layer_test(
         layer_cls: The layer class.
         init_kwargs: Dict of constructor arguments.
         input_data: An array, a tuple of arrays (one per positional call
-            argument) or a callable `rng -> data`.
+            argument) or a callable `rng -> data`. A positional argument may
+            itself be a tuple of arrays, such as a `(loc, scale)` pair.
         input_shape: Instead of `input_data`: a shape, or a tuple of shapes,
-            of standard normal inputs (first axis = batch).
+            of standard normal inputs (first axis = batch); as with
+            `input_data`, an argument may be a tuple of shapes.
         call_kwargs: Dict of keyword arguments of the call.
         expected_output_shape: A shape or a nest of shapes (tuple outputs).
         run_training_check: Run check 4.

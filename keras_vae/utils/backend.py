@@ -1,6 +1,8 @@
-"""Fail fast when Keras is not running on the TensorFlow backend."""
+"""Backend facts: the TensorFlow check, and whether a tensor has values."""
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 
 def check_backend():
@@ -17,3 +19,14 @@ def check_backend():
             "environment variable KERAS_BACKEND=tensorflow before importing "
             "keras (or edit ~/.keras/keras.json)."
         )
+
+
+def is_concrete(x):
+    """Whether `x` holds values now: numpy data or an eager tensor.
+
+    Symbolic tensors (inside a `tf.function`, an XLA step or a functional
+    model) have no values to validate; callers skip value checks for them.
+    """
+    if isinstance(x, (np.ndarray, np.generic, int, float)):
+        return True
+    return tf.is_tensor(x) and not tf.is_symbolic_tensor(x)
