@@ -5,11 +5,13 @@ from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.hierarchical_networks import gated_conv_hvae_networks
 from keras_vae.models.hierarchical_networks import gated_mlp_hvae_networks
 from keras_vae.models.hierarchical_vae import HierarchicalVAE
+from keras_vae.models.ladder_vae import LadderVAE
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.models.vae import VAE
 
 __all__ = [
     "HierarchicalVAE",
+    "LadderVAE",
     "LatentVariableModel",
     "VAE",
     "gated_conv_hvae_networks",

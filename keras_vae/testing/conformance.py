@@ -279,6 +279,24 @@ CONFORMANCE = {
             input_data=_binary_images,
         ),
     ),
+    "keras_vae.models.LadderVAE": (
+        Spec(
+            "model",
+            {"latent_dims": (3, 2), "hidden_units": (8, 4), "seed": 1, "free_bits": 0.1},
+            input_data=_binary_images,
+        ),
+        Spec(
+            "model",
+            {
+                "latent_dims": (3, 2, 2),
+                "hidden_units": (8, 4, 4),
+                "objective": "iwae",
+                "num_samples": 2,
+                "seed": 1,
+            },
+            input_data=_binary_images,
+        ),
+    ),
     "keras_vae.models.gated_conv_hvae_networks": FUNCTION,
     "keras_vae.models.gated_mlp_decoder": FUNCTION,
     "keras_vae.models.gated_mlp_encoder": FUNCTION,

@@ -1,0 +1,404 @@
+"""LadderVAE: the Ladder variational autoencoder of Sønderby et al. (2016)."""
+
+import math
+
+import keras
+from keras import ops
+from tensorflow_probability import distributions as tfd
+
+from keras_vae import likelihoods as likelihoods_lib
+from keras_vae.layers.gaussian_parameters import GaussianParameters
+from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
+from keras_vae.models import ladder_networks
+from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.utils import random
+from keras_vae.utils.validation import check_one_of
+from keras_vae.utils.validation import check_positive_int
+
+OBJECTIVES = ("elbo", "iwae")
+
+
+def _check_sizes(values, name):
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not values:
+        raise ValueError(
+            f"Expected `{name}` to be a non-empty list of positive integers, one "
+            f"per stochastic layer. Received: {name}={values!r}"
+        )
+    return tuple(check_positive_int(v, name) for v in values)
+
+
+def _check_free_bits(free_bits, objective):
+    if free_bits is None:
+        return None
+    if (
+        isinstance(free_bits, bool)
+        or not isinstance(free_bits, (int, float))
+        or not math.isfinite(free_bits)
+        or free_bits < 0
+    ):
+        raise ValueError(
+            "Expected `free_bits` to be None or a non-negative float (nats per "
+            f"latent layer). Received: free_bits={free_bits!r}"
+        )
+    if objective != "elbo":
+        raise ValueError(
+            "Expected `objective='elbo'` with `free_bits`: free bits clamp the "
+            "per-layer KL terms of the ELBO, which the IWAE bound does not have. "
+            f"Received: objective={objective!r}, free_bits={free_bits!r}"
+        )
+    return float(free_bits)
+
+
+def _log_normal(z, loc, scale):
+    return ops.sum(tfd.Normal(loc, scale).log_prob(z), axis=-1)
+
+
+def _kl_normal(q, p):
+    """Closed-form KL(q || p) of diagonal Gaussians, summed over units."""
+    return ops.sum(tfd.kl_divergence(tfd.Normal(*q), tfd.Normal(*p)), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class LadderVAE(LatentVariableModel):
+    """Ladder VAE: a deterministic bottom-up pass, a stochastic top-down pass.
+
+    ```none
+    d_0 = flatten(x),  d_i = MLP_i(d_{i-1}),  (mu_hat_i, s_hat_i) = head_i(d_i)
+    p(z_L) = N(0, I)          p(z_i | z_{i+1}) = N(mu_p_i, s_p_i^2)(z_{i+1})
+    q(z_L | x) = N(mu_hat_L, s_hat_L^2)
+    q(z_i | .) = merge(N(mu_hat_i, s_hat_i^2), p(z_i | z_{i+1}))      i < L
+      s_q^2 = 1 / (s_hat^-2 + s_p^-2),  mu_q = (mu_hat s_hat^-2 + mu_p s_p^-2) s_q^2
+    log w = log p(x|z_1) + sum_{i<L} log p(z_i|z_{i+1}) + log p(z_L)
+            - sum_i log q(z_i | .)
+    ELBO  = E_q[log p(x|z_1)] - sum_i KL_i,
+      KL_i = KL(q(z_i|.) || p(z_i|z_{i+1})) given the sampled z_{i+1}, i < L
+      KL_L = KL(q(z_L|x) || N(0, I))
+    free bits: loss = -E[log p(x|z_1)] + beta sum_i max(lambda, E_batch[KL_i])
+    ```
+
+    The top-down network of p(z_i | z_{i+1}) is shared by the generative model
+    and the posterior (`PrecisionWeightedMerge`), as in the paper. Each
+    deterministic block is the paper's MLP: two dense layers with batch
+    normalization and a leaky ReLU (slope 0.1). The bottom-up block i has
+    `hidden_units[i]` units; the top-down block from z_{i+1} to z_i has
+    `hidden_units[i+1]` and the decoder from z_1 `hidden_units[1]` units
+    (1-based), mirroring the bottom-up pass. Batch normalization uses batch
+    statistics in training steps and its moving averages elsewhere
+    (`evaluate`, `encode`, `sample`, `log_likelihood`, export).
+
+    Every Gaussian head is a `GaussianParameters` with its log-variance
+    clamped to `[min_log_var, max_log_var]` (scales in [0.05, 7.4] by
+    default): the upper bound is wider than the VAE's so that a bottom-up
+    term can carry almost no information and q(z_i|.) fall back on the prior
+    (an unused unit then costs ~1e-4 nats against a unit-variance prior);
+    merged variances may fall below the lower bound, never to zero.
+
+    In the ELBO the KL terms are closed-form given the sampled z_{i+1}; with
+    `objective="iwae"` they are Monte Carlo (log q - log p) and the bound is
+    the log-mean of the k weights. Training scales the KL terms by `beta`
+    (`keras_vae.callbacks.KLWarmUp`, the paper's warm-up); the reported
+    `elbo` / `iwae_bound`, `kl` and `kl_1` ... `kl_L` are always the true
+    (unclamped, beta = 1) values.
+
+    Args:
+        latent_dims: Sizes of z_1 ... z_L, bottom first. Defaults to the
+            paper's MNIST model `(64, 32, 16, 8, 4)`.
+        hidden_units: Widths of the deterministic blocks d_1 ... d_L.
+            Defaults to `(512, 256, 128, 64, 32)`.
+        likelihood: `"bernoulli"`, `"gaussian"` or a `Likelihood`.
+        objective: `"elbo"` or `"iwae"`.
+        num_samples: Samples k of (z_1, ..., z_L) per example in training.
+        beta: Initial KL weight (a variable; see `KLWarmUp`).
+        free_bits: `None` or a non-negative float lambda, nats per latent
+            layer (Kingma et al., 2016): each layer's batch-mean KL in the
+            training loss is replaced by max(lambda, KL_i). ELBO only.
+        min_log_var: Lower clamp of every head's log-variance (-6).
+        max_log_var: Upper clamp of every head's log-variance (4).
+        dynamic_binarization: Binarize every training batch, x ~ Bernoulli(x).
+        seed: Optional integer seed.
+        **kwargs: `keras.Model` keyword arguments.
+
+    Call arguments:
+        x: A batch of data. Returns the likelihood mean at one sample of q.
+
+    Example:
+
+    >>> lvae = keras_vae.models.LadderVAE(free_bits=0.5)
+    >>> lvae.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=True)
+    >>> history = lvae.fit(x_train, epochs=1, batch_size=256,
+    ...                    callbacks=[keras_vae.callbacks.KLWarmUp(200)])
+    >>> [u.num_active for u in keras_vae.diagnostics.active_units(lvae, x_test)]
+
+    Reference:
+        - [Sønderby et al., 2016](https://arxiv.org/abs/1602.02282)
+        - [Kingma et al., 2016](https://arxiv.org/abs/1606.04934) (free bits)
+        - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
+    """
+
+    def __init__(
+        self,
+        latent_dims=(64, 32, 16, 8, 4),
+        hidden_units=(512, 256, 128, 64, 32),
+        likelihood="bernoulli",
+        objective="elbo",
+        num_samples=1,
+        beta=1.0,
+        free_bits=None,
+        min_log_var=-6.0,
+        max_log_var=4.0,
+        dynamic_binarization=False,
+        seed=None,
+        **kwargs,
+    ):
+        self.objective = check_one_of(objective, "objective", OBJECTIVES)
+        latent_dims = _check_sizes(latent_dims, "latent_dims")
+        hidden_units = _check_sizes(hidden_units, "hidden_units")
+        if len(latent_dims) != len(hidden_units):
+            raise ValueError(
+                "Expected `latent_dims` and `hidden_units` of the same length "
+                "(one deterministic block per stochastic layer). Received: "
+                f"latent_dims={list(latent_dims)} ({len(latent_dims)} layers), "
+                f"hidden_units={list(hidden_units)} ({len(hidden_units)} blocks)"
+            )
+        self._bound_name = "elbo" if objective == "elbo" else "iwae_bound"
+        self._kl_names = tuple(f"kl_{i + 1}" for i in range(len(latent_dims)))
+        super().__init__(
+            metric_names=(self._bound_name, "reconstruction", "kl") + self._kl_names,
+            beta=beta,
+            dynamic_binarization=dynamic_binarization,
+            seed=seed,
+            **kwargs,
+        )
+        self.latent_dims = latent_dims
+        self.hidden_units = hidden_units
+        self.num_layers = len(latent_dims)
+        self.num_samples = check_positive_int(num_samples, "num_samples")
+        self.free_bits = _check_free_bits(free_bits, objective)
+        self.likelihood = likelihoods_lib.get(likelihood)
+        # GaussianParameters checks min_log_var < max_log_var.
+        clamp = dict(min_log_var=min_log_var, max_log_var=max_log_var)
+        self.min_log_var = float(min_log_var)
+        self.max_log_var = float(max_log_var)
+        dims, units = latent_dims, hidden_units
+        self.bottom_up = [
+            ladder_networks.mlp_block(u, f"bottom_up_{i + 1}") for i, u in enumerate(units)
+        ]
+        self.bottom_up_heads = [
+            GaussianParameters(d, name=f"q_hat_z{i + 1}", **clamp) for i, d in enumerate(dims)
+        ]
+        # top_down[i] maps z_{i+2} to p(z_{i+1} | z_{i+2}) (0-based i).
+        self.top_down = [
+            ladder_networks.mlp_block(units[i + 1], f"top_down_{i + 1}")
+            for i in range(self.num_layers - 1)
+        ]
+        self.top_down_heads = [
+            GaussianParameters(dims[i], name=f"p_z{i + 1}", **clamp)
+            for i in range(self.num_layers - 1)
+        ]
+        self.merge = PrecisionWeightedMerge(name="merge")
+        self.decoder = None
+        self.data_shape = None
+
+    @property
+    def latent_dim(self):
+        """Sizes of the latent layers, bottom (z_1) first."""
+        return self.latent_dims
+
+    # ------------------------------------------------------------------ build
+    def build(self, input_shape):
+        self.data_shape = self._check_data_shape(input_shape)
+        features = (None, math.prod(self.data_shape))
+        for block, head in zip(self.bottom_up, self.bottom_up_heads):
+            block.build(features)
+            features = block.compute_output_shape(features)
+            head.build(features)
+        for i, (block, head) in enumerate(zip(self.top_down, self.top_down_heads)):
+            block.build((None, self.latent_dims[i + 1]))
+            head.build(block.compute_output_shape((None, self.latent_dims[i + 1])))
+        self.decoder = ladder_networks.decoder(self.data_shape, self.hidden_units[0])
+        self.decoder.build((None, self.latent_dims[0]))
+        if not self.likelihood.built:
+            self.likelihood.build((None,) + self.data_shape)
+        self.built = True
+
+    # -------------------------------------------------------------- internals
+    def _bottom_up_terms(self, x, training=False):
+        """(mu_hat_i, s_hat_i) of every layer, each `(batch, d_i)`."""
+        h = ops.reshape(ops.cast(x, "float32"), (-1, math.prod(self.data_shape)))
+        terms = []
+        for block, head in zip(self.bottom_up, self.bottom_up_heads):
+            h = block(h, training=training)
+            terms.append(head(h))
+        return terms
+
+    def _prior(self, i, z, training=False):
+        """p(z_{i+1} | z_{i+2}) (0-based i) for z of shape `(..., d_{i+2})`."""
+        lead = tuple(ops.shape(z)[:-1])
+        flat = ops.reshape(z, (-1, self.latent_dims[i + 1]))
+        loc, scale = self.top_down_heads[i](self.top_down[i](flat, training=training))
+        shape = lead + (self.latent_dims[i],)
+        return ops.reshape(loc, shape), ops.reshape(scale, shape)
+
+    def _decode_params(self, z1, training=False):
+        lead = tuple(ops.shape(z1)[:-1])
+        params = self.decoder(ops.reshape(z1, (-1, self.latent_dims[0])), training=training)
+        return ops.reshape(params, lead + self.data_shape)
+
+    def _sample(self, loc, scale, num_samples=None):
+        shape = tuple(ops.shape(loc))
+        if num_samples is not None:
+            shape = (num_samples,) + shape
+        return loc + scale * random.normal(shape, seed=self.seed_generator)
+
+    def _top_down(self, x, num_samples, training=False):
+        """The stochastic top-down pass with k samples (or none: `None`).
+
+        Returns per layer, bottom first, a tuple `(z, q, p)`: the sample and
+        the `(loc, scale)` of q and of p (`None` for the top layer's N(0, I)).
+        """
+        bottom_up = self._bottom_up_terms(x, training)
+        q = bottom_up[-1]
+        z = self._sample(*q, num_samples)
+        layers = [(z, q, None)]
+        for i in reversed(range(self.num_layers - 1)):
+            p = self._prior(i, z, training)
+            q = self.merge(bottom_up[i], p)
+            z = self._sample(*q)
+            layers.insert(0, (z, q, p))
+        return layers
+
+    def _forward(self, x, num_samples, training=False):
+        """log p(x | z_1) of shape `(k, batch)` and the `_top_down` layers."""
+        layers = self._top_down(x, num_samples, training)
+        rec = self.likelihood.log_prob(x, self._decode_params(layers[0][0], training))
+        return rec, layers
+
+    @staticmethod
+    def _log_q_minus_log_p(z, q, p):
+        log_p = _log_normal(z, 0.0, 1.0) if p is None else _log_normal(z, *p)
+        return _log_normal(z, *q) - log_p
+
+    def compute_terms(self, x, training=False):
+        self._check_input(x)
+        rec, layers = self._forward(x, self.num_samples, training)
+        if self.objective == "elbo":
+            kls = [
+                _kl_normal(q, (0.0, 1.0) if p is None else p) for _, q, p in layers
+            ]
+        else:
+            kls = [self._log_q_minus_log_p(*layer) for layer in layers]
+        # The top layer's closed-form KL has no sample axis: broadcast it.
+        kls = [ops.broadcast_to(kl, ops.shape(rec)) for kl in kls]
+        kl = sum(kls[1:], kls[0])
+        objective, bound = self._objective_and_bound(rec, kl)
+        loss = -ops.mean(objective)
+        if self.free_bits is not None:
+            beta = ops.cast(self.beta, "float32")
+            clamped = [ops.maximum(ops.mean(k), self.free_bits) for k in kls]
+            loss = -ops.mean(rec) + beta * sum(clamped[1:], clamped[0])
+        terms = {
+            "loss": loss,
+            self._bound_name: ops.mean(bound),
+            "reconstruction": ops.mean(rec),
+            "kl": ops.mean(kl),
+        }
+        terms.update({name: ops.mean(k) for name, k in zip(self._kl_names, kls)})
+        return terms
+
+    def log_importance_weights(self, x, num_samples):
+        rec, layers = self._forward(x, num_samples)
+        return rec - sum(self._log_q_minus_log_p(*layer) for layer in layers)
+
+    def _encode_tensors(self, x):
+        """Posterior `(loc, scale)` per layer, bottom first, at the means."""
+        bottom_up = self._bottom_up_terms(x)
+        posteriors = [bottom_up[-1]]
+        for i in reversed(range(self.num_layers - 1)):
+            z = posteriors[0][0]
+            posteriors.insert(0, self.merge(bottom_up[i], self._prior(i, z)))
+        return posteriors
+
+    def _sample_tensors(self, num_samples):
+        """Ancestral samples `[z_1, ..., z_L]` from the generative model."""
+        z = random.normal((num_samples, self.latent_dims[-1]), seed=self.seed_generator)
+        samples = [z]
+        for i in reversed(range(self.num_layers - 1)):
+            samples.insert(0, self._sample(*self._prior(i, samples[0])))
+        return samples
+
+    # ------------------------------------------------------------- public API
+    def call(self, x, training=False):
+        self._check_input(x)
+        z1 = self._top_down(x, None, training)[0][0]
+        return self.likelihood.mean(self._decode_params(z1, training))
+
+    def encode(self, x):
+        """Posteriors `[(loc_1, scale_1), ..., (loc_L, scale_L)]`, z_1 first.
+
+        The top-down pass runs at the posterior means: q(z_i | .) is taken at
+        z_{i+1} = E[z_{i+1} | .]. Batch normalization is in inference mode.
+        """
+        x = self.validate_data(x)
+        self._build_for_batch(x)
+        return self._encode_tensors(x)
+
+    def decode(self, z1):
+        """Mean of p(x | z_1) for latents of shape `(batch, latent_dims[0])`."""
+        self._check_built()
+        z1 = self._check_latent(z1, self.latent_dims[0], "z1")
+        return self.likelihood.mean(self._decode_params(z1))
+
+    def reconstruct(self, x):
+        """Mean of p(x | z_1) at the posterior means of the top-down pass."""
+        return self.decode(self.encode(x)[0][0])
+
+    def sample(self, num_samples):
+        """Means of p(x | z_1) for ancestral samples z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1})."""
+        num_samples = check_positive_int(num_samples, "num_samples")
+        self._check_built()
+        return self.likelihood.mean(self._decode_params(self._sample_tensors(num_samples)[0]))
+
+    def _serving_functions(self):
+        """Serving signatures: name -> (graph function, input specs)."""
+        data = ("x", (None,) + self.data_shape, "float32")
+        z1_spec = ("z1", (None, self.latent_dims[0]), "float32")
+
+        def mean(z1):
+            return self.likelihood.mean(self._decode_params(z1))
+
+        def encode(x):
+            out = {}
+            for i, (loc, scale) in enumerate(self._encode_tensors(x)):
+                out[f"loc_z{i + 1}"], out[f"scale_z{i + 1}"] = loc, scale
+            return out
+
+        def sample(num_samples):
+            zs = self._sample_tensors(num_samples)
+            return {"mean": mean(zs[0]), **{f"z{i + 1}": z for i, z in enumerate(zs)}}
+
+        return {
+            "encode": (encode, [data]),
+            "decode": (lambda z1: {"mean": mean(z1)}, [z1_spec]),
+            "reconstruct": (lambda x: {"mean": mean(self._encode_tensors(x)[0][0])}, [data]),
+            "sample": (sample, [("num_samples", (), "int32")]),
+        }
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_dims": list(self.latent_dims),
+            "hidden_units": list(self.hidden_units),
+            "likelihood": keras.saving.serialize_keras_object(self.likelihood),
+            "objective": self.objective,
+            "num_samples": self.num_samples,
+            "free_bits": self.free_bits,
+            "min_log_var": self.min_log_var,
+            "max_log_var": self.max_log_var,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("likelihood"), dict):
+            config["likelihood"] = keras.saving.deserialize_keras_object(config["likelihood"])
+        return cls(**config)
