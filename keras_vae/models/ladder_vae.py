@@ -12,41 +12,12 @@ from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
 from keras_vae.models import ladder_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils import random
+from keras_vae.utils.validation import check_free_bits
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.validation import check_shape
 
 OBJECTIVES = ("elbo", "iwae")
-
-
-def _check_sizes(values, name):
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not values:
-        raise ValueError(
-            f"Expected `{name}` to be a non-empty list of positive integers, one "
-            f"per stochastic layer. Received: {name}={values!r}"
-        )
-    return tuple(check_positive_int(v, name) for v in values)
-
-
-def _check_free_bits(free_bits, objective):
-    if free_bits is None:
-        return None
-    if (
-        isinstance(free_bits, bool)
-        or not isinstance(free_bits, (int, float))
-        or not math.isfinite(free_bits)
-        or free_bits < 0
-    ):
-        raise ValueError(
-            "Expected `free_bits` to be None or a non-negative float (nats per "
-            f"latent layer). Received: free_bits={free_bits!r}"
-        )
-    if objective != "elbo":
-        raise ValueError(
-            "Expected `objective='elbo'` with `free_bits`: free bits clamp the "
-            "per-layer KL terms of the ELBO, which the IWAE bound does not have. "
-            f"Received: objective={objective!r}, free_bits={free_bits!r}"
-        )
-    return float(free_bits)
 
 
 def _log_normal(z, loc, scale):
@@ -151,8 +122,8 @@ class LadderVAE(LatentVariableModel):
         **kwargs,
     ):
         self.objective = check_one_of(objective, "objective", OBJECTIVES)
-        latent_dims = _check_sizes(latent_dims, "latent_dims")
-        hidden_units = _check_sizes(hidden_units, "hidden_units")
+        latent_dims = check_shape(latent_dims, "latent_dims")
+        hidden_units = check_shape(hidden_units, "hidden_units")
         if len(latent_dims) != len(hidden_units):
             raise ValueError(
                 "Expected `latent_dims` and `hidden_units` of the same length "
@@ -173,18 +144,20 @@ class LadderVAE(LatentVariableModel):
         self.hidden_units = hidden_units
         self.num_layers = len(latent_dims)
         self.num_samples = check_positive_int(num_samples, "num_samples")
-        self.free_bits = _check_free_bits(free_bits, objective)
+        self.free_bits = check_free_bits(free_bits, objective)
         self.likelihood = likelihoods_lib.get(likelihood)
         # GaussianParameters checks min_log_var < max_log_var.
-        clamp = dict(min_log_var=min_log_var, max_log_var=max_log_var)
+        clamp = {"min_log_var": min_log_var, "max_log_var": max_log_var}
         self.min_log_var = float(min_log_var)
         self.max_log_var = float(max_log_var)
         dims, units = latent_dims, hidden_units
         self.bottom_up = [
-            ladder_networks.mlp_block(u, f"bottom_up_{i + 1}") for i, u in enumerate(units)
+            ladder_networks.mlp_block(u, f"bottom_up_{i + 1}")
+            for i, u in enumerate(units)
         ]
         self.bottom_up_heads = [
-            GaussianParameters(d, name=f"q_hat_z{i + 1}", **clamp) for i, d in enumerate(dims)
+            GaussianParameters(d, name=f"q_hat_z{i + 1}", **clamp)
+            for i, d in enumerate(dims)
         ]
         # top_down[i] maps z_{i+2} to p(z_{i+1} | z_{i+2}) (0-based i).
         self.top_down = [
@@ -241,7 +214,9 @@ class LadderVAE(LatentVariableModel):
 
     def _decode_params(self, z1, training=False):
         lead = tuple(ops.shape(z1)[:-1])
-        params = self.decoder(ops.reshape(z1, (-1, self.latent_dims[0])), training=training)
+        params = self.decoder(
+            ops.reshape(z1, (-1, self.latent_dims[0])), training=training
+        )
         return ops.reshape(params, lead + self.data_shape)
 
     def _sample(self, loc, scale, num_samples=None):
@@ -282,9 +257,7 @@ class LadderVAE(LatentVariableModel):
         self._check_input(x)
         rec, layers = self._forward(x, self.num_samples, training)
         if self.objective == "elbo":
-            kls = [
-                _kl_normal(q, (0.0, 1.0) if p is None else p) for _, q, p in layers
-            ]
+            kls = [_kl_normal(q, (0.0, 1.0) if p is None else p) for _, q, p in layers]
         else:
             kls = [self._log_q_minus_log_p(*layer) for layer in layers]
         # The top layer's closed-form KL has no sample axis: broadcast it.
@@ -353,10 +326,12 @@ class LadderVAE(LatentVariableModel):
         return self.decode(self.encode(x)[0][0])
 
     def sample(self, num_samples):
-        """Means of p(x | z_1) for ancestral samples z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1})."""
+        """Means of p(x | z_1) at z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1}) (ancestral)."""
         num_samples = check_positive_int(num_samples, "num_samples")
         self._check_built()
-        return self.likelihood.mean(self._decode_params(self._sample_tensors(num_samples)[0]))
+        return self.likelihood.mean(
+            self._decode_params(self._sample_tensors(num_samples)[0])
+        )
 
     def _serving_functions(self):
         """Serving signatures: name -> (graph function, input specs)."""
@@ -379,7 +354,10 @@ class LadderVAE(LatentVariableModel):
         return {
             "encode": (encode, [data]),
             "decode": (lambda z1: {"mean": mean(z1)}, [z1_spec]),
-            "reconstruct": (lambda x: {"mean": mean(self._encode_tensors(x)[0][0])}, [data]),
+            "reconstruct": (
+                lambda x: {"mean": mean(self._encode_tensors(x)[0][0])},
+                [data],
+            ),
             "sample": (sample, [("num_samples", (), "int32")]),
         }
 
@@ -400,5 +378,7 @@ class LadderVAE(LatentVariableModel):
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("likelihood"), dict):
-            config["likelihood"] = keras.saving.deserialize_keras_object(config["likelihood"])
+            config["likelihood"] = keras.saving.deserialize_keras_object(
+                config["likelihood"]
+            )
         return cls(**config)

@@ -1,5 +1,7 @@
 """Argument and data checks that fail fast and say what they received."""
 
+import math
+
 import numpy as np
 
 
@@ -26,6 +28,33 @@ def check_shape(shape, name):
             f"Received: {name}={shape!r}"
         )
     return tuple(int(d) for d in shape)
+
+
+def check_free_bits(free_bits, objective):
+    """Return `free_bits` as a float (or `None`), or raise.
+
+    Free bits are nats per latent layer and clamp the per-layer KL terms of
+    an ELBO, so they need a non-negative float and `objective == "elbo"`.
+    """
+    if free_bits is None:
+        return None
+    if (
+        isinstance(free_bits, bool)
+        or not isinstance(free_bits, (int, float))
+        or not math.isfinite(free_bits)
+        or free_bits < 0
+    ):
+        raise ValueError(
+            "Expected `free_bits` to be None or a non-negative float (nats per "
+            f"latent layer). Received: free_bits={free_bits!r}"
+        )
+    if objective != "elbo":
+        raise ValueError(
+            "Expected `objective='elbo'` with `free_bits`: free bits clamp the "
+            "per-layer KL terms of the ELBO, which the IWAE bound does not have. "
+            f"Received: objective={objective!r}, free_bits={free_bits!r}"
+        )
+    return float(free_bits)
 
 
 def check_one_of(value, name, allowed):

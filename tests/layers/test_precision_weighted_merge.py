@@ -52,7 +52,7 @@ class PrecisionWeightedMergeTest(testing.TestCase):
         # Equal precisions: the mean is the midpoint, the variance halves.
         # Precisions 1 and 3: mean (0 * 1 + 4 * 3) / 4 = 3, variance 1/4.
         merge = PrecisionWeightedMerge()
-        f = lambda *v: np.array(v, "float32")[None]  # noqa: E731
+        f = lambda *v: np.array(v, "float32")[None]
         loc, scale = merge((f(1.0, 0.0), f(1.0, 1.0)), (f(3.0, 4.0), f(1.0, 3**-0.5)))
         self.assertAllClose(loc, [[2.0, 3.0]], rtol=1e-6)
         self.assertAllClose(scale, [[0.5**0.5, 0.5]], rtol=1e-6)
@@ -101,7 +101,7 @@ class PrecisionWeightedMergeTest(testing.TestCase):
         (loc_hat, scale_hat), _ = _pairs(rng, (4, 3), "float32")
         _, (loc_p, scale_p) = _pairs(rng, (2, 4, 3), "float32")
         merge = PrecisionWeightedMerge()
-        loc, scale = merge((loc_hat, scale_hat), (loc_p, scale_p))
+        loc, _ = merge((loc_hat, scale_hat), (loc_p, scale_p))
         self.assertEqual(tuple(loc.shape), (2, 4, 3))
         self.assertEqual(
             merge.compute_output_shape(((None, 3), (None, 3)), ((2, None, 3),) * 2),
@@ -124,7 +124,7 @@ class PrecisionWeightedMergeTest(testing.TestCase):
         merge = PrecisionWeightedMerge()
         fn = tf.function(lambda a, b: merge(a, b), jit_compile=True)
         ones = tf.ones((2, 2))
-        loc, scale = fn((ones, ones), (ones, 3.0 * ones))
+        _, scale = fn((ones, ones), (ones, 3.0 * ones))
         self.assertAllClose(scale, np.full((2, 2), (1 / (1 + 1 / 9)) ** 0.5), rtol=1e-6)
 
 
@@ -135,9 +135,13 @@ def test_non_positive_scales_raise(bad, which):
     scale = ones.copy()
     scale[1, 2] = bad
     merge = keras_vae.layers.PrecisionWeightedMerge()
-    args = ((ones, scale), (ones, ones)) if which == "scale_hat" else (
-        (ones, ones),
-        (ones, scale),
+    args = (
+        ((ones, scale), (ones, ones))
+        if which == "scale_hat"
+        else (
+            (ones, ones),
+            (ones, scale),
+        )
     )
     with pytest.raises(ValueError, match=rf"Expected `{which}` to hold positive"):
         merge(*args)

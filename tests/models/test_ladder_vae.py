@@ -1,0 +1,326 @@
+"""LadderVAE: per-layer KL against closed forms, bounds, free bits, API, errors."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vae
+from keras_vae import testing
+from keras_vae.models import LadderVAE
+
+DIMS, UNITS = (3, 2, 2), (8, 6, 4)
+
+
+def _binary(n, shape=(6, 6, 1), seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(size=(n,) + shape) < 0.4).astype("float32")
+
+
+def _small(data_shape=(6, 6, 1), **kwargs):
+    kwargs = {"latent_dims": DIMS, "hidden_units": UNITS, "seed": 0, **kwargs}
+    model = LadderVAE(**kwargs)
+    model.build((None,) + data_shape)
+    return model
+
+
+def _kl(q_loc, q_scale, p_loc, p_scale):
+    """Closed-form KL(N(q) || N(p)) in float64, summed over the last axis."""
+    q_loc, q_scale, p_loc, p_scale = (
+        np.asarray(a, "float64") for a in (q_loc, q_scale, p_loc, p_scale)
+    )
+    var_q, var_p = q_scale**2, p_scale**2
+    terms = (
+        np.log(p_scale / q_scale) + (var_q + (q_loc - p_loc) ** 2) / (2 * var_p) - 0.5
+    )
+    return terms.sum(-1)
+
+
+def _merge(loc_hat, scale_hat, loc_p, scale_p):
+    prec_hat, prec_p = scale_hat**-2.0, scale_p**-2.0
+    var = 1.0 / (prec_hat + prec_p)
+    return (loc_hat * prec_hat + loc_p * prec_p) * var, np.sqrt(var)
+
+
+def _set_constant(head, rng):
+    """Zero a head's kernel: its Gaussian is fixed by the bias. Returns it."""
+    units = head.units
+    loc = rng.normal(size=units)
+    log_var = rng.uniform(-1.5, 1.5, size=units)
+    head.kernel.assign(np.zeros(head.kernel.shape, "float32"))
+    head.bias.assign(np.concatenate([loc, log_var]).astype("float32"))
+    return loc, np.exp(0.5 * log_var)
+
+
+class ClosedFormTest(testing.TestCase):
+    """Constant heads: every q(z_i | .) and p(z_i | z_{i+1}) is a known Gaussian."""
+
+    def _constant_model(self, **kwargs):
+        model = _small(**kwargs)
+        rng = np.random.default_rng(7)
+        hats = [_set_constant(h, rng) for h in model.bottom_up_heads]
+        priors = [_set_constant(h, rng) for h in model.top_down_heads]
+        qs = [_merge(*hat, *p) for hat, p in zip(hats, priors)] + [hats[-1]]
+        kls = [_kl(*q, *p) for q, p in zip(qs, priors)]
+        kls.append(_kl(*qs[-1], np.zeros(DIMS[-1]), np.ones(DIMS[-1])))
+        return model, kls
+
+    def test_analytic_per_layer_kl(self):
+        model, kls = self._constant_model(num_samples=2)
+        terms = model.compute_terms(_binary(5))
+        for i, want in enumerate(kls):
+            self.assertAllClose(terms[f"kl_{i + 1}"], want, rtol=1e-5, atol=1e-6)
+        self.assertAllClose(terms["kl"], sum(kls), rtol=1e-5)
+        self.assertAllClose(
+            terms["elbo"], terms["reconstruction"] - sum(kls), rtol=1e-5
+        )
+
+    def test_monte_carlo_per_layer_kl_of_the_iwae_objective(self):
+        model, kls = self._constant_model(objective="iwae", num_samples=8)
+        terms = model.compute_terms(_binary(2000))
+        # 16000 samples of log q - log p per layer: standard errors < 0.02.
+        for i, want in enumerate(kls):
+            self.assertAllClose(terms[f"kl_{i + 1}"], want, atol=0.06)
+
+    def test_kl_matches_the_models_own_gaussians_at_the_sampled_latents(self):
+        model = _small(num_samples=3)
+        x = _binary(6)
+        state = model.seed_generator.state.numpy()
+        terms = model.compute_terms(x)
+        model.seed_generator.state.assign(state)
+        _, layers = model._forward(x, 3)  # the same draws as compute_terms
+        bottom_up = [[t.numpy() for t in pair] for pair in model._bottom_up_terms(x)]
+        for i, (z, q, p) in enumerate(layers):
+            q = [t.numpy() for t in q]
+            if p is None:
+                self.assertAllClose(q[0], bottom_up[i][0])
+                want = _kl(*q, 0.0, 1.0)
+            else:
+                # p(z_i | z_{i+1}) at the sampled z_{i+1}; q is the merge.
+                p = [t.numpy() for t in p]
+                again = model._prior(i, layers[i + 1][0])
+                self.assertAllClose(again[0], p[0], rtol=1e-5, atol=1e-6)
+                merged = _merge(*[np.float64(a) for a in bottom_up[i] + p])
+                self.assertAllClose(q[0], merged[0], rtol=1e-4, atol=1e-5)
+                self.assertAllClose(q[1], merged[1], rtol=1e-4)
+                want = _kl(*q, *p)
+            self.assertEqual(want.shape, (3, 6) if p is not None else (6,))
+            self.assertAllClose(terms[f"kl_{i + 1}"], want.mean(), rtol=1e-5, atol=1e-6)
+
+
+class BoundsTest(testing.TestCase):
+    def test_elbo_is_the_mean_log_weight_and_iwae_is_above_it(self):
+        model = _small()
+        x = np.repeat(_binary(1), 3000, axis=0)
+        elbo = float(model.compute_terms(x)["elbo"])
+        log_w = model.log_importance_weights(x, 1).numpy()
+        # E[log w] = ELBO: the analytic KLs agree with the log weights.
+        stderr = log_w.std() / np.sqrt(log_w.size)
+        self.assertLess(abs(log_w.mean() - elbo), 4 * stderr + 1e-3)
+        log_w = model.log_importance_weights(x[:300], 20).numpy()
+        iwae = np.mean(np.logaddexp.reduce(log_w, axis=0) - np.log(20))
+        self.assertGreater(iwae, elbo + 4 * stderr)
+
+    def test_gradients_reach_every_weight(self):
+        model = _small(objective="iwae", num_samples=2)
+        with tf.GradientTape() as tape:
+            loss = model.compute_terms(_binary(16), training=True)["loss"]
+        grads = tape.gradient(loss, model.trainable_variables)
+        missing = [
+            v.path
+            for v, g in zip(model.trainable_variables, grads)
+            if g is None or not np.any(g.numpy() != 0)
+        ]
+        self.assertEqual(missing, [])
+        names = " ".join(v.path for v in model.trainable_variables)
+        for part in ("bottom_up_3", "q_hat_z3", "top_down_2", "p_z2", "decoder"):
+            self.assertIn(part, names)
+
+
+class FreeBitsTest(testing.TestCase):
+    def test_free_bits_change_the_loss_not_the_bound(self):
+        x = _binary(8)
+        plain, clamped = _small(), _small(free_bits=0.3)
+        clamped.set_weights(plain.get_weights())
+        clamped.beta.assign(0.5)
+        plain.beta.assign(0.5)
+        a, b = plain.compute_terms(x), clamped.compute_terms(x)
+        for key in ("elbo", "reconstruction", "kl", "kl_1", "kl_2", "kl_3"):
+            self.assertAllClose(a[key], b[key], rtol=1e-6)
+        kls = [float(b[f"kl_{i}"]) for i in (1, 2, 3)]
+        # The threshold clamps some layers and not others.
+        self.assertTrue(min(kls) < 0.3 < max(kls), kls)
+        want = -float(b["reconstruction"]) + 0.5 * sum(max(0.3, k) for k in kls)
+        self.assertAllClose(b["loss"], want, rtol=1e-6)
+        self.assertNotAllClose(a["loss"], b["loss"], rtol=1e-4)
+        self.assertAllClose(a["loss"], -a["reconstruction"] + 0.5 * a["kl"], rtol=1e-6)
+
+    def test_kl_below_the_threshold_gets_no_gradient(self):
+        model = _small(free_bits=100.0)
+        with tf.GradientTape(persistent=True) as tape:
+            terms = model.compute_terms(_binary(8), training=True)
+        variables = model.trainable_variables
+        # Every KL is below 100 nats: the loss is -reconstruction + constant.
+        for g_loss, g_rec in zip(
+            tape.gradient(terms["loss"], variables),
+            tape.gradient(terms["reconstruction"], variables),
+        ):
+            self.assertAllClose(g_loss, -g_rec, rtol=1e-5, atol=1e-7)
+
+    def test_free_bits_survive_save_and_load(self):
+        x = _binary(8)
+        model = _small(free_bits=0.25)
+        model.compile(optimizer="adam", jit_compile=False)  # XLA: see above
+        model.fit(x, epochs=1, batch_size=8, verbose=0)
+        path = self.get_temp_dir() + "/lvae.keras"
+        model.save(path)
+        loaded = keras.models.load_model(path)
+        self.assertEqual(loaded.free_bits, 0.25)
+        self.assertEqual(loaded.latent_dims, DIMS)
+        for a, b in zip(loaded.encode(x), model.encode(x)):
+            self.assertAllClose(a[0], b[0], atol=1e-6)
+
+
+class LadderVAETest(testing.TestCase):
+    def test_xla_fit_with_warm_up_reports_every_layer(self):
+        model = _small()
+        model.compile(optimizer="adam", jit_compile=True)
+        history = model.fit(
+            _binary(32),
+            epochs=2,
+            batch_size=16,
+            verbose=0,
+            callbacks=[keras_vae.callbacks.KLWarmUp(2)],
+        )
+        logs = history.history
+        for key in ("loss", "elbo", "reconstruction", "kl", "kl_1", "kl_2", "kl_3"):
+            self.assertTrue(np.all(np.isfinite(logs[key])), key)
+        self.assertEqual(logs["beta"], [0.0, 0.5])
+        self.assertAllClose(logs["loss"][0], -logs["reconstruction"][0], rtol=1e-5)
+        kl = sum(np.array(logs[f"kl_{i}"]) for i in (1, 2, 3))
+        self.assertAllClose(logs["kl"], kl, rtol=1e-5)
+        # Training steps used batch statistics and updated the moving ones.
+        bn = model.bottom_up[0].layers[1]
+        self.assertGreater(np.abs(bn.moving_mean.numpy()).max(), 0.0)
+
+    def test_encode_decode_sample_and_active_units(self):
+        x = _binary(10)
+        model = _small()
+        posteriors = model.encode(x)
+        self.assertEqual(
+            [(tuple(l.shape), tuple(s.shape)) for l, s in posteriors],
+            [((10, d), (10, d)) for d in DIMS],
+        )
+        # Inference-mode batch norm: an example's posterior does not depend
+        # on the rest of its batch.
+        for (loc, scale), (loc1, scale1) in zip(posteriors, model.encode(x[3:4])):
+            self.assertAllClose(loc[3:4], loc1, atol=1e-6)
+            self.assertAllClose(scale[3:4], scale1, atol=1e-6)
+        self.assertEqual(model.decode(posteriors[0][0]).shape, (10, 6, 6, 1))
+        self.assertAllClose(
+            model.reconstruct(x), model.decode(posteriors[0][0]), atol=1e-6
+        )
+        samples = model.sample(4).numpy()
+        self.assertEqual(samples.shape, (4, 6, 6, 1))
+        self.assertTrue(((samples >= 0) & (samples <= 1)).all())
+        self.assertEqual(model(x).shape, (10, 6, 6, 1))
+        units = keras_vae.diagnostics.active_units(model, x)
+        self.assertEqual([len(u.variances) for u in units], list(DIMS))
+        self.assertEqual(model.latent_dim, DIMS)
+        log_px = model.log_likelihood(x[:3], num_samples=40)
+        self.assertEqual(log_px.shape, (3,))
+        self.assertAllClose(log_px[1:2], model.log_likelihood(x[1:2], 40), atol=1.0)
+
+    def test_one_layer_and_paper_defaults(self):
+        model = _small(latent_dims=(2,), hidden_units=(4,))
+        self.assertEqual(model.top_down, [])
+        terms = model.compute_terms(_binary(4))
+        self.assertEqual(sorted(k for k in terms if k.startswith("kl_")), ["kl_1"])
+        default = LadderVAE()
+        self.assertEqual(default.latent_dims, (64, 32, 16, 8, 4))
+        self.assertEqual(default.hidden_units, (512, 256, 128, 64, 32))
+        self.assertIsInstance(default.likelihood, keras_vae.likelihoods.Bernoulli)
+
+
+class LadderVAEExportTest(testing.TestCase):
+    def test_serving_signatures_match_the_model(self):
+        from keras_vae.export import SIGNATURES, export_for_serving
+
+        x = _binary(12)
+        model = _small()
+        model.compile(optimizer="adam", jit_compile=False)
+        model.fit(x, epochs=1, batch_size=6, verbose=0)  # moving BN statistics
+        path = export_for_serving(model, self.get_temp_dir(), log_likelihood_chunk=64)
+        served = tf.saved_model.load(path).signatures
+        self.assertLessEqual(set(SIGNATURES), set(served))
+        batch = tf.constant(x[:5])
+        out = served["encode"](x=batch)
+        for i, (loc, scale) in enumerate(model.encode(x[:5])):
+            self.assertAllClose(out[f"loc_z{i + 1}"], loc, rtol=1e-5, atol=1e-6)
+            self.assertAllClose(out[f"scale_z{i + 1}"], scale, rtol=1e-5, atol=1e-6)
+        z1 = out["loc_z1"]
+        self.assertAllClose(
+            served["decode"](z1=z1)["mean"], model.decode(z1), rtol=1e-5, atol=1e-6
+        )
+        self.assertAllClose(
+            served["reconstruct"](x=batch)["mean"],
+            model.reconstruct(x[:5]),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+        # The seed state was saved at export and the model has not sampled
+        # since: both draw the same ancestral samples.
+        drawn = served["sample"](num_samples=tf.constant(3))
+        for i, z in enumerate(model._sample_tensors(3)):
+            self.assertAllClose(drawn[f"z{i + 1}"], z, rtol=1e-5, atol=1e-6)
+        self.assertAllClose(
+            drawn["mean"], model.decode(drawn["z1"]), rtol=1e-5, atol=1e-6
+        )
+        log_px = served["log_likelihood"](x=batch, num_samples=tf.constant(500))
+        log_px = log_px["log_likelihood"].numpy()
+        self.assertEqual(log_px.shape, (5,))
+        self.assertLess(abs(np.mean(log_px - model.log_likelihood(x[:5], 500))), 0.3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"latent_dims": (4, 2), "hidden_units": (8,)},
+            r"same length.*2 layers.*1 blocks",
+        ),
+        (
+            {"latent_dims": (4, 0), "hidden_units": (8, 4)},
+            r"`latent_dims` to be a positive",
+        ),
+        (
+            {"latent_dims": (4,), "hidden_units": (-8,)},
+            r"`hidden_units` to be a positive",
+        ),
+        ({"latent_dims": (), "hidden_units": ()}, r"non-empty list.*latent_dims=\(\)"),
+        ({"latent_dims": 4, "hidden_units": 8}, r"non-empty list.*latent_dims=4"),
+        ({"free_bits": -1.0}, r"`free_bits` to be None or a non-negative"),
+        ({"free_bits": "1"}, r"free_bits='1'"),
+        ({"free_bits": 0.5, "objective": "iwae"}, r"objective='elbo'.*free_bits=0.5"),
+        ({"objective": "vae"}, r"`objective` to be one of"),
+        ({"num_samples": 0}, r"`num_samples` to be a positive"),
+        ({"min_log_var": 2.0, "max_log_var": 1.0}, r"min_log_var < max_log_var"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LadderVAE(**kwargs)
+
+
+def test_bad_data_and_latents_raise():
+    with pytest.raises(ValueError, match="not built"):
+        LadderVAE(latent_dims=(2,), hidden_units=(4,)).decode(np.zeros((1, 2), "f4"))
+    model = _small()
+    with pytest.raises(ValueError, match=r"Expected `x` of shape"):
+        model.encode(np.zeros((2, 5, 5, 1), "f4"))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.encode(np.full((2, 6, 6, 1), 2.0, "f4"))
+    with pytest.raises(ValueError, match=r"`z1` of shape \(batch, 3\)"):
+        model.decode(np.zeros((2, 2), "f4"))
+    with pytest.raises(ValueError, match=r"`num_samples` to be a positive"):
+        model.sample(0)
