@@ -118,7 +118,9 @@ def export_for_serving(
     `(batch, latent_dim)` and `num_samples` an int32 scalar. A
     `HierarchicalVAE` has one input and output per latent layer instead:
     `decode(z1, z2)`, `encode(x) -> {"loc_z1", "scale_z1", "loc_z2",
-    "scale_z2"}` and `sample -> {"mean", "z1", "z2"}`. The
+    "scale_z2"}` and `sample -> {"mean", "z1", "z2"}`. A `LadderVAE` with L
+    layers decodes from z1 only, `decode(z1)`, and returns every layer from
+    `encode` (`"loc_z1"` ... `"scale_zL"`) and `sample` (`"z1"` ... `"zL"`). The
     log-likelihood is the model's importance-sampled estimator, drawn inside
     the graph in chunks of `log_likelihood_chunk` samples combined by a
     running log-sum-exp, so a request with S = 5000 samples needs the memory
@@ -130,9 +132,9 @@ def export_for_serving(
     partial export.
 
     Args:
-        model: A built `keras_vae.models.VAE` or `HierarchicalVAE` (any
-            `LatentVariableModel` with `_serving_functions` and
-            `log_importance_weights`).
+        model: A built `keras_vae.models.VAE`, `HierarchicalVAE` or
+            `LadderVAE` (any `LatentVariableModel` with `_serving_functions`
+            and `log_importance_weights`).
         export_dir: The model's base directory; created if missing.
         version: Optional positive integer. Defaults to one more than the
             largest integer subdirectory of `export_dir` (1 if none).
