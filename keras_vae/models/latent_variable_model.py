@@ -112,9 +112,15 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         return ops.cast(u < ops.cast(x, "float32"), x.dtype)
 
     def _build_for_batch(self, x):
-        """Build from a batch (array, tensor or `TensorSpec`) if not built."""
+        """Build from a batch (array, tensor or `TensorSpec`) if not built.
+
+        The weights are created under the model's distribution strategy, so a
+        model made in `strategy.scope()` and built lazily by `fit` has
+        mirrored variables.
+        """
         if not self.built:
-            self.build((None,) + tuple(x.shape[1:]))
+            with self.distribute_strategy.scope():
+                self.build((None,) + tuple(x.shape[1:]))
 
     def compute_terms(self, x, training=False):
         """Objective terms of a batch; see the class docstring."""

@@ -92,3 +92,11 @@ def test_non_finite_shard_skips_update_on_every_replica(result):
     assert result["nan_replica_copy_diff"] == 0.0
     # The optimizer's step counter advanced for the good step only.
     assert result["iterations_after"] == result["iterations_before"] + 1
+
+
+def test_model_built_lazily_by_fit_under_strategy(result):
+    # A model made in strategy.scope() and built by `fit` gets mirrored
+    # variables (LadderVAE, with batch norm and free bits).
+    assert result["lazy_ladder_mirrored"]
+    assert np.all(np.isfinite(result["lazy_ladder_loss"]))
+    assert result["lazy_ladder_replica_copy_diff"] == 0.0
