@@ -1,9 +1,9 @@
 """Deterministic blocks of the Ladder VAE (Sønderby et al., 2016).
 
 Every block is the paper's MLP(y): two dense layers, each followed by batch
-normalization and a leaky ReLU. The dense layers have no bias: batch
-normalization's offset plays its part (a bias before it would get no
-gradient).
+normalization (optional, for the paper's plain "VAE" baseline) and a leaky
+ReLU. With batch normalization the dense layers have no bias: its offset
+plays that part (a bias before it would get no gradient).
 """
 
 import math
@@ -14,21 +14,20 @@ import keras
 NEGATIVE_SLOPE = 0.1
 
 
-def mlp_block(units, name):
+def mlp_block(units, name, batch_norm=True):
     """`[Dense(units), BatchNormalization, LeakyReLU] x 2` as a `Sequential`."""
     layers = []
     for _ in range(2):
-        layers += [
-            keras.layers.Dense(units, use_bias=False),
-            keras.layers.BatchNormalization(),
-            keras.layers.LeakyReLU(negative_slope=NEGATIVE_SLOPE),
-        ]
+        layers.append(keras.layers.Dense(units, use_bias=not batch_norm))
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        layers.append(keras.layers.LeakyReLU(negative_slope=NEGATIVE_SLOPE))
     return keras.Sequential(layers, name=name)
 
 
-def decoder(data_shape, units):
+def decoder(data_shape, units, batch_norm=True):
     """z_1 -> MLP block -> `Dense(prod(data_shape))` (likelihood parameters)."""
-    block = mlp_block(units, "decoder_block")
+    block = mlp_block(units, "decoder_block", batch_norm)
     return keras.Sequential(
         block.layers
         + [

@@ -17,7 +17,7 @@ from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
 
-OBJECTIVES = ("elbo", "iwae")
+INFERENCE = ("ladder", "bottom_up")
 
 
 def _log_normal(z, loc, scale):
@@ -64,8 +64,15 @@ class LadderVAE(LatentVariableModel):
     (an unused unit then costs ~1e-4 nats against a unit-variance prior);
     merged variances may fall below the lower bound, never to zero.
 
-    In the ELBO the KL terms are closed-form given the sampled z_{i+1}; with
-    `objective="iwae"` they are Monte Carlo (log q - log p) and the bound is
+    `inference="bottom_up"` keeps the generative model and replaces the
+    ladder by the paper's baseline "VAE" inference, a stochastic bottom-up
+    chain q(z_1|x) q(z_2|z_1) ... q(z_L|z_{L-1}) (block i then reads z_{i-1},
+    not d_{i-1}); with `batch_norm=False` as well it is the plain "VAE" of
+    the paper's comparison.
+
+    In the ELBO the KL terms are closed-form given the sampled z_{i+1}
+    (bottom-up inference: only the top layer's, since there z_{i+1} is drawn
+    after z_i); with `objective="iwae"` they are Monte Carlo (log q - log p) and the bound is
     the log-mean of the k weights. Training scales the KL terms by `beta`
     (`keras_vae.callbacks.KLWarmUp`, the paper's warm-up); the reported
     `elbo` / `iwae_bound`, `kl` and `kl_1` ... `kl_L` are always the true
@@ -83,6 +90,8 @@ class LadderVAE(LatentVariableModel):
         free_bits: `None` or a non-negative float lambda, nats per latent
             layer (Kingma et al., 2016): each layer's batch-mean KL in the
             training loss is replaced by max(lambda, KL_i). ELBO only.
+        inference: `"ladder"` (the default) or `"bottom_up"` (see above).
+        batch_norm: Batch normalization in every deterministic block.
         min_log_var: Lower clamp of every head's log-variance (-6).
         max_log_var: Upper clamp of every head's log-variance (4).
         dynamic_binarization: Binarize every training batch, x ~ Bernoulli(x).
@@ -115,13 +124,14 @@ class LadderVAE(LatentVariableModel):
         num_samples=1,
         beta=1.0,
         free_bits=None,
+        inference="ladder",
+        batch_norm=True,
         min_log_var=-6.0,
         max_log_var=4.0,
         dynamic_binarization=False,
         seed=None,
         **kwargs,
     ):
-        self.objective = check_one_of(objective, "objective", OBJECTIVES)
         latent_dims = check_shape(latent_dims, "latent_dims")
         hidden_units = check_shape(hidden_units, "hidden_units")
         if len(latent_dims) != len(hidden_units):
@@ -131,15 +141,17 @@ class LadderVAE(LatentVariableModel):
                 f"latent_dims={list(latent_dims)} ({len(latent_dims)} layers), "
                 f"hidden_units={list(hidden_units)} ({len(hidden_units)} blocks)"
             )
-        self._bound_name = "elbo" if objective == "elbo" else "iwae_bound"
         self._kl_names = tuple(f"kl_{i + 1}" for i in range(len(latent_dims)))
         super().__init__(
-            metric_names=(self._bound_name, "reconstruction", "kl") + self._kl_names,
+            metric_names=("reconstruction", "kl") + self._kl_names,
+            objective=objective,
             beta=beta,
             dynamic_binarization=dynamic_binarization,
             seed=seed,
             **kwargs,
         )
+        self.inference = check_one_of(inference, "inference", INFERENCE)
+        self.batch_norm = bool(batch_norm)
         self.latent_dims = latent_dims
         self.hidden_units = hidden_units
         self.num_layers = len(latent_dims)
@@ -152,7 +164,7 @@ class LadderVAE(LatentVariableModel):
         self.max_log_var = float(max_log_var)
         dims, units = latent_dims, hidden_units
         self.bottom_up = [
-            ladder_networks.mlp_block(u, f"bottom_up_{i + 1}")
+            ladder_networks.mlp_block(u, f"bottom_up_{i + 1}", self.batch_norm)
             for i, u in enumerate(units)
         ]
         self.bottom_up_heads = [
@@ -161,7 +173,7 @@ class LadderVAE(LatentVariableModel):
         ]
         # top_down[i] maps z_{i+2} to p(z_{i+1} | z_{i+2}) (0-based i).
         self.top_down = [
-            ladder_networks.mlp_block(units[i + 1], f"top_down_{i + 1}")
+            ladder_networks.mlp_block(units[i + 1], f"top_down_{i + 1}", self.batch_norm)
             for i in range(self.num_layers - 1)
         ]
         self.top_down_heads = [
@@ -181,14 +193,18 @@ class LadderVAE(LatentVariableModel):
     def build(self, input_shape):
         self.data_shape = self._check_data_shape(input_shape)
         features = (None, math.prod(self.data_shape))
-        for block, head in zip(self.bottom_up, self.bottom_up_heads):
+        for i, (block, head) in enumerate(zip(self.bottom_up, self.bottom_up_heads)):
+            if self.inference == "bottom_up" and i > 0:
+                features = (None, self.latent_dims[i - 1])
             block.build(features)
             features = block.compute_output_shape(features)
             head.build(features)
         for i, (block, head) in enumerate(zip(self.top_down, self.top_down_heads)):
             block.build((None, self.latent_dims[i + 1]))
             head.build(block.compute_output_shape((None, self.latent_dims[i + 1])))
-        self.decoder = ladder_networks.decoder(self.data_shape, self.hidden_units[0])
+        self.decoder = ladder_networks.decoder(
+            self.data_shape, self.hidden_units[0], self.batch_norm
+        )
         self.decoder.build((None, self.latent_dims[0]))
         if not self.likelihood.built:
             self.likelihood.build((None,) + self.data_shape)
@@ -196,7 +212,7 @@ class LadderVAE(LatentVariableModel):
 
     # -------------------------------------------------------------- internals
     def _bottom_up_terms(self, x, training=False):
-        """(mu_hat_i, s_hat_i) of every layer, each `(batch, d_i)`."""
+        """Ladder inference: (mu_hat_i, s_hat_i) of every layer, `(batch, d_i)`."""
         h = ops.reshape(ops.cast(x, "float32"), (-1, math.prod(self.data_shape)))
         terms = []
         for block, head in zip(self.bottom_up, self.bottom_up_heads):
@@ -204,13 +220,16 @@ class LadderVAE(LatentVariableModel):
             terms.append(head(h))
         return terms
 
+    def _gaussian(self, block, head, h, training=False):
+        """`head(block(h))` as `(loc, scale)` over any leading axes of `h`."""
+        lead = tuple(ops.shape(h)[:-1])
+        loc, scale = head(block(ops.reshape(h, (-1, h.shape[-1])), training=training))
+        shape = lead + (head.units,)
+        return ops.reshape(loc, shape), ops.reshape(scale, shape)
+
     def _prior(self, i, z, training=False):
         """p(z_{i+1} | z_{i+2}) (0-based i) for z of shape `(..., d_{i+2})`."""
-        lead = tuple(ops.shape(z)[:-1])
-        flat = ops.reshape(z, (-1, self.latent_dims[i + 1]))
-        loc, scale = self.top_down_heads[i](self.top_down[i](flat, training=training))
-        shape = lead + (self.latent_dims[i],)
-        return ops.reshape(loc, shape), ops.reshape(scale, shape)
+        return self._gaussian(self.top_down[i], self.top_down_heads[i], z, training)
 
     def _decode_params(self, z1, training=False):
         lead = tuple(ops.shape(z1)[:-1])
@@ -225,26 +244,40 @@ class LadderVAE(LatentVariableModel):
             shape = (num_samples,) + shape
         return loc + scale * random.normal(shape, seed=self.seed_generator)
 
-    def _top_down(self, x, num_samples, training=False):
-        """The stochastic top-down pass with k samples (or none: `None`).
+    def _latents(self, x, num_samples, training=False, at_mean=False):
+        """The inference pass: per layer, bottom first, a tuple `(z, q, p)`.
 
-        Returns per layer, bottom first, a tuple `(z, q, p)`: the sample and
-        the `(loc, scale)` of q and of p (`None` for the top layer's N(0, I)).
+        `z` is a sample of q (k of them per example, or one without a sample
+        axis if `num_samples` is `None`; the mean of q if `at_mean`), `q` and
+        `p` the `(loc, scale)` of q(z_i | .) and of p(z_i | z_{i+1}) at the
+        sampled z_{i+1} (`None` for the top layer's N(0, I)).
         """
+        def draw(q, k=None):
+            return q[0] if at_mean else self._sample(*q, k)
+
+        if self.inference == "bottom_up":
+            # q(z_1 | x) q(z_2 | z_1) ... q(z_L | z_{L-1}), then the priors.
+            h = ops.reshape(ops.cast(x, "float32"), (-1, math.prod(self.data_shape)))
+            zs, qs = [], []
+            for i, (block, head) in enumerate(zip(self.bottom_up, self.bottom_up_heads)):
+                qs.append(self._gaussian(block, head, h, training))
+                h = draw(qs[-1], num_samples if i == 0 else None)
+                zs.append(h)
+            ps = [self._prior(i, zs[i + 1], training) for i in range(self.num_layers - 1)]
+            return list(zip(zs, qs, ps + [None]))
+        # Ladder: z_L ~ q(z_L | x), then z_i ~ merge(bottom-up term, p(z_i | z_{i+1})).
         bottom_up = self._bottom_up_terms(x, training)
         q = bottom_up[-1]
-        z = self._sample(*q, num_samples)
-        layers = [(z, q, None)]
+        layers = [(draw(q, num_samples), q, None)]
         for i in reversed(range(self.num_layers - 1)):
-            p = self._prior(i, z, training)
+            p = self._prior(i, layers[0][0], training)
             q = self.merge(bottom_up[i], p)
-            z = self._sample(*q)
-            layers.insert(0, (z, q, p))
+            layers.insert(0, (draw(q), q, p))
         return layers
 
     def _forward(self, x, num_samples, training=False):
-        """log p(x | z_1) of shape `(k, batch)` and the `_top_down` layers."""
-        layers = self._top_down(x, num_samples, training)
+        """log p(x | z_1) of shape `(k, batch)` and the `_latents` layers."""
+        layers = self._latents(x, num_samples, training)
         rec = self.likelihood.log_prob(x, self._decode_params(layers[0][0], training))
         return rec, layers
 
@@ -256,11 +289,19 @@ class LadderVAE(LatentVariableModel):
     def compute_terms(self, x, training=False):
         self._check_input(x)
         rec, layers = self._forward(x, self.num_samples, training)
-        if self.objective == "elbo":
-            kls = [_kl_normal(q, (0.0, 1.0) if p is None else p) for _, q, p in layers]
-        else:
-            kls = [self._log_q_minus_log_p(*layer) for layer in layers]
-        # The top layer's closed-form KL has no sample axis: broadcast it.
+        kls = []
+        for z, q, p in layers:
+            # A closed-form KL given z_{i+1} is unbiased only if z_{i+1} was
+            # drawn before z_i: always in the ladder's top-down pass, only for
+            # the top layer (p = N(0, I)) in bottom-up inference.
+            analytic = self.objective == "elbo" and (
+                self.inference == "ladder" or p is None
+            )
+            if analytic:
+                kls.append(_kl_normal(q, (0.0, 1.0) if p is None else p))
+            else:
+                kls.append(self._log_q_minus_log_p(z, q, p))
+        # A closed-form KL may have no sample axis: broadcast it.
         kls = [ops.broadcast_to(kl, ops.shape(rec)) for kl in kls]
         kl = sum(kls[1:], kls[0])
         objective, bound = self._objective_and_bound(rec, kl)
@@ -284,12 +325,7 @@ class LadderVAE(LatentVariableModel):
 
     def _encode_tensors(self, x):
         """Posterior `(loc, scale)` per layer, bottom first, at the means."""
-        bottom_up = self._bottom_up_terms(x)
-        posteriors = [bottom_up[-1]]
-        for i in reversed(range(self.num_layers - 1)):
-            z = posteriors[0][0]
-            posteriors.insert(0, self.merge(bottom_up[i], self._prior(i, z)))
-        return posteriors
+        return [q for _, q, _ in self._latents(x, None, at_mean=True)]
 
     def _sample_tensors(self, num_samples):
         """Ancestral samples `[z_1, ..., z_L]` from the generative model."""
@@ -302,7 +338,7 @@ class LadderVAE(LatentVariableModel):
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
         self._check_input(x)
-        z1 = self._top_down(x, None, training)[0][0]
+        z1 = self._latents(x, None, training)[0][0]
         return self.likelihood.mean(self._decode_params(z1, training))
 
     def encode(self, x):
@@ -367,18 +403,10 @@ class LadderVAE(LatentVariableModel):
             "latent_dims": list(self.latent_dims),
             "hidden_units": list(self.hidden_units),
             "likelihood": keras.saving.serialize_keras_object(self.likelihood),
-            "objective": self.objective,
             "num_samples": self.num_samples,
             "free_bits": self.free_bits,
+            "inference": self.inference,
+            "batch_norm": self.batch_norm,
             "min_log_var": self.min_log_var,
             "max_log_var": self.max_log_var,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(config.get("likelihood"), dict):
-            config["likelihood"] = keras.saving.deserialize_keras_object(
-                config["likelihood"]
-            )
-        return cls(**config)
