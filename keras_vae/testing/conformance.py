@@ -288,6 +288,18 @@ CONFORMANCE = {
         Spec(
             "model",
             {
+                "latent_dims": (3, 2),
+                "hidden_units": (8, 4),
+                "inference": "bottom_up",
+                "batch_norm": False,
+                "seed": 1,
+            },
+            input_data=_binary_images,
+            note="The paper's plain VAE baseline.",
+        ),
+        Spec(
+            "model",
+            {
                 "latent_dims": (3, 2, 2),
                 "hidden_units": (8, 4, 4),
                 "objective": "iwae",
@@ -302,6 +314,10 @@ CONFORMANCE = {
     "keras_vae.models.gated_mlp_encoder": FUNCTION,
     "keras_vae.models.gated_mlp_hvae_networks": FUNCTION,
     # ------------------------------------------------------------- callbacks
+    "keras_vae.callbacks.ActiveUnitsLogger": Spec(
+        "callback",
+        {"x": np.arange(6, dtype="float32").reshape(3, 2), "every": 2, "threshold": 0.1},
+    ),
     "keras_vae.callbacks.KLWarmUp": Spec(
         "callback", {"epochs": 3, "max_value": 0.5, "start_epoch": 1}
     ),

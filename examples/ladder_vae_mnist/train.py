@@ -1,0 +1,222 @@
+"""Train one model of the Ladder VAE paper's MNIST comparison, with its protocol.
+
+Sønderby et al. (2016): five stochastic layers of 64-32-16-8-4 units over
+deterministic MLP blocks of 512-256-128-64-32 (two dense layers each, leaky
+ReLU), Bernoulli likelihood, dynamically binarized MNIST (all 60,000 training
+images, re-binarized every epoch), Adam 2e-3, batches of 256, 2000 epochs,
+linear KL warm-up over the first 200; the best LVAE is fine-tuned with an
+importance-weighted bound (k = 10). Test NLL with 5000 importance samples.
+
+    python examples/ladder_vae_mnist/train.py --model vae         # no BN, no WU
+    python examples/ladder_vae_mnist/train.py --model vae_bn_wu   # VAE+BN+WU
+    python examples/ladder_vae_mnist/train.py --model lvae        # LVAE+BN+WU
+    python examples/ladder_vae_mnist/compare.py                   # table + PNG
+
+"vae" models use the paper's bottom-up inference q(z_1|x) ... q(z_L|z_{L-1})
+(`LadderVAE(inference="bottom_up")`), the same generative model as "lvae".
+Add `--backup-dir DIR` to long runs: a killed run resumes where it stopped.
+Outputs in --out-dir: results.json, history.csv (per-layer KL and active
+units), samples.png, final.weights.h5.
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_vae  # noqa: E402
+
+SHARED_TFDS = Path(__file__).resolve().parents[2].parent / "shared" / "tfds"
+MODELS = {
+    # name: (inference, batch normalization, warm-up)
+    "vae": ("bottom_up", False, False),
+    "vae_bn_wu": ("bottom_up", True, True),
+    "lvae": ("ladder", True, True),
+}
+
+
+def int_list(text):
+    return tuple(int(v) for v in text.split(","))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add = p.add_argument
+    add("--model", choices=tuple(MODELS), default="lvae")
+    add("--epochs", type=int, default=2000, help="training epochs (2000)")
+    add("--warmup", type=int, default=200, help="KL warm-up epochs (200)")
+    add("--finetune-epochs", type=int, default=0, help="IW fine-tuning epochs (0)")
+    add("--finetune-samples", type=int, default=10, help="IW fine-tuning k (10)")
+    add("--free-bits", type=float, help="KL floor per layer in nats (off)")
+    add("--batch-size", type=int, default=256)
+    add("--lr", type=float, default=2e-3, help="Adam learning rate (2e-3)")
+    add("--latent-dims", type=int_list, default=(64, 32, 16, 8, 4))
+    add("--hidden-units", type=int_list, default=(512, 256, 128, 64, 32))
+    add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
+    add("--nll-examples", type=int, help="score the first N test images (all)")
+    add("--active-units-every", type=int, default=10, help="log every N epochs")
+    add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
+    add("--out-dir", help="default runs/ladder_vae_mnist/<model>")
+    add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
+    add("--seed", type=int, default=0)
+    add("--steps-per-execution", type=int, default=1)
+    add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
+    args = p.parse_args(argv)
+    for name in ("epochs", "batch_size", "nll_samples", "active_units_every"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if args.finetune_epochs < 0 or args.warmup < 0:
+        p.error("--finetune-epochs and --warmup must be non-negative")
+    args.out_dir = args.out_dir or os.path.join("runs", "ladder_vae_mnist", args.model)
+    return args
+
+
+def default_data_dir():
+    env = os.environ.get("KERAS_VAE_DATA_DIR") or os.environ.get("TFDS_DATA_DIR")
+    return env or (str(SHARED_TFDS) if SHARED_TFDS.is_dir() else None)
+
+
+def load_data(args):
+    """All 60k training intensities (binarized in the step) and the static test set."""
+    load = lambda split, **kw: keras_vae.datasets.load(  # noqa: E731
+        "mnist", split, data_dir=args.data_dir, download=False, as_numpy=True, **kw
+    )
+    x_train = np.concatenate(
+        [load("train", binarization=None), load("validation", binarization=None)]
+    )
+    return x_train[: args.max_train_examples], load("test")
+
+
+def make_model(args, objective="elbo", num_samples=1):
+    inference, batch_norm, _ = MODELS[args.model]
+    return keras_vae.models.LadderVAE(
+        latent_dims=args.latent_dims,
+        hidden_units=args.hidden_units,
+        inference=inference,
+        batch_norm=batch_norm,
+        objective=objective,
+        num_samples=num_samples,
+        free_bits=args.free_bits,
+        dynamic_binarization=True,
+        seed=args.seed,
+    )
+
+
+def train_phase(args, model, x_train, x_test, epochs, tag, warmup):
+    """`fit` for `epochs`, resumable; returns the seconds spent in this call."""
+    out = Path(args.out_dir)
+    backup = Path(args.backup_dir, tag) if args.backup_dir else None
+    done = backup and backup / "finished.weights.h5"
+    model.compile(
+        optimizer=keras.optimizers.Adam(args.lr),
+        jit_compile=True,
+        steps_per_execution=args.steps_per_execution,
+    )
+    if done and done.exists():  # a finished phase of a resumed run
+        print(f"phase {tag!r} already finished: loading {done}")
+        model.load_weights(done)
+        return 0.0
+    callbacks = []
+    if warmup:
+        callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup))
+    callbacks += [
+        keras_vae.callbacks.ActiveUnitsLogger(x_test, every=args.active_units_every),
+        keras.callbacks.CSVLogger(str(out / f"history_{tag}.csv"), append=True),
+    ]
+    if backup:
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
+    start = time.perf_counter()
+    model.fit(
+        x_train,
+        batch_size=args.batch_size,
+        epochs=epochs,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=2,
+    )
+    if done:  # BackupAndRestore deletes its directory when fit ends
+        done.parent.mkdir(parents=True, exist_ok=True)
+        model.save_weights(done)
+    return time.perf_counter() - start
+
+
+def save_samples(path, model):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = keras.ops.convert_to_numpy(model.sample(100))[..., 0]
+    h, w = images.shape[1:]
+    grid = images.reshape(10, 10, h, w).transpose(0, 2, 1, 3).reshape(10 * h, 10 * w)
+    plt.imsave(path, grid, cmap="gray_r", vmin=0.0, vmax=1.0)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    keras.utils.set_random_seed(args.seed)
+    os.makedirs(args.out_dir, exist_ok=True)
+    x_train, x_test = load_data(args)
+    _, _, warmup = MODELS[args.model]
+    print(
+        f"{args.model} on {len(x_train)} dynamically binarized MNIST images, "
+        f"{args.epochs} epochs (+{args.finetune_epochs} IW k="
+        f"{args.finetune_samples}); out-dir {args.out_dir}"
+    )
+    model = make_model(args)
+    model.build((None,) + x_train.shape[1:])
+    seconds = train_phase(args, model, x_train, x_test, args.epochs, "elbo", warmup)
+    if args.finetune_epochs:
+        tuned = make_model(args, "iwae", args.finetune_samples)
+        tuned.build((None,) + x_train.shape[1:])
+        tuned.set_weights(model.get_weights())
+        seconds += train_phase(
+            args, tuned, x_train, x_test, args.finetune_epochs, "iwae", False
+        )
+        model = tuned
+
+    test = model.evaluate(x_test, batch_size=500, verbose=0, return_dict=True)
+    nll = keras_vae.diagnostics.log_likelihood(
+        model, x_test, num_samples=args.nll_samples, max_examples=args.nll_examples
+    )
+    units = keras_vae.diagnostics.active_units(model, x_test)
+    results = {
+        "model": args.model,
+        "args": vars(args),
+        "epochs": args.epochs,
+        "finetune_epochs": args.finetune_epochs,
+        "test_nll": nll.nll,
+        "nll_samples": nll.num_samples,
+        "nll_examples": len(nll.log_likelihood),
+        # log w at one z ~ q per image: an unbiased estimate of the test ELBO.
+        "test_elbo": -keras_vae.diagnostics.log_likelihood(
+            model, x_test, num_samples=1, max_examples=args.nll_examples
+        ).nll,
+        "test_kl_per_layer": [
+            float(test[f"kl_{i + 1}"]) for i in range(len(args.latent_dims))
+        ],
+        "active_units": [u.num_active for u in units],
+        "latent_dims": list(args.latent_dims),
+        "train_seconds_this_call": seconds,
+        "keras_vae_version": keras_vae.__version__,
+    }
+    model.save_weights(os.path.join(args.out_dir, "final.weights.h5"))
+    save_samples(os.path.join(args.out_dir, "samples.png"), model)
+    path = os.path.join(args.out_dir, "results.json")
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"active units per layer (z_1 first): {results['active_units']}")
+    print(
+        f"test NLL: {nll.nll:.2f} nats ({nll.num_samples} importance samples, "
+        f"{results['nll_examples']} test images); results in {path}"
+    )
+
+
+if __name__ == "__main__":
+    main()

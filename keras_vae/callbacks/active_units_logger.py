@@ -1,0 +1,83 @@
+"""ActiveUnitsLogger: active latent units per layer in the epoch logs."""
+
+import keras
+import numpy as np
+
+from keras_vae.diagnostics.active_units import active_units
+from keras_vae.utils.validation import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class ActiveUnitsLogger(keras.callbacks.Callback):
+    """Counts the active latent units of every layer at the end of epochs.
+
+    ```none
+    A_u = Var_x( E_q[z_u | x] ),   unit u active <=> A_u > threshold
+    ```
+
+    (`keras_vae.diagnostics.active_units`). Every `every` epochs the count
+    of each latent layer is added to the epoch logs as `active_units` (one
+    layer) or `active_units_1` ... `active_units_L` (hierarchical models,
+    bottom first, in the order of the model's `encode`), so it reaches the
+    `History`, `CSVLogger` and TensorBoard callbacks placed after it. Between
+    logged epochs the keys are absent.
+
+    Args:
+        x: The examples to measure on, an array (e.g. the test set). It is
+            part of the config, so a serialized callback carries its data.
+        every: Positive integer, log every `every` epochs. Defaults to 1.
+        threshold: Activity above which a unit is active. Defaults to 0.01.
+        batch_size: Examples per `encode` call. Defaults to 500.
+
+    Example:
+
+    >>> lvae.fit(x_train, epochs=10, callbacks=[
+    ...     keras_vae.callbacks.ActiveUnitsLogger(x_test, every=5),
+    ...     keras.callbacks.CSVLogger("history.csv")])
+
+    Reference:
+        - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
+        - [Sønderby et al., 2016](https://arxiv.org/abs/1602.02282)
+    """
+
+    def __init__(self, x, every=1, threshold=0.01, batch_size=500):
+        super().__init__()
+        self.x = np.asarray(x, dtype="float32")
+        if self.x.ndim < 2 or len(self.x) == 0:
+            raise ValueError(
+                "Expected `x` to be a non-empty batch of examples (an array with "
+                f"a batch axis). Received: x of shape {self.x.shape}"
+            )
+        self.every = check_positive_int(every, "every")
+        if not threshold >= 0:
+            raise ValueError(
+                f"Expected `threshold` >= 0. Received: threshold={threshold!r}"
+            )
+        self.threshold = float(threshold)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        result = active_units(
+            self.model, self.x, threshold=self.threshold, batch_size=self.batch_size
+        )
+        if isinstance(result, list):
+            for i, layer in enumerate(result):
+                logs[f"active_units_{i + 1}"] = layer.num_active
+        else:
+            logs["active_units"] = result.num_active
+
+    def get_config(self):
+        return {
+            "x": keras.saving.serialize_keras_object(self.x),
+            "every": self.every,
+            "threshold": self.threshold,
+            "batch_size": self.batch_size,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["x"] = keras.saving.deserialize_keras_object(config["x"])
+        return cls(**config)
