@@ -173,7 +173,9 @@ class LadderVAE(LatentVariableModel):
         ]
         # top_down[i] maps z_{i+2} to p(z_{i+1} | z_{i+2}) (0-based i).
         self.top_down = [
-            ladder_networks.mlp_block(units[i + 1], f"top_down_{i + 1}", self.batch_norm)
+            ladder_networks.mlp_block(
+                units[i + 1], f"top_down_{i + 1}", self.batch_norm
+            )
             for i in range(self.num_layers - 1)
         ]
         self.top_down_heads = [
@@ -252,6 +254,7 @@ class LadderVAE(LatentVariableModel):
         `p` the `(loc, scale)` of q(z_i | .) and of p(z_i | z_{i+1}) at the
         sampled z_{i+1} (`None` for the top layer's N(0, I)).
         """
+
         def draw(q, k=None):
             return q[0] if at_mean else self._sample(*q, k)
 
@@ -259,11 +262,15 @@ class LadderVAE(LatentVariableModel):
             # q(z_1 | x) q(z_2 | z_1) ... q(z_L | z_{L-1}), then the priors.
             h = ops.reshape(ops.cast(x, "float32"), (-1, math.prod(self.data_shape)))
             zs, qs = [], []
-            for i, (block, head) in enumerate(zip(self.bottom_up, self.bottom_up_heads)):
+            for i, (block, head) in enumerate(
+                zip(self.bottom_up, self.bottom_up_heads)
+            ):
                 qs.append(self._gaussian(block, head, h, training))
                 h = draw(qs[-1], num_samples if i == 0 else None)
                 zs.append(h)
-            ps = [self._prior(i, zs[i + 1], training) for i in range(self.num_layers - 1)]
+            ps = [
+                self._prior(i, zs[i + 1], training) for i in range(self.num_layers - 1)
+            ]
             return list(zip(zs, qs, ps + [None]))
         # Ladder: z_L ~ q(z_L | x), then z_i ~ merge(bottom-up term, p(z_i | z_{i+1})).
         bottom_up = self._bottom_up_terms(x, training)

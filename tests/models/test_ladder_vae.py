@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from absl.testing import parameterized
 
 import keras_vae
 from keras_vae import testing
@@ -34,6 +35,14 @@ def _kl(q_loc, q_scale, p_loc, p_scale):
         np.log(p_scale / q_scale) + (var_q + (q_loc - p_loc) ** 2) / (2 * var_p) - 0.5
     )
     return terms.sum(-1)
+
+
+def _log_normal(z, loc, scale):
+    """log N(z; loc, scale^2) in float64, summed over the last axis."""
+    z = np.asarray(z, "float64")
+    return (
+        -0.5 * ((z - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+    ).sum(-1)
 
 
 def _merge(loc_hat, scale_hat, loc_p, scale_p):
@@ -122,7 +131,12 @@ class BoundsTest(testing.TestCase):
         self.assertGreater(iwae, elbo + 4 * stderr)
 
     def test_gradients_reach_every_weight(self):
-        model = _small(objective="iwae", num_samples=2)
+        for inference in ("ladder", "bottom_up"):
+            with self.subTest(inference=inference):
+                self._check_gradients(inference)
+
+    def _check_gradients(self, inference):
+        model = _small(objective="iwae", num_samples=2, inference=inference)
         with tf.GradientTape() as tape:
             loss = model.compute_terms(_binary(16), training=True)["loss"]
         grads = tape.gradient(loss, model.trainable_variables)
@@ -135,6 +149,62 @@ class BoundsTest(testing.TestCase):
         names = " ".join(v.path for v in model.trainable_variables)
         for part in ("bottom_up_3", "q_hat_z3", "top_down_2", "p_z2", "decoder"):
             self.assertIn(part, names)
+
+
+class BottomUpInferenceTest(testing.TestCase):
+    """The paper's VAE baseline: q(z_1|x) q(z_2|z_1) ... and the same p."""
+
+    def test_kl_terms_at_the_sampled_latents(self):
+        model = _small(inference="bottom_up", num_samples=3)
+        x = _binary(6)
+        state = model.seed_generator.state.numpy()
+        terms = model.compute_terms(x)
+        model.seed_generator.state.assign(state)
+        _, layers = model._forward(x, 3)  # the same draws as compute_terms
+        zs = [layer[0].numpy() for layer in layers]
+        for i, (z, q, p) in enumerate(layers):
+            q = [np.float64(t.numpy()) for t in q]
+            # q(z_1 | x) has no sample axis; the layers above read samples.
+            self.assertEqual(q[0].shape, ((3,) if i else ()) + (6, DIMS[i]))
+            if i > 0:  # q(z_i | z_{i-1}) reads the sampled z_{i-1}
+                again = model._gaussian(
+                    model.bottom_up[i], model.bottom_up_heads[i], zs[i - 1]
+                )
+                self.assertAllClose(again[0], q[0], rtol=1e-5, atol=1e-6)
+            if p is None:  # top layer: closed form against N(0, I)
+                want = _kl(*q, 0.0, 1.0)
+            else:  # z_{i+1} is drawn after z_i: Monte Carlo log q - log p
+                p = [np.float64(t.numpy()) for t in p]
+                want = _log_normal(zs[i], *q) - _log_normal(zs[i], *p)
+            self.assertAllClose(terms[f"kl_{i + 1}"], want.mean(), rtol=1e-4, atol=1e-5)
+
+    def test_elbo_is_the_mean_log_weight(self):
+        model = _small(inference="bottom_up")
+        x = np.repeat(_binary(1), 3000, axis=0)
+        elbo = float(model.compute_terms(x)["elbo"])
+        log_w = model.log_importance_weights(x, 1).numpy()
+        stderr = log_w.std() / np.sqrt(log_w.size)
+        self.assertLess(abs(log_w.mean() - elbo), 4 * stderr + 1e-3)
+
+    def test_structure_without_batch_norm(self):
+        model = _small(inference="bottom_up", batch_norm=False)
+        layers = [
+            layer
+            for block in model.bottom_up + model.top_down + [model.decoder]
+            for layer in block.layers
+        ]
+        self.assertFalse(
+            any(isinstance(l, keras.layers.BatchNormalization) for l in layers)
+        )
+        self.assertTrue(
+            all(l.use_bias for l in layers if isinstance(l, keras.layers.Dense))
+        )
+        # Block 2 reads z_1 (3 units), not the 8 units of block 1.
+        self.assertEqual(model.bottom_up[1].layers[0].kernel.shape, (DIMS[0], UNITS[1]))
+        ladder = _small()
+        self.assertEqual(
+            ladder.bottom_up[1].layers[0].kernel.shape, (UNITS[0], UNITS[1])
+        )
 
 
 class FreeBitsTest(testing.TestCase):

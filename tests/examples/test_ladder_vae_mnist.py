@@ -1,0 +1,120 @@
+"""examples/ladder_vae_mnist: tiny end-to-end runs on the real MNIST.
+
+`train.py` runs in a fresh interpreter with a tiny budget (512 training
+images, small networks, 2 epochs); `compare.py` then tabulates and plots the
+runs. They skip when no prepared TFDS `mnist` is found.
+"""
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "ladder_vae_mnist"
+PNG = b"\x89PNG\r\n\x1a\n"
+TINY = (
+    "--max-train-examples", "512",
+    "--epochs", "2",
+    "--warmup", "1",
+    "--latent-dims", "4,3,2",
+    "--hidden-units", "32,16,8",
+    "--batch-size", "128",
+    "--nll-samples", "10",
+    "--nll-examples", "20",
+    "--active-units-every", "1",
+)  # fmt: skip
+
+
+def _data_dir():
+    for candidate in (
+        os.environ.get("KERAS_VAE_DATA_DIR"),
+        os.environ.get("TFDS_DATA_DIR"),
+        ROOT.parent / "shared" / "tfds",
+    ):
+        if candidate and (Path(candidate) / "mnist" / "3.0.1").is_dir():
+            return str(candidate)
+    return None
+
+
+DATA_DIR = _data_dir()
+pytestmark = pytest.mark.skipif(
+    DATA_DIR is None,
+    reason="no prepared TFDS mnist/3.0.1 (set TFDS_DATA_DIR or put it at "
+    "../shared/tfds beside the checkout)",
+)
+
+
+def run(script, tmp_path, *args):
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONPATH=path)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE / script), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-5000:]}"
+    )
+    return proc.stdout
+
+
+def train(tmp_path, model, *args):
+    out = tmp_path / "runs" / model
+    stdout = run(
+        "train.py",
+        tmp_path,
+        *TINY,
+        "--model", model,
+        "--data-dir", DATA_DIR,
+        "--out-dir", str(out),
+        *args,
+    )  # fmt: skip
+    return stdout, json.loads((out / "results.json").read_text()), out
+
+
+def test_lvae_with_fine_tuning_resumes_and_compares(tmp_path):
+    backup = tmp_path / "backup"
+    stdout, results, out = train(
+        tmp_path, "lvae", "--finetune-epochs", "1", "--backup-dir", str(backup)
+    )
+    assert (results["model"], results["epochs"], results["finetune_epochs"]) == (
+        "lvae",
+        2,
+        1,
+    )
+    assert (results["nll_samples"], results["nll_examples"]) == (10, 20)
+    # 784 binary pixels: a model that ignores the data scores 784 log 2 = 543.
+    assert math.isfinite(results["test_nll"]) and 100 < results["test_nll"] < 5000
+    assert results["test_elbo"] < -results["test_nll"] + 1e-3 * results["test_nll"]
+    assert len(results["active_units"]) == 3 and results["latent_dims"] == [4, 3, 2]
+    assert all(0 <= a <= d for a, d in zip(results["active_units"], [4, 3, 2]))
+    assert all(k >= 0 for k in results["test_kl_per_layer"])
+    last = stdout.strip().splitlines()[-1]
+    match = re.match(r"test NLL: ([0-9.]+) nats \(10 importance samples", last)
+    assert match and abs(float(match.group(1)) - results["test_nll"]) < 0.01
+    history = (out / "history_elbo.csv").read_text().splitlines()
+    assert "active_units_3" in history[0] and "kl_3" in history[0]
+    assert len(history) == 3 and (out / "history_iwae.csv").exists()
+    assert (out / "samples.png").read_bytes()[:8] == PNG
+    # Both phases finished: a rerun loads them instead of training again.
+    stdout, again, _ = train(
+        tmp_path, "lvae", "--finetune-epochs", "1", "--backup-dir", str(backup)
+    )
+    assert "phase 'elbo' already finished" in stdout
+    assert "phase 'iwae' already finished" in stdout
+    assert again["train_seconds_this_call"] == 0.0
+
+    train(tmp_path, "vae")
+    table = run("compare.py", tmp_path, "--runs-dir", str(tmp_path / "runs"))
+    assert "| VAE |" in table and "| LVAE+BN+WU | 2 + 1 IW |" in table
+    assert (tmp_path / "runs" / "active_units.png").read_bytes()[:8] == PNG
