@@ -15,12 +15,14 @@ class ActiveUnitsLogger(keras.callbacks.Callback):
     A_u = Var_x( E_q[z_u | x] ),   unit u active <=> A_u > threshold
     ```
 
-    (`keras_vae.diagnostics.active_units`). Every `every` epochs the count
-    of each latent layer is added to the epoch logs as `active_units` (one
-    layer) or `active_units_1` ... `active_units_L` (hierarchical models,
-    bottom first, in the order of the model's `encode`), so it reaches the
-    `History`, `CSVLogger` and TensorBoard callbacks placed after it. Between
-    logged epochs the keys are absent.
+    (`keras_vae.diagnostics.active_units`). After the first epoch of every
+    `fit` call and then every `every` epochs, the count of each latent layer
+    is added to the epoch logs as `active_units` (one layer) or
+    `active_units_1` ... `active_units_L` (hierarchical models, bottom first,
+    in the order of the model's `encode`), so it reaches the `History`,
+    `CSVLogger` and TensorBoard callbacks placed after it. Between logged
+    epochs the keys are absent (`CSVLogger` writes "NA"; it takes its
+    columns from the first epoch, hence that epoch is always logged).
 
     Args:
         x: The examples to measure on, an array (e.g. the test set). It is
@@ -55,9 +57,14 @@ class ActiveUnitsLogger(keras.callbacks.Callback):
             )
         self.threshold = float(threshold)
         self.batch_size = check_positive_int(batch_size, "batch_size")
+        self._first_epoch = True
+
+    def on_train_begin(self, logs=None):
+        self._first_epoch = True
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None or (epoch + 1) % self.every:
+        first, self._first_epoch = self._first_epoch, False
+        if logs is None or ((epoch + 1) % self.every and not first):
             return
         result = active_units(
             self.model, self.x, threshold=self.threshold, batch_size=self.batch_size

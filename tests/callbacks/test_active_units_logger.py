@@ -1,5 +1,7 @@
 """ActiveUnitsLogger: per-layer counts in the epoch logs, on its schedule."""
 
+import csv
+
 import keras
 import numpy as np
 import pytest
@@ -22,11 +24,22 @@ class ActiveUnitsLoggerTest(testing.TestCase):
         )
         model.compile(optimizer="adam", jit_compile=True)
         logger = ActiveUnitsLogger(x[:20], every=2, threshold=1e-6, batch_size=7)
-        history = model.fit(x, epochs=4, batch_size=16, verbose=0, callbacks=[logger])
-        # Logged at epochs 2 and 4 only: History keeps the two values.
-        self.assertEqual(len(history.history["active_units_1"]), 2)
-        self.assertEqual(len(history.history["active_units_2"]), 2)
+        path = self.get_temp_dir() + "/history.csv"
+        history = model.fit(
+            x,
+            epochs=4,
+            batch_size=16,
+            verbose=0,
+            callbacks=[logger, keras.callbacks.CSVLogger(path)],
+        )
+        # Logged after epochs 1 (the first of the call), 2 and 4.
+        self.assertEqual(len(history.history["active_units_1"]), 3)
+        self.assertEqual(len(history.history["active_units_2"]), 3)
         self.assertEqual(len(history.history["loss"]), 4)
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        column = [row["active_units_2"] for row in rows]
+        self.assertEqual([c == "NA" for c in column], [False, False, True, False])
         want = keras_vae.diagnostics.active_units(model, x[:20], threshold=1e-6)
         self.assertEqual(
             [history.history[f"active_units_{i}"][-1] for i in (1, 2)],
