@@ -8,6 +8,7 @@
   symbol must be in (see `keras_vae.testing.conformance`).
 - `linear_gaussian_vae`: a VAE with a closed-form log p(x), for numerical
   tests of likelihood estimators.
+- `prepared_tfds_dir`: the offline TFDS data dir of the real-data tests.
 """
 
 from keras_vae.testing.conformance import CONFORMANCE
@@ -19,6 +20,7 @@ from keras_vae.testing.checks import run_serialization_test
 from keras_vae.testing.layer_test import PerExampleSum
 from keras_vae.testing.layer_test import run_layer_test
 from keras_vae.testing.model_test import run_model_test
+from keras_vae.testing.real_data import prepared_tfds_dir
 from keras_vae.testing.test_case import TestCase
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "Spec",
     "TestCase",
     "linear_gaussian_vae",
+    "prepared_tfds_dir",
     "public_symbols",
     "run_layer_test",
     "run_model_test",

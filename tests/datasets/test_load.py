@@ -1,14 +1,13 @@
 """Tests for `keras_vae.datasets.load` (digits offline; MNIST with a prepared TFDS dir)."""
 
-import os
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from keras_vae import datasets
+from keras_vae import testing
 from keras_vae.datasets import tfds_source
 
 load_module = sys.modules["keras_vae.datasets.load"]
@@ -282,19 +281,7 @@ def test_split_is_read_once_and_cached(monkeypatch):
 # ---------------------------------------------------------------- real TFDS data
 
 
-def _real_data_dir():
-    for candidate in (
-        os.environ.get("KERAS_VAE_DATA_DIR"),
-        os.environ.get("TFDS_DATA_DIR"),
-        Path(__file__).resolve().parents[2].parent / "shared" / "tfds",
-    ):
-        if candidate and (Path(candidate) / "mnist" / "3.0.1" / "dataset_info.json").exists():
-            if (Path(candidate) / "binarized_mnist" / "1.0.0" / "dataset_info.json").exists():
-                return str(candidate)
-    return None
-
-
-REAL_DATA_DIR = _real_data_dir()
+REAL_DATA_DIR = testing.prepared_tfds_dir("mnist", "binarized_mnist")
 needs_real_data = pytest.mark.skipif(
     REAL_DATA_DIR is None,
     reason="no prepared TFDS data dir with mnist/3.0.1 and binarized_mnist/1.0.0 "

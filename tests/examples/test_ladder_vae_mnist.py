@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from keras_vae.testing import prepared_tfds_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ladder_vae_mnist"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -31,18 +33,7 @@ TINY = (
 )  # fmt: skip
 
 
-def _data_dir():
-    for candidate in (
-        os.environ.get("KERAS_VAE_DATA_DIR"),
-        os.environ.get("TFDS_DATA_DIR"),
-        ROOT.parent / "shared" / "tfds",
-    ):
-        if candidate and (Path(candidate) / "mnist" / "3.0.1").is_dir():
-            return str(candidate)
-    return None
-
-
-DATA_DIR = _data_dir()
+DATA_DIR = prepared_tfds_dir("mnist")
 pytestmark = pytest.mark.skipif(
     DATA_DIR is None,
     reason="no prepared TFDS mnist/3.0.1 (set TFDS_DATA_DIR or put it at "

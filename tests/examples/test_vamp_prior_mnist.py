@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from keras_vae.testing import prepared_tfds_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "vamp_prior_mnist"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -44,23 +46,7 @@ TINY = (
 )
 
 
-def _data_dir():
-    for candidate in (
-        os.environ.get("KERAS_VAE_DATA_DIR"),
-        os.environ.get("TFDS_DATA_DIR"),
-        ROOT.parent / "shared" / "tfds",
-    ):
-        if (
-            candidate
-            and (
-                Path(candidate) / "binarized_mnist" / "1.0.0" / "dataset_info.json"
-            ).exists()
-        ):
-            return str(candidate)
-    return None
-
-
-DATA_DIR = _data_dir()
+DATA_DIR = prepared_tfds_dir("binarized_mnist")
 needs_data = pytest.mark.skipif(
     DATA_DIR is None,
     reason="no prepared TFDS binarized_mnist/1.0.0 (set TFDS_DATA_DIR or put it "
