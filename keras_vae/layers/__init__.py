@@ -5,6 +5,8 @@ from keras_vae.layers.gated_dense import GatedDense
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.gaussian_sample import GaussianSample
 from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
+from keras_vae.layers.vector_quantizer import VectorQuantizer
+from keras_vae.layers.vector_quantizer_ema import VectorQuantizerEMA
 
 __all__ = [
     "GatedConv2D",
@@ -12,4 +14,6 @@ __all__ = [
     "GaussianParameters",
     "GaussianSample",
     "PrecisionWeightedMerge",
+    "VectorQuantizer",
+    "VectorQuantizerEMA",
 ]
