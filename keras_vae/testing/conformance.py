@@ -196,6 +196,43 @@ CONFORMANCE = {
         expected_output_shape=((4, 3), (4, 3)),
         note="two (loc, scale) pairs with positive scales",
     ),
+    "keras_vae.layers.VectorQuantizer": (
+        Spec(
+            "layer",
+            {"num_embeddings": 5, "embedding_dim": 3, "seed": 1},
+            input_shape=(4, 2, 3),
+            expected_output_shape=(4, 2, 3),
+        ),
+        Spec(
+            "layer",
+            {
+                "num_embeddings": 6,
+                "embedding_dim": 2,
+                "kmeans_init": True,
+                "restart_dead_codes": True,
+                "dead_code_steps": 1,
+                "seed": 1,
+            },
+            input_shape=(4, 3, 3, 2),
+            expected_output_shape=(4, 3, 3, 2),
+            note="k-means on the first training call; every unused code restarts",
+        ),
+    ),
+    "keras_vae.layers.VectorQuantizerEMA": Spec(
+        "layer",
+        {
+            "num_embeddings": 5,
+            "embedding_dim": 3,
+            "decay": 0.9,
+            "kmeans_init": True,
+            "restart_dead_codes": True,
+            "dead_code_steps": 2,
+            "seed": 1,
+        },
+        input_shape=(6, 3),
+        expected_output_shape=(6, 3),
+        note="no trainable weights: the codebook follows EMAs in training calls",
+    ),
     # ---------------------------------------------------------------- priors
     "keras_vae.priors.Prior": BASE_CLASS,
     "keras_vae.priors.StandardNormal": (
@@ -332,8 +369,10 @@ CONFORMANCE = {
     "keras_vae.export.SIGNATURES": _marker("constant"),
     "keras_vae.export.export_for_serving": FUNCTION,
     # -------------------------------------------------------------- datasets
+    "keras_vae.diagnostics.CodebookUsageResult": DATA_CLASS,
     "keras_vae.datasets.available": FUNCTION,
     "keras_vae.datasets.load": FUNCTION,
+    "keras_vae.diagnostics.codebook_usage": FUNCTION,
 }
 
 
