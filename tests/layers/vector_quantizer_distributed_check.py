@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from keras_vae.layers import VectorQuantizer  # noqa: E402
 from keras_vae.layers import VectorQuantizerEMA  # noqa: E402
 
-BATCH, STEPS = 64, 3
+BATCH, STEPS, CODES = 64, 3, 64
 CONFIGS = {
     "ema": (VectorQuantizerEMA, {"decay": 0.8}),
     "ema_kmeans_restart": (
@@ -48,6 +48,9 @@ def data():
     # Clustered vectors of shape (3, 4) per example: 192 vectors a step.
     centres = rng.normal(scale=3.0, size=(5, 4))
     labels = rng.integers(0, 5, size=(BATCH * STEPS, 3))
+    # After the first step only two clusters appear: the codes k-means put on
+    # the other three die and are restarted.
+    labels[BATCH:] %= 2
     x = centres[labels] + rng.normal(scale=0.3, size=(BATCH * STEPS, 3, 4))
     return x.astype("float32")
 
@@ -55,7 +58,7 @@ def data():
 def train(cls, kwargs, x, strategy=None):
     scope = strategy.scope() if strategy else keras.utils.custom_object_scope({})
     with scope:
-        layer = cls(24, 4, seed=3, **kwargs)
+        layer = cls(CODES, 4, seed=3, **kwargs)
         inputs = keras.Input((3, 4))
         model = keras.Model(inputs, layer(inputs))
         model.compile(
@@ -84,7 +87,7 @@ def train(cls, kwargs, x, strategy=None):
 def main():
     x = data()
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    result = {"num_replicas": strategy.num_replicas_in_sync}
+    result = {"num_replicas": strategy.num_replicas_in_sync, "num_codes": CODES}
     for name, (cls, kwargs) in CONFIGS.items():
         keras.backend.clear_session()
         single, _ = train(cls, kwargs, x)
