@@ -12,6 +12,20 @@ from keras_vae.utils.validation import check_positive_int
 
 SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
 
+
+def available_signatures(model):
+    """Signature names `model` can export, in export order.
+
+    Those of `model._serving_functions()`, then `log_likelihood` unless the
+    model sets `has_log_likelihood = False` (a `VQVAE`, whose objective is
+    not a bound).
+    """
+    names = tuple(model._serving_functions())
+    if getattr(model, "has_log_likelihood", True):
+        names += ("log_likelihood",)
+    return names
+
+
 class _ServingModule(tf.Module):
     """A `tf.Module` holding a model's variables and its serving functions.
 
@@ -28,22 +42,25 @@ class _ServingModule(tf.Module):
         # sampling signatures advance them, and they are saved with the rest.
         self.model_variables = list(model.variables)
         specs = dict(model._serving_functions())
-        sample_fn, sample_specs = specs["sample"]
+        if "sample" in specs:
+            sample_fn, sample_specs = specs["sample"]
 
-        def sample(num_samples):
-            _assert_positive(num_samples)
-            return sample_fn(num_samples)
+            def sample(num_samples):
+                _assert_positive(num_samples)
+                return sample_fn(num_samples)
+
+            specs["sample"] = (sample, sample_specs)
 
         def log_likelihood(x, num_samples):
             _assert_positive(num_samples)
             log_px = _chunked_log_likelihood(model, x, num_samples, chunk)
             return {"log_likelihood": log_px}
 
-        specs["sample"] = (sample, sample_specs)
-        specs["log_likelihood"] = (
-            log_likelihood,
-            [specs["encode"][1][0], ("num_samples", (), "int32")],
-        )
+        if "log_likelihood" in names:
+            specs["log_likelihood"] = (
+                log_likelihood,
+                [specs["encode"][1][0], ("num_samples", (), "int32")],
+            )
         for name in names:
             fn, inputs = specs[name]
             signature = [tf.TensorSpec(shape, dtype, name=n) for n, shape, dtype in inputs]
@@ -96,7 +113,7 @@ def export_for_serving(
     model,
     export_dir,
     version=None,
-    signatures=SIGNATURES,
+    signatures=None,
     log_likelihood_chunk=100,
 ):
     """Write a model as a SavedModel in TF Serving's versioned layout.
@@ -120,7 +137,11 @@ def export_for_serving(
     `decode(z1, z2)`, `encode(x) -> {"loc_z1", "scale_z1", "loc_z2",
     "scale_z2"}` and `sample -> {"mean", "z1", "z2"}`. A `LadderVAE` with L
     layers decodes from z1 only, `decode(z1)`, and returns every layer from
-    `encode` (`"loc_z1"` ... `"scale_zL"`) and `sample` (`"z1"` ... `"zL"`). The
+    `encode` (`"loc_z1"` ... `"scale_zL"`) and `sample` (`"z1"` ... `"zL"`).
+    A `VQVAE` exports `reconstruct(x) -> {"mean"}`, `codes(x) ->
+    {"indices"}` (int32 `(batch, h, w)` code maps) and
+    `decode_codes(indices) -> {"mean"}`; it has no importance-sampled
+    likelihood (`has_log_likelihood = False`), so no `log_likelihood`. The
     log-likelihood is the model's importance-sampled estimator, drawn inside
     the graph in chunks of `log_likelihood_chunk` samples combined by a
     running log-sum-exp, so a request with S = 5000 samples needs the memory
@@ -132,15 +153,17 @@ def export_for_serving(
     partial export.
 
     Args:
-        model: A built `keras_vae.models.VAE`, `HierarchicalVAE` or
-            `LadderVAE` (any `LatentVariableModel` with `_serving_functions`
-            and `log_importance_weights`).
+        model: A built `keras_vae.models.VAE`, `HierarchicalVAE`,
+            `LadderVAE` or `VQVAE` (any `LatentVariableModel` with
+            `_serving_functions`, and `log_importance_weights` for the
+            `log_likelihood` signature).
         export_dir: The model's base directory; created if missing.
         version: Optional positive integer. Defaults to one more than the
             largest integer subdirectory of `export_dir` (1 if none).
-        signatures: Names of the signatures to export, a subset of
-            `("encode", "decode", "reconstruct", "sample", "log_likelihood")`.
-            The first one is also exported as `"serving_default"`.
+        signatures: Names of the signatures to export, a subset of the
+            model's (`available_signatures(model)`; `SIGNATURES` for the
+            VAEs). Defaults to all of them. The first one is also exported
+            as `"serving_default"`.
         log_likelihood_chunk: Positive integer, importance samples per step
             of the `log_likelihood` signature. Defaults to 100.
 
@@ -165,15 +188,6 @@ def export_for_serving(
         - [TF Serving SavedModel layout](
           https://www.tensorflow.org/tfx/serving/serving_basic)
     """
-    if isinstance(signatures, str):
-        signatures = (signatures,)
-    signatures = tuple(signatures)
-    unknown = [s for s in signatures if s not in SIGNATURES]
-    if not signatures or unknown or len(set(signatures)) != len(signatures):
-        raise ValueError(
-            "Expected `signatures` to be distinct names among "
-            f"{list(SIGNATURES)}. Received: signatures={list(signatures)}"
-        )
     chunk = check_positive_int(log_likelihood_chunk, "log_likelihood_chunk")
     if version is not None:
         version = check_positive_int(version, "version")
@@ -192,6 +206,18 @@ def export_for_serving(
             f"Cannot export the model: it lacks {missing} (see "
             "`keras_vae.models.LatentVariableModel`). Received: model of type "
             f"{type(model).__name__}"
+        )
+    available = available_signatures(model)
+    if signatures is None:
+        signatures = available
+    if isinstance(signatures, str):
+        signatures = (signatures,)
+    signatures = tuple(signatures)
+    unknown = [s for s in signatures if s not in available]
+    if not signatures or unknown or len(set(signatures)) != len(signatures):
+        raise ValueError(
+            "Expected `signatures` to be distinct names among "
+            f"{list(available)}. Received: signatures={list(signatures)}"
         )
 
     export_dir = os.fspath(export_dir)

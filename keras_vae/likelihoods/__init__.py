@@ -3,10 +3,15 @@
 import keras
 
 from keras_vae.likelihoods.bernoulli import Bernoulli
+from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
 from keras_vae.likelihoods.gaussian import Gaussian
 from keras_vae.likelihoods.likelihood import Likelihood
 
-_ALIASES = {"bernoulli": Bernoulli, "gaussian": Gaussian}
+_ALIASES = {
+    "bernoulli": Bernoulli,
+    "discretized_logistic": DiscretizedLogistic,
+    "gaussian": Gaussian,
+}
 
 
 def get(identifier):
@@ -23,4 +28,4 @@ def get(identifier):
         f"Received: likelihood={identifier!r}"
     )
 
-__all__ = ["Bernoulli", "Gaussian", "Likelihood", "get"]
+__all__ = ["Bernoulli", "DiscretizedLogistic", "Gaussian", "Likelihood", "get"]

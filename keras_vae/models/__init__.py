@@ -7,15 +7,23 @@ from keras_vae.models.hierarchical_networks import gated_mlp_hvae_networks
 from keras_vae.models.hierarchical_vae import HierarchicalVAE
 from keras_vae.models.ladder_vae import LadderVAE
 from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.models.pixelcnn_prior import PixelCNNPrior
 from keras_vae.models.vae import VAE
+from keras_vae.models.vq_networks import vq_decoder
+from keras_vae.models.vq_networks import vq_encoder
+from keras_vae.models.vq_vae import VQVAE
 
 __all__ = [
     "HierarchicalVAE",
     "LadderVAE",
     "LatentVariableModel",
+    "PixelCNNPrior",
     "VAE",
+    "VQVAE",
     "gated_conv_hvae_networks",
     "gated_mlp_decoder",
     "gated_mlp_encoder",
     "gated_mlp_hvae_networks",
+    "vq_decoder",
+    "vq_encoder",
 ]

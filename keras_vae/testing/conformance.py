@@ -134,6 +134,16 @@ def _gaussian_pairs(rng):
     return pair(), pair()
 
 
+def _pixelcnn_pair(rng):
+    # One (v, h) input pair: the first block's vertical and horizontal inputs.
+    v = rng.normal(size=(2, 4, 4, 2)).astype("float32")
+    return ((v, rng.normal(size=(2, 4, 4, 3)).astype("float32")),)
+
+
+def _code_maps(rng):
+    return rng.randint(0, 5, size=(8, 3, 3)).astype("int32")
+
+
 def _vamp_prior(num_components):
     # A config, not an instance: each model built from the spec gets its own.
     return {"class_name": "keras_vae>VampPrior", "config": {"num_components": num_components}}
@@ -167,6 +177,21 @@ CONFORMANCE = {
             {"units": 3, "activation": "tanh", "kernel_regularizer": "l2"},
             input_shape=(2, 3, 5),
             expected_output_shape=(2, 3, 3),
+        ),
+    ),
+    "keras_vae.layers.GatedPixelCNNBlock": (
+        Spec(
+            "layer",
+            {"filters": 3, "mask_type": "A"},
+            input_data=_pixelcnn_pair,
+            expected_output_shape=((2, 4, 4, 3), (2, 4, 4, 3)),
+        ),
+        Spec(
+            "layer",
+            {"filters": 3, "kernel_size": 5},
+            input_data=_pixelcnn_pair,
+            expected_output_shape=((2, 4, 4, 3), (2, 4, 4, 3)),
+            note="mask B adds its input h, so h has `filters` channels",
         ),
     ),
     "keras_vae.layers.GaussianParameters": Spec(
@@ -263,6 +288,13 @@ CONFORMANCE = {
     "keras_vae.likelihoods.Bernoulli": Spec(
         "layer", {}, input_shape=(4, 3, 2), expected_output_shape=(4, 3, 2)
     ),
+    "keras_vae.likelihoods.DiscretizedLogistic": Spec(
+        "layer",
+        {"num_bins": 16},
+        input_shape=(4, 3, 4),
+        expected_output_shape=(4, 3, 2),
+        note="params hold a location and a log-scale per channel",
+    ),
     "keras_vae.likelihoods.Gaussian": (
         Spec("layer", {"scale": 0.5}, input_shape=(4, 3), expected_output_shape=(4, 3)),
         Spec(
@@ -346,10 +378,48 @@ CONFORMANCE = {
             input_data=_binary_images,
         ),
     ),
+    "keras_vae.models.VQVAE": (
+        Spec(
+            "model",
+            {
+                "num_embeddings": 6,
+                "embedding_dim": 3,
+                "hidden_units": 4,
+                "residual_units": 2,
+                "num_residual_blocks": 1,
+                "num_downsamples": 1,
+                "seed": 1,
+            },
+            input_data=_binary_images,
+            note="EMA codebook, squared error, dead-code restarts (the defaults)",
+        ),
+        Spec(
+            "model",
+            {
+                "num_embeddings": 6,
+                "embedding_dim": 3,
+                "hidden_units": 4,
+                "residual_units": 2,
+                "num_downsamples": 2,
+                "likelihood": "discretized_logistic",
+                "quantizer": "vq",
+                "kmeans_init": True,
+                "seed": 1,
+            },
+            input_data=_binary_images,
+        ),
+    ),
+    "keras_vae.models.PixelCNNPrior": Spec(
+        "model",
+        {"num_embeddings": 5, "code_shape": (3, 3), "hidden_units": 4, "num_layers": 2, "seed": 1},
+        input_data=_code_maps,
+    ),
     "keras_vae.models.gated_conv_hvae_networks": FUNCTION,
     "keras_vae.models.gated_mlp_decoder": FUNCTION,
     "keras_vae.models.gated_mlp_encoder": FUNCTION,
     "keras_vae.models.gated_mlp_hvae_networks": FUNCTION,
+    "keras_vae.models.vq_decoder": FUNCTION,
+    "keras_vae.models.vq_encoder": FUNCTION,
     # ------------------------------------------------------------- callbacks
     "keras_vae.callbacks.ActiveUnitsLogger": Spec(
         "callback",
@@ -362,17 +432,17 @@ CONFORMANCE = {
     "keras_vae.callbacks.TerminateOnNaN": CALLBACK,
     # ----------------------------------------------------------- diagnostics
     "keras_vae.diagnostics.ActiveUnitsResult": DATA_CLASS,
+    "keras_vae.diagnostics.CodebookUsageResult": DATA_CLASS,
     "keras_vae.diagnostics.LogLikelihoodResult": DATA_CLASS,
     "keras_vae.diagnostics.active_units": FUNCTION,
+    "keras_vae.diagnostics.codebook_usage": FUNCTION,
     "keras_vae.diagnostics.log_likelihood": FUNCTION,
     # ---------------------------------------------------------------- export
     "keras_vae.export.SIGNATURES": _marker("constant"),
     "keras_vae.export.export_for_serving": FUNCTION,
     # -------------------------------------------------------------- datasets
-    "keras_vae.diagnostics.CodebookUsageResult": DATA_CLASS,
     "keras_vae.datasets.available": FUNCTION,
     "keras_vae.datasets.load": FUNCTION,
-    "keras_vae.diagnostics.codebook_usage": FUNCTION,
 }
 
 
