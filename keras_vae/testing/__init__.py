@@ -9,6 +9,8 @@
 - `linear_gaussian_vae`: a VAE with a closed-form log p(x), for numerical
   tests of likelihood estimators.
 - `prepared_tfds_dir`: the offline TFDS data dir of the real-data tests.
+- `run_script`, `run_check_script`: run an example or a check script in a
+  fresh interpreter with this checkout on the path.
 """
 
 from keras_vae.testing.conformance import CONFORMANCE
@@ -21,6 +23,8 @@ from keras_vae.testing.layer_test import PerExampleSum
 from keras_vae.testing.layer_test import run_layer_test
 from keras_vae.testing.model_test import run_model_test
 from keras_vae.testing.real_data import prepared_tfds_dir
+from keras_vae.testing.scripts import run_check_script
+from keras_vae.testing.scripts import run_script
 from keras_vae.testing.test_case import TestCase
 
 __all__ = [
@@ -31,8 +35,10 @@ __all__ = [
     "TestCase",
     "linear_gaussian_vae",
     "prepared_tfds_dir",
+    "run_check_script",
     "public_symbols",
     "run_layer_test",
     "run_model_test",
+    "run_script",
     "run_serialization_test",
 ]

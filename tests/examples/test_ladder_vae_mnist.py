@@ -7,15 +7,13 @@ runs. They skip when no prepared TFDS `mnist` is found.
 
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from keras_vae.testing import prepared_tfds_dir
+from keras_vae.testing import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ladder_vae_mnist"
@@ -42,21 +40,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def run(script, tmp_path, *args):
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONPATH=path)
-    proc = subprocess.run(
-        [sys.executable, str(EXAMPLE / script), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, (
-        f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-5000:]}"
-    )
-    return proc.stdout
+    return run_script(EXAMPLE / script, *args, cwd=tmp_path)
 
 
 def train(tmp_path, model, *args):

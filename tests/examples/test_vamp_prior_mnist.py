@@ -10,16 +10,14 @@ import csv
 import importlib.util
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from keras_vae.testing import prepared_tfds_dir
+from keras_vae.testing import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "vamp_prior_mnist"
@@ -57,30 +55,11 @@ needs_data = pytest.mark.skipif(
 def run_example(tmp_path, *args):
     """Run the example; return (stdout, results.json, out dir)."""
     out = tmp_path / "out"
-    # The checkout first on the path: the example must run this keras_vae.
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONPATH=path)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(EXAMPLE / "train.py"),
-            *TINY,
-            *args,
-            "--data-dir",
-            DATA_DIR,
-            "--out-dir",
-            str(out),
-        ],
+    stdout = run_script(
+        EXAMPLE / "train.py", *TINY, *args, "--data-dir", DATA_DIR, "--out-dir", out,
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert (
-        proc.returncode == 0
-    ), f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-5000:]}"
-    return proc.stdout, json.loads((out / "results.json").read_text()), out
+    )  # fmt: skip
+    return stdout, json.loads((out / "results.json").read_text()), out
 
 
 def check_common(stdout, results, out, model, prior):

@@ -8,13 +8,13 @@ that finished phases resume from `--backup-dir`. Skips when no prepared TFDS
 
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from keras_vae.testing import prepared_tfds_dir
+from keras_vae.testing import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "vq_vae_mnist" / "train.py"
@@ -34,18 +34,7 @@ TINY = (
 )  # fmt: skip
 
 
-def _data_dir():
-    for candidate in (
-        os.environ.get("KERAS_VAE_DATA_DIR"),
-        os.environ.get("TFDS_DATA_DIR"),
-        ROOT.parent / "shared" / "tfds",
-    ):
-        if candidate and (Path(candidate) / "mnist" / "3.0.1").is_dir():
-            return str(candidate)
-    return None
-
-
-DATA_DIR = _data_dir()
+DATA_DIR = prepared_tfds_dir("mnist")
 pytestmark = pytest.mark.skipif(
     DATA_DIR is None,
     reason="no prepared TFDS mnist/3.0.1 (set TFDS_DATA_DIR or put it at "
@@ -54,19 +43,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def run(tmp_path, *args):
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", PYTHONPATH=path)
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), *TINY, "--data-dir", DATA_DIR, *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-5000:]}"
-    return proc.stdout
+    return run_script(SCRIPT, *TINY, "--data-dir", DATA_DIR, *args, cwd=tmp_path)
 
 
 def test_train_report_and_resume(tmp_path):

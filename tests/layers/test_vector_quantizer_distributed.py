@@ -9,33 +9,19 @@ copies of every variable are identical. Per DESIGN.md trap (b) the strategy
 runs with `jit_compile=False`: XLA across logical CPU devices fails.
 """
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from keras_vae.testing import run_check_script
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(scope="module")
 def result():
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run(
-        [sys.executable, os.path.join(HERE, "vector_quantizer_distributed_check.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-    assert proc.returncode == 0 and lines, (
-        f"vector_quantizer_distributed_check.py failed (exit {proc.returncode}):\n"
-        f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    )
-    return json.loads(lines[-1][len("RESULT "):])
+    return run_check_script(os.path.join(HERE, "vector_quantizer_distributed_check.py"))
 
 
 def test_two_replicas(result):

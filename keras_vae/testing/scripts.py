@@ -1,0 +1,53 @@
+"""Run a script of the checkout in a fresh interpreter, from a test."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# The checkout's root: its keras_vae comes first on the child's path.
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_script(script, *args, cwd=None, timeout=600):
+    """Run `python script *args` with this checkout on `PYTHONPATH`.
+
+    The child gets `TF_CPP_MIN_LOG_LEVEL=2`, `MPLBACKEND=Agg` and no GPU.
+    Raises `AssertionError` with the output's tail if it exits non-zero.
+
+    Returns:
+        The child's standard output.
+    """
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        MPLBACKEND="Agg",
+        CUDA_VISIBLE_DEVICES="",
+        PYTHONPATH=path,
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode:
+        raise AssertionError(
+            f"{Path(script).name} failed (exit {proc.returncode}):\n"
+            f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-6000:]}"
+        )
+    return proc.stdout
+
+
+def run_check_script(script, timeout=600):
+    """`run_script`, then the JSON of its last line starting with "RESULT "."""
+    stdout = run_script(script, timeout=timeout)
+    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    if not lines:
+        raise AssertionError(f"{Path(script).name} printed no RESULT line:\n{stdout[-3000:]}")
+    return json.loads(lines[-1][len("RESULT ") :])
