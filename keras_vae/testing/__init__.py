@@ -8,7 +8,8 @@
   symbol must be in (see `keras_vae.testing.conformance`).
 - `linear_gaussian_vae`: a VAE with a closed-form log p(x), for numerical
   tests of likelihood estimators.
-- `prepared_tfds_dir`: the offline TFDS data dir of the real-data tests.
+- `prepared_tfds_dir`, `requires_tfds`: the offline TFDS data dir of the
+  real-data tests, and their skip mark.
 - `run_script`, `run_check_script`: run an example or a check script in a
   fresh interpreter with this checkout on the path.
 """
@@ -23,6 +24,7 @@ from keras_vae.testing.layer_test import PerExampleSum
 from keras_vae.testing.layer_test import run_layer_test
 from keras_vae.testing.model_test import run_model_test
 from keras_vae.testing.real_data import prepared_tfds_dir
+from keras_vae.testing.real_data import requires_tfds
 from keras_vae.testing.scripts import run_check_script
 from keras_vae.testing.scripts import run_script
 from keras_vae.testing.test_case import TestCase
@@ -35,6 +37,7 @@ __all__ = [
     "TestCase",
     "linear_gaussian_vae",
     "prepared_tfds_dir",
+    "requires_tfds",
     "run_check_script",
     "public_symbols",
     "run_layer_test",

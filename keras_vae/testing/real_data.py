@@ -31,3 +31,15 @@ def prepared_tfds_dir(*names):
         ):
             return str(candidate)
     return None
+
+
+def requires_tfds(*names):
+    """A pytest `skipif` mark for tests that need `prepared_tfds_dir(*names)`."""
+    import pytest
+
+    wanted = ", ".join(f"{n}/{VERSIONS[n]}" for n in names)
+    return pytest.mark.skipif(
+        prepared_tfds_dir(*names) is None,
+        reason=f"no prepared TFDS {wanted} (set TFDS_DATA_DIR or put it at "
+        "../shared/tfds beside the checkout)",
+    )

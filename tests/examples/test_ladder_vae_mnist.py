@@ -10,9 +10,9 @@ import math
 import re
 from pathlib import Path
 
-import pytest
 
 from keras_vae.testing import prepared_tfds_dir
+from keras_vae.testing import requires_tfds
 from keras_vae.testing import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,11 +32,7 @@ TINY = (
 
 
 DATA_DIR = prepared_tfds_dir("mnist")
-pytestmark = pytest.mark.skipif(
-    DATA_DIR is None,
-    reason="no prepared TFDS mnist/3.0.1 (set TFDS_DATA_DIR or put it at "
-    "../shared/tfds beside the checkout)",
-)
+pytestmark = requires_tfds("mnist")
 
 
 def run(script, tmp_path, *args):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from keras_vae.testing import prepared_tfds_dir
+from keras_vae.testing import requires_tfds
 from keras_vae.testing import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,11 +36,7 @@ TINY = (
 
 
 DATA_DIR = prepared_tfds_dir("mnist")
-pytestmark = pytest.mark.skipif(
-    DATA_DIR is None,
-    reason="no prepared TFDS mnist/3.0.1 (set TFDS_DATA_DIR or put it at "
-    "../shared/tfds beside the checkout)",
-)
+pytestmark = requires_tfds("mnist")
 
 
 def run(tmp_path, *args):
