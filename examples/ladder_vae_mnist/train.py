@@ -126,7 +126,7 @@ def train_phase(args, model, x_train, x_test, epochs, tag, warmup):
     if warmup:
         callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup))
     callbacks += [
-        keras_vae.callbacks.ActiveUnitsLogger(x_test, every=args.active_units_every),
+        keras_vae.callbacks.ActiveUnits(x_test, every=args.active_units_every),
         keras.callbacks.CSVLogger(str(out / f"history_{tag}.csv"), append=True),
     ]
     if backup:

@@ -421,7 +421,7 @@ CONFORMANCE = {
     "keras_vae.models.vq_decoder": FUNCTION,
     "keras_vae.models.vq_encoder": FUNCTION,
     # ------------------------------------------------------------- callbacks
-    "keras_vae.callbacks.ActiveUnitsLogger": Spec(
+    "keras_vae.callbacks.ActiveUnits": Spec(
         "callback",
         {"x": np.arange(6, dtype="float32").reshape(3, 2), "every": 2, "threshold": 0.1},
     ),

@@ -1,4 +1,4 @@
-"""ActiveUnitsLogger: active latent units per layer in the epoch logs."""
+"""ActiveUnits: active latent units per layer in the epoch logs."""
 
 import keras
 import numpy as np
@@ -8,7 +8,7 @@ from keras_vae.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class ActiveUnitsLogger(keras.callbacks.Callback):
+class ActiveUnits(keras.callbacks.Callback):
     """Counts the active latent units of every layer at the end of epochs.
 
     ```none
@@ -34,7 +34,7 @@ class ActiveUnitsLogger(keras.callbacks.Callback):
     Example:
 
     >>> lvae.fit(x_train, epochs=10, callbacks=[
-    ...     keras_vae.callbacks.ActiveUnitsLogger(x_test, every=5),
+    ...     keras_vae.callbacks.ActiveUnits(x_test, every=5),
     ...     keras.callbacks.CSVLogger("history.csv")])
 
     Reference:

@@ -1,4 +1,4 @@
-"""ActiveUnitsLogger: per-layer counts in the epoch logs, on its schedule."""
+"""ActiveUnits: per-layer counts in the epoch logs, on its schedule."""
 
 import csv
 
@@ -8,7 +8,7 @@ import pytest
 
 import keras_vae
 from keras_vae import testing
-from keras_vae.callbacks import ActiveUnitsLogger
+from keras_vae.callbacks import ActiveUnits
 
 
 def _data(n=48):
@@ -16,14 +16,14 @@ def _data(n=48):
     return (rng.uniform(size=(n, 6, 6, 1)) < 0.4).astype("float32")
 
 
-class ActiveUnitsLoggerTest(testing.TestCase):
+class ActiveUnitsTest(testing.TestCase):
     def test_hierarchical_model_logs_every_layer_on_schedule(self):
         x = _data()
         model = keras_vae.models.LadderVAE(
             latent_dims=(3, 2), hidden_units=(8, 4), seed=0
         )
         model.compile(optimizer="adam", jit_compile=True)
-        logger = ActiveUnitsLogger(x[:20], every=2, threshold=1e-6, batch_size=7)
+        logger = ActiveUnits(x[:20], every=2, threshold=1e-6, batch_size=7)
         path = self.get_temp_dir() + "/history.csv"
         history = model.fit(
             x,
@@ -51,13 +51,13 @@ class ActiveUnitsLoggerTest(testing.TestCase):
         model = keras_vae.models.VAE(latent_dim=3, hidden_units=(8,), seed=0)
         model.compile(optimizer="adam", jit_compile=True)
         logs = model.fit(
-            x, epochs=1, batch_size=16, verbose=0, callbacks=[ActiveUnitsLogger(x)]
+            x, epochs=1, batch_size=16, verbose=0, callbacks=[ActiveUnits(x)]
         ).history
         want = keras_vae.diagnostics.active_units(model, x).num_active
         self.assertEqual(logs["active_units"], [want])
 
     def test_serialization_keeps_the_data(self):
-        logger = ActiveUnitsLogger(_data(5), every=3, threshold=0.5)
+        logger = ActiveUnits(_data(5), every=3, threshold=0.5)
         clone = testing.run_serialization_test(logger)
         self.assertAllClose(clone.x, logger.x)
         self.assertEqual((clone.every, clone.threshold), (3, 0.5))
@@ -76,4 +76,4 @@ class ActiveUnitsLoggerTest(testing.TestCase):
 def test_bad_arguments_raise(kwargs, message):
     kwargs = {"x": _data(4), **kwargs}
     with pytest.raises(ValueError, match=message):
-        ActiveUnitsLogger(**kwargs)
+        ActiveUnits(**kwargs)
