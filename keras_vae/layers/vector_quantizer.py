@@ -1,15 +1,14 @@
 """VectorQuantizer: nearest-codebook quantization with a straight-through gradient."""
 
-import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_vae.utils import distribute
 from keras_vae.utils import random
 from keras_vae.utils.backend import is_concrete
 from keras_vae.utils.validation import check_finite
+from keras_vae.utils.validation import check_non_negative_float
 from keras_vae.utils.validation import check_positive_int
 
 KMEANS_ITERATIONS = 10
@@ -68,19 +67,6 @@ def codebook_statistics(indices, num_embeddings, reduce_across_replicas=False):
     entropy = -ops.sum(probs * ops.log(ops.maximum(probs, 1e-30)))
     usage = ops.mean(ops.cast(counts > 0, "float32"))
     return ops.exp(entropy), usage
-
-
-def _check_non_negative(value, name):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(
-            f"Expected `{name}` to be a non-negative float. Received: {name}={value!r}"
-        )
-    return float(value)
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -192,7 +178,7 @@ class VectorQuantizer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-        self.commitment_cost = _check_non_negative(commitment_cost, "commitment_cost")
+        self.commitment_cost = check_non_negative_float(commitment_cost, "commitment_cost")
         self.kmeans_init = bool(kmeans_init)
         self.restart_dead_codes = bool(restart_dead_codes)
         self.dead_code_steps = check_positive_int(dead_code_steps, "dead_code_steps")

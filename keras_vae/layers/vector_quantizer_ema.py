@@ -1,6 +1,5 @@
 """VectorQuantizerEMA: a codebook learned by exponential moving averages."""
 
-import math
 
 import keras
 import numpy as np
@@ -8,6 +7,7 @@ from keras import ops
 
 from keras_vae.layers.vector_quantizer import VectorQuantizer
 from keras_vae.utils import distribute
+from keras_vae.utils.validation import check_positive_float
 
 
 def _check_open_unit_interval(value, name):
@@ -18,19 +18,6 @@ def _check_open_unit_interval(value, name):
     ):
         raise ValueError(
             f"Expected `{name}` to be a float in (0, 1). Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def _check_positive_float(value, name):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(
-            f"Expected `{name}` to be a positive float. Received: {name}={value!r}"
         )
     return float(value)
 
@@ -134,7 +121,7 @@ class VectorQuantizerEMA(VectorQuantizer):
             **kwargs,
         )
         self.decay = _check_open_unit_interval(decay, "decay")
-        self.epsilon = _check_positive_float(epsilon, "epsilon")
+        self.epsilon = check_positive_float(epsilon, "epsilon")
 
     def _build_statistics(self):
         self.ema_cluster_size = self._state_weight(

@@ -2,14 +2,14 @@
 
 import keras
 from keras import ops
-from tensorflow_probability import distributions as tfd
 
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import priors as priors_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.models import hierarchical_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
-from keras_vae.utils import random
+from keras_vae.utils.gaussian import kl_normal
+from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 
@@ -19,9 +19,6 @@ ARCHITECTURES = {
 }
 NETWORKS = ("encoder_z2", "encoder_z1_x", "encoder_z1_joint", "prior_z1", "decoder")
 
-
-def _log_normal(z, loc, scale):
-    return ops.sum(tfd.Normal(loc, scale).log_prob(z), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -234,12 +231,6 @@ class HierarchicalVAE(LatentVariableModel):
         )
         return ops.reshape(params, tuple(lead) + self.data_shape)
 
-    def _sample(self, loc, scale, num_samples=None):
-        shape = tuple(ops.shape(loc))
-        if num_samples is not None:
-            shape = (num_samples,) + shape
-        return loc + scale * random.normal(shape, seed=self.seed_generator)
-
     def _forward(self, x, num_samples, training=False):
         """Samples and densities of k draws (z1, z2) ~ q, each `(k, batch)`."""
         loc2, scale2 = self._q_z2(x, training)
@@ -252,9 +243,9 @@ class HierarchicalVAE(LatentVariableModel):
             "q_z1": (loc1, scale1),
             "p_z1": (p_loc1, p_scale1),
             "rec": self.likelihood.log_prob(x, self._decode_params(z1, z2, training)),
-            "log_q_z1": _log_normal(z1, loc1, scale1),
-            "log_p_z1": _log_normal(z1, p_loc1, p_scale1),
-            "log_q_z2": _log_normal(z2, loc2, scale2),
+            "log_q_z1": log_normal(z1, loc1, scale1),
+            "log_p_z1": log_normal(z1, p_loc1, p_scale1),
+            "log_q_z2": log_normal(z2, loc2, scale2),
             "log_p_z2": self.prior.log_prob(z2),
         }
 
@@ -264,8 +255,7 @@ class HierarchicalVAE(LatentVariableModel):
         kl_z1 = f["log_q_z1"] - f["log_p_z1"]
         kl_z2 = f["log_q_z2"] - f["log_p_z2"]
         if self.objective == "elbo" and self.analytic_kl:
-            q1, p1 = tfd.Normal(*f["q_z1"]), tfd.Normal(*f["p_z1"])
-            kl_z1 = ops.sum(tfd.kl_divergence(q1, p1), axis=-1)
+            kl_z1 = kl_normal(f["q_z1"], f["p_z1"])
             if self.prior.has_analytic_kl:
                 kl_z2 = self.prior.kl_divergence(*f["q_z2"])
         rec, kl = f["rec"], kl_z1 + kl_z2

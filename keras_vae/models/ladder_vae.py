@@ -4,7 +4,6 @@ import math
 
 import keras
 from keras import ops
-from tensorflow_probability import distributions as tfd
 
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
@@ -12,6 +11,8 @@ from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
 from keras_vae.models import ladder_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils import random
+from keras_vae.utils.gaussian import kl_normal
+from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_free_bits
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
@@ -20,13 +21,6 @@ from keras_vae.utils.validation import check_shape
 INFERENCE = ("ladder", "bottom_up")
 
 
-def _log_normal(z, loc, scale):
-    return ops.sum(tfd.Normal(loc, scale).log_prob(z), axis=-1)
-
-
-def _kl_normal(q, p):
-    """Closed-form KL(q || p) of diagonal Gaussians, summed over units."""
-    return ops.sum(tfd.kl_divergence(tfd.Normal(*q), tfd.Normal(*p)), axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -240,12 +234,6 @@ class LadderVAE(LatentVariableModel):
         )
         return ops.reshape(params, lead + self.data_shape)
 
-    def _sample(self, loc, scale, num_samples=None):
-        shape = tuple(ops.shape(loc))
-        if num_samples is not None:
-            shape = (num_samples,) + shape
-        return loc + scale * random.normal(shape, seed=self.seed_generator)
-
     def _latents(self, x, num_samples, training=False, at_mean=False):
         """The inference pass: per layer, bottom first, a tuple `(z, q, p)`.
 
@@ -290,8 +278,8 @@ class LadderVAE(LatentVariableModel):
 
     @staticmethod
     def _log_q_minus_log_p(z, q, p):
-        log_p = _log_normal(z, 0.0, 1.0) if p is None else _log_normal(z, *p)
-        return _log_normal(z, *q) - log_p
+        log_p = log_normal(z, 0.0, 1.0) if p is None else log_normal(z, *p)
+        return log_normal(z, *q) - log_p
 
     def compute_terms(self, x, training=False):
         self._check_input(x)
@@ -305,7 +293,7 @@ class LadderVAE(LatentVariableModel):
                 self.inference == "ladder" or p is None
             )
             if analytic:
-                kls.append(_kl_normal(q, (0.0, 1.0) if p is None else p))
+                kls.append(kl_normal(q, (0.0, 1.0) if p is None else p))
             else:
                 kls.append(self._log_q_minus_log_p(z, q, p))
         # A closed-form KL may have no sample axis: broadcast it.

@@ -122,6 +122,14 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
             with self.distribute_strategy.scope():
                 self.build((None,) + tuple(x.shape[1:]))
 
+    def _sample(self, loc, scale, num_samples=None):
+        """Reparameterized z = loc + scale * eps from the model's seed, with
+        a leading axis of `num_samples` draws unless it is `None`."""
+        shape = tuple(ops.shape(loc))
+        if num_samples is not None:
+            shape = (num_samples,) + shape
+        return loc + scale * random.normal(shape, seed=self.seed_generator)
+
     def compute_terms(self, x, training=False):
         """Objective terms of a batch; see the class docstring."""
         raise NotImplementedError

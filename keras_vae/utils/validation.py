@@ -30,6 +30,32 @@ def check_shape(shape, name):
     return tuple(int(d) for d in shape)
 
 
+def _is_finite_number(value):
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float, np.integer, np.floating))
+        and math.isfinite(value)
+    )
+
+
+def check_non_negative_float(value, name):
+    """Return `value` as a float, or raise unless it is a finite number >= 0."""
+    if not (_is_finite_number(value) and value >= 0):
+        raise ValueError(
+            f"Expected `{name}` to be a non-negative float. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def check_positive_float(value, name):
+    """Return `value` as a float, or raise unless it is a finite number > 0."""
+    if not (_is_finite_number(value) and value > 0):
+        raise ValueError(
+            f"Expected `{name}` to be a positive float. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
 def check_free_bits(free_bits, objective):
     """Return `free_bits` as a float (or `None`), or raise.
 
@@ -38,12 +64,7 @@ def check_free_bits(free_bits, objective):
     """
     if free_bits is None:
         return None
-    if (
-        isinstance(free_bits, bool)
-        or not isinstance(free_bits, (int, float))
-        or not math.isfinite(free_bits)
-        or free_bits < 0
-    ):
+    if not (_is_finite_number(free_bits) and free_bits >= 0):
         raise ValueError(
             "Expected `free_bits` to be None or a non-negative float (nats per "
             f"latent layer). Received: free_bits={free_bits!r}"
