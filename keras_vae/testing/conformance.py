@@ -433,9 +433,11 @@ CONFORMANCE = {
     # ----------------------------------------------------------- diagnostics
     "keras_vae.diagnostics.ActiveUnitsResult": DATA_CLASS,
     "keras_vae.diagnostics.CodebookUsageResult": DATA_CLASS,
+    "keras_vae.diagnostics.ELBOSurgeryResult": DATA_CLASS,
     "keras_vae.diagnostics.LogLikelihoodResult": DATA_CLASS,
     "keras_vae.diagnostics.active_units": FUNCTION,
     "keras_vae.diagnostics.codebook_usage": FUNCTION,
+    "keras_vae.diagnostics.elbo_surgery": FUNCTION,
     "keras_vae.diagnostics.log_likelihood": FUNCTION,
     # ---------------------------------------------------------------- export
     "keras_vae.export.SIGNATURES": _marker("constant"),
