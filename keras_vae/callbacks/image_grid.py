@@ -6,11 +6,25 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
 
 from keras_vae.callbacks.epoch_schedule import EpochSchedule
 from keras_vae.callbacks.epoch_schedule import check_examples
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
+
+
+def _write_image(tag, png, height, width, step):
+    """An image summary in TensorBoard's format, without TensorBoard.
+
+    `tf.summary.image` needs the `tensorboard` package; its image plugin
+    reads a string tensor `[width, height, png, ...]` tagged "images".
+    """
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="images")
+    )
+    tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), png])
+    tf.summary.write(tag, tensor, step=step, metadata=metadata)
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -91,16 +105,20 @@ class ImageGrid(EpochSchedule):
             recon = keras.ops.convert_to_numpy(self.model.reconstruct(shown))
             grids["reconstructions"] = self._grid(shown, recon)
         os.makedirs(self.directory, exist_ok=True)
-        for name, grid in grids.items():
+        pngs = {
+            name: tf.io.encode_png(np.round(grid * 255.0).astype("uint8"))
+            for name, grid in grids.items()
+        }
+        for name, png in pngs.items():
             path = os.path.join(self.directory, f"{name}_epoch_{step:04d}.png")
-            png = tf.io.encode_png(np.round(grid * 255.0).astype("uint8"))
             tf.io.write_file(path, png)
         if self.log_dir is not None:
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(self.log_dir)
             with self._writer.as_default():
-                for name, grid in grids.items():
-                    tf.summary.image(f"image_grid/{name}", grid[None], step=step)
+                for name, png in pngs.items():
+                    height, width = grids[name].shape[:2]
+                    _write_image(f"image_grid/{name}", png, height, width, step)
             self._writer.flush()
 
     def on_train_end(self, logs=None):
