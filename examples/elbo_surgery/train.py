@@ -8,7 +8,7 @@ log N = 10.82) and the marginal KL(q(z) || p(z)) with
 `keras_vae.diagnostics.elbo_surgery`, and writes a Markdown table.
 
     python examples/elbo_surgery/train.py
-    python examples/elbo_surgery/train.py --epochs 30 --out-dir runs/elbo_surgery
+    python examples/elbo_surgery/train.py --epochs 60 --out-dir runs/elbo_surgery
 
 Resumable per model: a model whose `<out-dir>/<name>/model.weights.h5`
 exists is loaded instead of trained. Outputs in --out-dir: `<name>/`

@@ -60,3 +60,9 @@ def test_table_and_resume(tmp_path):
     for old, new in zip(rows, again):
         assert new["mutual_information"] == pytest.approx(old["mutual_information"])
         assert "train_seconds" not in new
+
+
+def test_readme_gives_the_command():
+    readme = (EXAMPLE / "README.md").read_text()
+    assert "python examples/elbo_surgery/train.py" in readme
+    assert "python examples/elbo_surgery/train.py" in (EXAMPLE / "train.py").read_text()
