@@ -98,7 +98,11 @@ def elbo_surgery(
 
     Args:
         model: A keras_vae model with a continuous latent: `VAE`,
-            `HierarchicalVAE` or `LadderVAE`, with any prior.
+            `HierarchicalVAE` or `LadderVAE`, with any prior. (A model
+            plugs in by a method `_surgery_layers(x)` returning, bottom
+            layer first, `(loc, scale, prior)` per layer: the diagonal
+            Gaussian posteriors of the batch and either a
+            `keras_vae.priors.Prior` or per-example `(p_loc, p_scale)`.)
         data: The N examples (e.g. the training set): a numpy array or
             tensor, or a finite `tf.data.Dataset`, batched or not, whose
             elements are `x` or tuples `(x, ...)`.
