@@ -153,7 +153,7 @@ def elbo_surgery(
     if max_examples is not None:
         max_examples = check_positive_int(max_examples, "max_examples")
     else:
-        check_finite_dataset(data, "elbo_surgery needs all N examples for q̄")
+        _check_finite_dataset(data, "elbo_surgery needs all N examples for q̄")
 
     layers = None
     for x in host_batches(data, batch_size, _data_rank(model), max_examples):
@@ -175,7 +175,7 @@ def elbo_surgery(
     return results[0] if single else results
 
 
-def check_finite_dataset(data, why):
+def _check_finite_dataset(data, why):
     """Raise if `data` is a `tf.data.Dataset` of unknown or infinite length.
 
     Args:
@@ -189,9 +189,10 @@ def check_finite_dataset(data, why):
     count = int(cardinality())
     if count >= 0:
         return
-    kind = "infinite (e.g. after `.repeat()`)" if count == -1 else (
-        "unknown (e.g. after `.filter()`)"
-    )
+    if count == -1:  # tf.data.INFINITE_CARDINALITY
+        kind = "infinite (e.g. after `.repeat()`)"
+    else:  # tf.data.UNKNOWN_CARDINALITY
+        kind = "unknown (e.g. after `.filter()`)"
     raise ValueError(
         f"Expected a dataset of known, finite length: {why}. Received: a "
         f"dataset whose cardinality is {kind}. Use `dataset.take(n)`, "
