@@ -143,11 +143,11 @@ def table(rows):
         lines.append(
             f"| {r['prior']} | {r['latent_dim']} | {r['epochs']} | "
             f"{r['test_elbo']:.2f} | "
-            f"{r['avg_kl']:.2f} ± {r['avg_kl_stderr']:.2f} | "
+            f"{r['avg_kl']:.2f} ± {r['avg_kl_stderr']:.3f} | "
             f"{'n/a' if closed is None else f'{closed:.2f}'} | "
             f"{r['mutual_information']:.2f} ± "
-            f"{r['mutual_information_stderr']:.2f} | {r['log_n']:.2f} | "
-            f"{r['marginal_kl']:.2f} ± {r['marginal_kl_stderr']:.2f} | "
+            f"{r['mutual_information_stderr']:.3f} | {r['log_n']:.2f} | "
+            f"{r['marginal_kl']:.2f} ± {r['marginal_kl_stderr']:.3f} | "
             f"{r['surgery_seconds']:.1f} | "
             f"{'—' if ref is None else ', '.join(f'{v:g}' for v in ref)} |"
         )
