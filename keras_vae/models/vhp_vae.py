@@ -129,6 +129,7 @@ class VHPVAE(VAE):
 
     def get_config(self):
         config = super().get_config()
-        for key in ("analytic_kl", "objective"):
-            config.pop(key, None)
+        config.pop("analytic_kl")
+        # `constraint` holds kappa and every other GECO setting.
+        config["kappa"] = None
         return config

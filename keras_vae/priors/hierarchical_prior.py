@@ -38,7 +38,7 @@ class HierarchicalPrior(Prior):
         latent_dim: Optional size of z; set by the model if `None`.
         zeta_dim: Optional size of ζ. Defaults to `latent_dim`.
         hidden_units: Widths of the hidden layers of both networks. Defaults
-            to `(256, 256)`.
+            to `(256, 256)`; `()` makes both linear-Gaussian.
         num_samples: Positive integer K, importance samples of ζ per z.
             Defaults to 10.
         min_log_var: Lower clamp of both networks' log-variances (-6).
@@ -95,6 +95,9 @@ class HierarchicalPrior(Prior):
             head_layer.build(trunk.compute_output_shape((None, dim)))
 
     def _trunk(self, name):
+        if not self.hidden_units:
+            # No hidden layer: the Gaussian heads are linear in their input.
+            return keras.layers.Identity(name=name)
         return keras.Sequential([GatedDense(u) for u in self.hidden_units], name=name)
 
     def conditional(self, zeta):
