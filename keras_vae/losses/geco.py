@@ -45,7 +45,7 @@ class GECO(keras.layers.Layer):
     Args:
         kappa: Positive float κ; the constraint is E[C] <= κ².
         alpha: Moving-average decay in [0, 1). Defaults to 0.99.
-        nu: Positive float, the multiplier's learning rate. Defaults to 0.1.
+        nu: Positive float, the multiplier's learning rate. Defaults to 0.01.
         damping: `None` (GECO) or the positive slope of the VHP-VAE rule.
         initial_multiplier: λ_0. Defaults to 1.0.
         min_multiplier: Lower clip of λ (> 0 so it can grow again). Defaults
@@ -74,7 +74,7 @@ class GECO(keras.layers.Layer):
         self,
         kappa,
         alpha=0.99,
-        nu=0.1,
+        nu=0.01,
         damping=None,
         initial_multiplier=1.0,
         min_multiplier=1e-6,
