@@ -45,12 +45,15 @@ class GECO(keras.layers.Layer):
     Args:
         kappa: Positive float κ; the constraint is E[C] <= κ².
         alpha: Moving-average decay in [0, 1). Defaults to 0.99.
-        nu: Positive float, the multiplier's learning rate. Defaults to 0.01.
+        nu: Positive float, the multiplier's learning rate. Defaults to 0.05.
         damping: `None` (GECO) or the positive slope of the VHP-VAE rule.
         initial_multiplier: λ_0. Defaults to 1.0.
         min_multiplier: Lower clip of λ (> 0 so it can grow again). Defaults
             to 1e-6.
-        max_multiplier: Upper clip of λ. Defaults to 1e4.
+        max_multiplier: Upper clip of λ. Defaults to 100: early in training
+            C is far above κ² and λ grows every step; a lower ceiling is
+            still enough to escape posterior collapse, and λ needs fewer
+            steps to come back down once the constraint holds.
         **kwargs: Base layer keyword arguments.
 
     Call arguments:
@@ -74,11 +77,11 @@ class GECO(keras.layers.Layer):
         self,
         kappa,
         alpha=0.99,
-        nu=0.01,
+        nu=0.05,
         damping=None,
         initial_multiplier=1.0,
         min_multiplier=1e-6,
-        max_multiplier=1e4,
+        max_multiplier=100.0,
         **kwargs,
     ):
         super().__init__(**kwargs)

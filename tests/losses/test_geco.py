@@ -13,7 +13,7 @@ from keras_vae.testing import run_check_script
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def oracle(values, kappa, alpha, nu, damping=None, lam=1.0, lo=1e-6, hi=1e4):
+def oracle(values, kappa, alpha, nu, damping=None, lam=1.0, lo=1e-6, hi=100.0):
     """The update rule of the GECO docstring, in float64 numpy."""
     lams, average = [], None
     for c in values:
@@ -39,12 +39,13 @@ class GECOTest(TestCase):
             geco = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.3, damping=damping)
             lams = self.run_updates(geco)
             expected, average = oracle(self.VALUES, 3.0, 0.9, 0.3, damping)
+            self.assertEqual(lams.max(), 100.0)  # the default ceiling
             self.assertAllClose(lams, expected, rtol=1e-5)
             self.assertAllClose(float(geco.constraint_average), average, rtol=1e-5)
             self.assertEqual(float(geco.steps), len(self.VALUES))
 
     def test_lambda_grows_while_violated_and_decays_while_held(self):
-        geco = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.3)
+        geco = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.3, max_multiplier=1e4)
         lams = self.run_updates(geco)
         # The moving average crosses kappa^2 = 9 a few steps after the switch.
         average = oracle(self.VALUES, 3.0, 0.9, 0.3)[1]
@@ -56,7 +57,7 @@ class GECOTest(TestCase):
         self.assertLess(lams[-1], 1.0)  # plain GECO decays below 1
 
     def test_damped_rule_relaxes_towards_one(self):
-        geco = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.3, damping=1.0)
+        geco = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.3, damping=1.0, max_multiplier=1e4)
         lams = self.run_updates(geco)
         self.assertGreater(lams.max(), 5.0)
         self.assertTrue(np.all(np.diff(lams[int(np.argmax(lams)):]) <= 0))
