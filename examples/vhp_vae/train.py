@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import keras_vae  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-DEFAULT_KAPPA = {"mnist": math.sqrt(60.0), "freyfaces": math.sqrt(12.0)}
+DEFAULT_KAPPA = {"mnist": math.sqrt(75.0), "freyfaces": math.sqrt(12.0)}
 
 
 def parse_args(argv=None):
@@ -48,7 +48,7 @@ def parse_args(argv=None):
     add("--lr", type=float, default=1e-3)
     add("--latent-dim", type=int, default=32)
     add("--hidden-units", type=int, default=300)
-    add("--kappa", type=float, help="κ; default sqrt(60) MNIST, sqrt(12) Frey")
+    add("--kappa", type=float, help="κ; default sqrt(75) MNIST, sqrt(12) Frey")
     add("--prior-samples", type=int, default=10, help="K of the prior's bound")
     add("--iwae-samples", type=int, default=5, help="k of the IWAE baseline")
     add("--nll-samples", type=int, default=1000)
@@ -110,17 +110,15 @@ def make_model(name, args):
 
 
 class MultiplierTrace(keras.callbacks.Callback):
-    """λ, the batch constraint and its moving average every `every` steps."""
+    """λ and the moving average of the constraint after every step."""
 
-    def __init__(self, every=10):
+    def __init__(self):
         super().__init__()
-        self.every, self.step, self.rows = every, 0, []
+        self.rows = []
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self.step % self.every == 0:
-            g = self.model.constraint
-            self.rows.append((self.step, float(g.multiplier), float(g.constraint_average)))
+        g = self.model.constraint
+        self.rows.append((int(g.steps), float(g.multiplier), float(g.constraint_average)))
 
 
 def train(name, args, x, x_test):
