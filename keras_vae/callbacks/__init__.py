@@ -1,8 +1,19 @@
-"""Training callbacks: schedules that survive save/resume, guards."""
+"""Training callbacks: schedules that survive save/resume, guards, diagnostics."""
 
 from keras_vae.callbacks.active_units import ActiveUnits
+from keras_vae.callbacks.elbo_surgery import ELBOSurgery
+from keras_vae.callbacks.image_grid import ImageGrid
 from keras_vae.callbacks.kl_warm_up import KLWarmUp
+from keras_vae.callbacks.log_likelihood import LogLikelihood
 from keras_vae.callbacks.terminate_on_nan import NonFiniteLossError
 from keras_vae.callbacks.terminate_on_nan import TerminateOnNaN
 
-__all__ = ["ActiveUnits", "KLWarmUp", "NonFiniteLossError", "TerminateOnNaN"]
+__all__ = [
+    "ActiveUnits",
+    "ELBOSurgery",
+    "ImageGrid",
+    "KLWarmUp",
+    "LogLikelihood",
+    "NonFiniteLossError",
+    "TerminateOnNaN",
+]

@@ -1,14 +1,16 @@
 """ActiveUnits: active latent units per layer in the epoch logs."""
 
 import keras
-import numpy as np
 
+from keras_vae.callbacks.epoch_schedule import EpochSchedule
+from keras_vae.callbacks.epoch_schedule import check_examples
+from keras_vae.callbacks.epoch_schedule import log_layers
 from keras_vae.diagnostics.active_units import active_units
 from keras_vae.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class ActiveUnits(keras.callbacks.Callback):
+class ActiveUnits(EpochSchedule):
     """Counts the active latent units of every layer at the end of epochs.
 
     ```none
@@ -43,37 +45,20 @@ class ActiveUnits(keras.callbacks.Callback):
     """
 
     def __init__(self, x, every=1, threshold=0.01, batch_size=500):
-        super().__init__()
-        self.x = np.asarray(x, dtype="float32")
-        if self.x.ndim < 2 or len(self.x) == 0:
-            raise ValueError(
-                "Expected `x` to be a non-empty batch of examples (an array with "
-                f"a batch axis). Received: x of shape {self.x.shape}"
-            )
-        self.every = check_positive_int(every, "every")
+        super().__init__(every)
+        self.x = check_examples(x)
         if not threshold >= 0:
             raise ValueError(
                 f"Expected `threshold` >= 0. Received: threshold={threshold!r}"
             )
         self.threshold = float(threshold)
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        self._first_epoch = True
 
-    def on_train_begin(self, logs=None):
-        self._first_epoch = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        first, self._first_epoch = self._first_epoch, False
-        if logs is None or ((epoch + 1) % self.every and not first):
-            return
+    def measure(self, epoch, logs):
         result = active_units(
             self.model, self.x, threshold=self.threshold, batch_size=self.batch_size
         )
-        if isinstance(result, list):
-            for i, layer in enumerate(result):
-                logs[f"active_units_{i + 1}"] = layer.num_active
-        else:
-            logs["active_units"] = result.num_active
+        log_layers(logs, result, {"active_units": "num_active"})
 
     def get_config(self):
         return {
@@ -82,9 +67,3 @@ class ActiveUnits(keras.callbacks.Callback):
             "threshold": self.threshold,
             "batch_size": self.batch_size,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["x"] = keras.saving.deserialize_keras_object(config["x"])
-        return cls(**config)

@@ -366,3 +366,17 @@ class HierarchicalVAE(LatentVariableModel):
                 for name in NETWORKS
             },
         }
+
+    def _surgery_layers(self, x):
+        """Per latent layer `(loc, scale, prior)` of a batch, for ELBO surgery.
+
+        See `keras_vae.diagnostics.elbo_surgery`. z1 first: q(z1 | x, z2) and
+        the conditional prior p(z1 | z2), both at z2 = E[z2 | x] (as in
+        `encode`), as `(loc, scale, (p_loc, p_scale))`; then q(z2 | x) and
+        the marginal prior p(z2).
+        """
+        x = self.validate_data(x)
+        self._build_for_batch(x)
+        (loc1, scale1), (loc2, scale2) = self._encode_tensors(x)
+        p_loc1, p_scale1 = self._p_z1(loc2)
+        return [(loc1, scale1, (p_loc1, p_scale1)), (loc2, scale2, self.prior)]

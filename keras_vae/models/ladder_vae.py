@@ -10,6 +10,7 @@ from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
 from keras_vae.models import ladder_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.priors.standard_normal import StandardNormal
 from keras_vae.utils import random
 from keras_vae.utils.gaussian import kl_normal
 from keras_vae.utils.gaussian import log_normal
@@ -411,3 +412,17 @@ class LadderVAE(LatentVariableModel):
             "min_log_var": self.min_log_var,
             "max_log_var": self.max_log_var,
         }
+
+    def _surgery_layers(self, x):
+        """Per latent layer `(loc, scale, prior)` of a batch, for ELBO surgery.
+
+        See `keras_vae.diagnostics.elbo_surgery`. Bottom first, the inference
+        pass at the posterior means (as in `encode`): lower layers pair
+        q(z_i | .) with the conditional prior p(z_i | z_{i+1} = mean) as
+        `(loc, scale, (p_loc, p_scale))`; the top layer has p(z_L) = N(0, I).
+        """
+        x = self.validate_data(x)
+        self._build_for_batch(x)
+        layers = self._latents(x, None, at_mean=True)
+        top = StandardNormal(latent_dim=self.latent_dims[-1])
+        return [(*q, top if p is None else p) for _, q, p in layers]

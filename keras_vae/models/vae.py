@@ -263,3 +263,14 @@ class VAE(LatentVariableModel):
             "min_log_var": self.min_log_var,
             "max_log_var": self.max_log_var,
         }
+
+    def _surgery_layers(self, x):
+        """Per latent layer `(loc, scale, prior)` of a batch, for ELBO surgery.
+
+        See `keras_vae.diagnostics.elbo_surgery`: one layer, q(z | x) and the
+        marginal prior p(z).
+        """
+        x = self.validate_data(x)
+        self._build_for_batch(x)
+        loc, scale = self._posterior(x)
+        return [(loc, scale, self.prior)]

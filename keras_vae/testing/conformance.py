@@ -461,6 +461,24 @@ CONFORMANCE = {
         "callback",
         {"x": np.arange(6, dtype="float32").reshape(3, 2), "every": 2, "threshold": 0.1},
     ),
+    "keras_vae.callbacks.ELBOSurgery": Spec(
+        "callback",
+        {"x": np.arange(6, dtype="float32").reshape(3, 2), "every": 2, "seed": 3},
+    ),
+    "keras_vae.callbacks.ImageGrid": Spec(
+        "callback",
+        {
+            "directory": "grids",
+            "x": np.zeros((2, 4), "float32"),
+            "num_images": 2,
+            "log_dir": "logs",
+            "image_shape": (2, 2),
+        },
+    ),
+    "keras_vae.callbacks.LogLikelihood": Spec(
+        "callback",
+        {"x": np.zeros((3, 2), "float32"), "every": 2, "num_samples": 5, "name": "ll"},
+    ),
     "keras_vae.callbacks.KLWarmUp": Spec(
         "callback", {"epochs": 3, "max_value": 0.5, "start_epoch": 1}
     ),
@@ -469,9 +487,11 @@ CONFORMANCE = {
     # ----------------------------------------------------------- diagnostics
     "keras_vae.diagnostics.ActiveUnitsResult": DATA_CLASS,
     "keras_vae.diagnostics.CodebookUsageResult": DATA_CLASS,
+    "keras_vae.diagnostics.ELBOSurgeryResult": DATA_CLASS,
     "keras_vae.diagnostics.LogLikelihoodResult": DATA_CLASS,
     "keras_vae.diagnostics.active_units": FUNCTION,
     "keras_vae.diagnostics.codebook_usage": FUNCTION,
+    "keras_vae.diagnostics.elbo_surgery": FUNCTION,
     "keras_vae.diagnostics.log_likelihood": FUNCTION,
     # ---------------------------------------------------------------- export
     "keras_vae.export.SIGNATURES": _marker("constant"),

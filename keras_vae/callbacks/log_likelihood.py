@@ -1,0 +1,90 @@
+"""LogLikelihood: an importance-sampled log-likelihood in the epoch logs."""
+
+import keras
+
+from keras_vae.callbacks.epoch_schedule import EpochSchedule
+from keras_vae.callbacks.epoch_schedule import check_examples
+from keras_vae.diagnostics.log_likelihood import log_likelihood
+from keras_vae.utils.validation import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class LogLikelihood(EpochSchedule):
+    """Estimates the mean log p(x) of held-out examples at the end of epochs.
+
+    ```none
+    log p(x) ~= log (1/S) sum_s p(x, z_s) / q(z_s | x),   z_s ~ q(z | x)
+    logs[name] = (1/N) sum_n log p(x_n)          (nats; = -NLL)
+    ```
+
+    (`keras_vae.diagnostics.log_likelihood`, the IWAE bound with S samples:
+    a lower bound that rises to log p(x) as S grows). After the first epoch
+    of every `fit` call and then every `every` epochs, the mean over the
+    first `max_examples` examples of `x` is added to the epoch logs as
+    `name`, so it reaches `History`, `CSVLogger` and TensorBoard (the
+    default `val_log_likelihood` lands in TensorBoard's validation run).
+    Nothing is computed on the other epochs.
+
+    Args:
+        x: Held-out examples, an array (e.g. the validation set). It is part
+            of the config, so a serialized callback carries its data.
+        every: Positive integer, log every `every` epochs. Defaults to 1.
+        num_samples: Positive integer S, importance samples per example.
+            Defaults to 1000.
+        max_examples: Optional positive integer, score only the first
+            `max_examples` examples of `x`. Defaults to 1000.
+        batch_size: Examples per `model.log_likelihood` call. Defaults to
+            100.
+        name: The log key. Defaults to `"val_log_likelihood"`; rename it if
+            `x` is not held-out data.
+
+    Example:
+
+    >>> vae.fit(x_train, epochs=100, callbacks=[
+    ...     keras_vae.callbacks.LogLikelihood(x_val, every=10)])
+
+    Reference:
+        - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
+    """
+
+    def __init__(
+        self,
+        x,
+        every=1,
+        num_samples=1000,
+        max_examples=1000,
+        batch_size=100,
+        name="val_log_likelihood",
+    ):
+        super().__init__(every)
+        self.x = check_examples(x)
+        self.num_samples = check_positive_int(num_samples, "num_samples")
+        if max_examples is not None:
+            max_examples = check_positive_int(max_examples, "max_examples")
+        self.max_examples = max_examples
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        if not isinstance(name, str) or not name:
+            raise ValueError(
+                f"Expected `name` to be a non-empty string. Received: name={name!r}"
+            )
+        self.name = name
+
+    def measure(self, epoch, logs):
+        result = log_likelihood(
+            self.model,
+            self.x,
+            num_samples=self.num_samples,
+            batch_size=self.batch_size,
+            max_examples=self.max_examples,
+        )
+        logs[self.name] = -result.nll
+
+    def get_config(self):
+        return {
+            "x": keras.saving.serialize_keras_object(self.x),
+            "every": self.every,
+            "num_samples": self.num_samples,
+            "max_examples": self.max_examples,
+            "batch_size": self.batch_size,
+            "name": self.name,
+        }
