@@ -96,6 +96,11 @@ def elbo_surgery(
     (`conditional_prior=True`); `avg_kl` is the KL term of the ELBO at the
     parents' means, not at samples of them.
 
+    log p(z) is the prior's `log_prob`. Where that is itself a stochastic
+    lower bound (the `HierarchicalPrior` of `VHPVAE`), `marginal_kl` and
+    `avg_kl` are upper-bound estimates; `mutual_information` does not
+    involve the prior and stays exact.
+
     Args:
         model: A keras_vae model with a continuous latent: `VAE`,
             `HierarchicalVAE` or `LadderVAE`, with any prior. (A model

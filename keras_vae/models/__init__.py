@@ -11,6 +11,7 @@ from keras_vae.models.pixelcnn_prior import PixelCNNPrior
 from keras_vae.models.vae import VAE
 from keras_vae.models.vq_networks import vq_decoder
 from keras_vae.models.vq_networks import vq_encoder
+from keras_vae.models.vhp_vae import VHPVAE
 from keras_vae.models.vq_vae import VQVAE
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "LatentVariableModel",
     "PixelCNNPrior",
     "VAE",
+    "VHPVAE",
     "VQVAE",
     "gated_conv_hvae_networks",
     "gated_mlp_decoder",

@@ -152,6 +152,12 @@ class LadderVAE(LatentVariableModel):
         self.num_layers = len(latent_dims)
         self.num_samples = check_positive_int(num_samples, "num_samples")
         self.free_bits = check_free_bits(free_bits, objective)
+        if self.free_bits is not None and self.constraint is not None:
+            raise ValueError(
+                "Free bits and a reconstruction constraint both reshape the KL "
+                "term; use one. Received: free_bits="
+                f"{free_bits!r} and constraint={self.constraint!r}"
+            )
         self.likelihood = likelihoods_lib.get(likelihood)
         # GaussianParameters checks min_log_var < max_log_var.
         clamp = {"min_log_var": min_log_var, "max_log_var": max_log_var}

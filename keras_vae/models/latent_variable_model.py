@@ -17,6 +17,7 @@ from keras_vae.utils import random
 
 
 OBJECTIVES = ("elbo", "iwae")
+CONSTRAINT_METRICS = ("lambda", "constraint", "constraint_average")
 
 
 class LatentVariableModel(TensorFlowTrainer, keras.Model):
@@ -45,6 +46,11 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         beta: Initial KL weight. Defaults to `1.0`.
         dynamic_binarization: If `True`, binarize each training batch by
             sampling x ~ Bernoulli(x) inside the step. Defaults to `False`.
+        constraint: Optional `keras_vae.losses.GECO` (objective `"elbo"`
+            only): train on the Lagrangian beta KL + lambda (C - kappa^2) of
+            the reconstruction constraint C = -log p(x|z) <= kappa^2 instead
+            of the negative ELBO, with metrics `lambda`, `constraint` (the
+            batch C) and `constraint_average` (its moving average).
         seed: Optional integer seed of all sampling in the model.
         **kwargs: `keras.Model` keyword arguments such as `name`.
     """
@@ -59,6 +65,7 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         objective=None,
         beta=1.0,
         dynamic_binarization=False,
+        constraint=None,
         seed=None,
         **kwargs,
     ):
@@ -82,8 +89,31 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
             initializer=keras.initializers.Constant(self.initial_beta),
             trainable=False,
         )
+        self.constraint = self._check_constraint(constraint)
+        if self.constraint is not None:
+            metric_names = tuple(metric_names) + CONSTRAINT_METRICS
         self._metric_names = ("loss",) + tuple(metric_names) + ("beta",)
         self._trackers = {n: keras.metrics.Mean(name=n) for n in self._metric_names}
+
+    def _check_constraint(self, constraint):
+        if constraint is None:
+            return None
+        from keras_vae.losses.geco import GECO
+
+        if isinstance(constraint, dict):
+            constraint = keras.saving.deserialize_keras_object(constraint)
+        if not isinstance(constraint, GECO):
+            raise ValueError(
+                "Expected `constraint` to be None or a `keras_vae.losses.GECO`. "
+                f"Received: constraint={constraint!r}"
+            )
+        if self.objective != "elbo":
+            raise ValueError(
+                "A reconstruction constraint needs a model trained on the ELBO "
+                "(its Lagrangian splits the ELBO into reconstruction and KL). "
+                f"Received: objective={self.objective!r} for {type(self).__name__}"
+            )
+        return constraint
 
     @property
     def metrics(self):
@@ -146,10 +176,28 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         """`compute_terms` with the layers' `add_loss` terms in `"loss"`."""
         self._build_for_batch(x)
         terms = self.compute_terms(x, training=training)
+        if self.constraint is not None:
+            terms = self._lagrangian_terms(terms, training)
         if self.losses:
             terms["loss"] = terms["loss"] + ops.cast(
                 ops.sum(self.losses), terms["loss"].dtype
             )
+        return terms
+
+    def _lagrangian_terms(self, terms, training):
+        """Replace the loss by the Lagrangian beta KL + lambda (C - kappa^2).
+
+        Both terms are batch means, like the ELBO loss -mean(rec - beta kl)
+        they replace, so the gradient of each is exact.
+        """
+        c = -terms["reconstruction"]
+        lam = self.constraint(c, training=training)
+        beta = ops.cast(self.beta, "float32")
+        terms = dict(terms)
+        terms["loss"] = beta * terms["kl"] + lam * (c - self.constraint.kappa_squared)
+        terms["lambda"] = lam
+        terms["constraint"] = c
+        terms["constraint_average"] = ops.convert_to_tensor(self.constraint.constraint_average)
         return terms
 
     def _objective_and_bound(self, rec, kl):
@@ -300,6 +348,8 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
             "dynamic_binarization": self.dynamic_binarization,
             "seed": self.seed,
         }
+        if self.constraint is not None:
+            config["constraint"] = keras.saving.serialize_keras_object(self.constraint)
         if self.objective is not None:
             config["objective"] = self.objective
         return config

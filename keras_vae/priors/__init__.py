@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_vae.priors.hierarchical_prior import HierarchicalPrior
 from keras_vae.priors.mixture_of_gaussians import MixtureOfGaussians
 from keras_vae.priors.prior import Prior
 from keras_vae.priors.standard_normal import StandardNormal
@@ -22,4 +23,4 @@ def get(identifier):
     )
 
 
-__all__ = ["MixtureOfGaussians", "Prior", "StandardNormal", "VampPrior", "get"]
+__all__ = ["HierarchicalPrior", "MixtureOfGaussians", "Prior", "StandardNormal", "VampPrior", "get"]

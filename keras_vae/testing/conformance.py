@@ -278,6 +278,14 @@ CONFORMANCE = {
         input_shape=(4, 3),
         expected_output_shape=(4,),
     ),
+    "keras_vae.priors.HierarchicalPrior": Spec(
+        "layer",
+        {"latent_dim": 3, "zeta_dim": 2, "hidden_units": (4,), "num_samples": 3, "seed": 1},
+        input_shape=(4, 3),
+        expected_output_shape=(4,),
+        deterministic=False,
+        note="log_prob draws the importance samples of zeta",
+    ),
     "keras_vae.priors.VampPrior": _marker(
         "model_component", note="runs on the model's encoder; see the VAE and "
         "HierarchicalVAE specs"
@@ -311,6 +319,10 @@ CONFORMANCE = {
     # ---------------------------------------------------------------- losses
     "keras_vae.losses.ELBOLoss": Spec("loss", input_shape=(4, 3)),
     "keras_vae.losses.IWAELoss": Spec("loss", input_shape=(4, 3)),
+    "keras_vae.losses.GECO": _marker(
+        "model_component", note="holds a model's Lagrange multiplier; see the "
+        "VAE and VHPVAE specs"
+    ),
     "keras_vae.losses.elbo": FUNCTION,
     "keras_vae.losses.iwae_bound": FUNCTION,
     "keras_vae.losses.log_mean_exp": FUNCTION,
@@ -327,6 +339,30 @@ CONFORMANCE = {
             {"latent_dim": 2, "hidden_units": (8,), "seed": 1, "prior": _vamp_prior(3)},
             input_data=_binary_images,
         ),
+        Spec(
+            "model",
+            {
+                "latent_dim": 2,
+                "hidden_units": (8,),
+                "seed": 1,
+                "constraint": {"class_name": "keras_vae>GECO", "config": {"kappa": 4.0}},
+            },
+            input_data=_binary_images,
+        ),
+    ),
+    "keras_vae.models.VHPVAE": Spec(
+        "model",
+        {
+            "latent_dim": 2,
+            "hidden_units": (8,),
+            "seed": 1,
+            "constraint": {"class_name": "keras_vae>GECO", "config": {"kappa": 4.0, "damping": 1.0}},
+            "prior": {
+                "class_name": "keras_vae>HierarchicalPrior",
+                "config": {"hidden_units": [4], "num_samples": 2, "seed": 1},
+            },
+        },
+        input_data=_binary_images,
     ),
     "keras_vae.models.HierarchicalVAE": (
         Spec(
