@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from keras_vae.likelihoods.bernoulli import Bernoulli
+from keras_vae.losses.geco import GECO
 from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models.tensorflow_trainer import TensorFlowTrainer
 from keras_vae.utils.validation import check_finite
@@ -98,8 +99,6 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
     def _check_constraint(self, constraint):
         if constraint is None:
             return None
-        from keras_vae.losses.geco import GECO
-
         if isinstance(constraint, dict):
             constraint = keras.saving.deserialize_keras_object(constraint)
         if not isinstance(constraint, GECO):

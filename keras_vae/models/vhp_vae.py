@@ -98,7 +98,6 @@ class VHPVAE(VAE):
                 "Expected `prior` to be None or a `keras_vae.priors.HierarchicalPrior`. "
                 f"Received: prior={prior!r}"
             )
-        kwargs.pop("analytic_kl", None)
         super().__init__(
             encoder=encoder,
             decoder=decoder,

@@ -140,9 +140,8 @@ class HierarchicalPrior(Prior):
 
         Shape `z.shape[:-1]`.
         """
-        k = self.num_samples if num_samples is None else num_samples
-        log_w = self.log_weights(z, k)
-        return ops.logsumexp(log_w, axis=0) - math.log(k)
+        log_w = self.log_weights(z, num_samples)
+        return ops.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
 
     def sample(self, num_samples):
         self._check_built()
