@@ -195,31 +195,12 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
             f"Expected `posterior` to be one of {list(POSTERIORS)}. "
             f"Received: posterior={posterior!r}"
         )
-    rng = np.random.default_rng(seed)
-    q, _ = np.linalg.qr(rng.normal(size=(data_dim, z1_dim)))
-    big_b = _float32(q * rng.uniform(0.5, 2.0, size=z1_dim))  # (D, d1)
-    big_c = _float32(rng.normal(size=(data_dim, 1)))
-    big_a = _float32(rng.normal(size=(z1_dim, 1)))
-    a = _float32(rng.normal(scale=0.5, size=z1_dim))
-    b = _float32(rng.normal(scale=0.5, size=data_dim))
-    v = _float32(rng.uniform(0.3, 1.5, size=z1_dim))
-    s2 = float(scale) ** 2
-
-    m_mat = big_b @ big_a + big_c  # (D, 1)
-    m_vec = big_b @ a + b
-    s_mat = big_b @ np.diag(v) @ big_b.T + s2 * np.eye(data_dim)
-    s_inv = np.linalg.inv(s_mat)
-    var2 = 1.0 / (1.0 + (m_mat.T @ s_inv @ m_mat).item())
-    k2 = var2 * (s_inv @ m_mat)  # (D, 1): E[z2 | x] = (x - m) k2
-    var1 = 1.0 / (1.0 / v + np.sum(big_b**2, axis=0) / s2)  # (d1,)
-    k1_x = big_b * var1 / s2  # (D, d1)
-    k1_z2 = ((big_a.T / v) - (big_c.T @ big_b) / s2) * var1  # (1, d1)
-    c1 = (a / v - b @ big_b / s2) * var1
-    bias2, bias1 = -m_vec @ k2, c1
-    if posterior == "perturbed":
-        bias2 = bias2 + PERTURBED_MEAN_SHIFT * np.sqrt(var2)
-        bias1 = bias1 + PERTURBED_MEAN_SHIFT * np.sqrt(var1)
-        var2, var1 = var2 * PERTURBED_VARIANCE_FACTOR, var1 * PERTURBED_VARIANCE_FACTOR
+    prm = _hvae_parameters(data_dim, z1_dim, scale, seed, posterior)
+    k1_x, k1_z2, bias1, var1 = prm["k1_x"], prm["k1_z2"], prm["bias1"], prm["var1"]
+    k2, bias2, var2 = prm["k2"], prm["bias2"], prm["var2"]
+    big_a, a, v = prm["big_a"], prm["a"], prm["v"]
+    big_b, big_c, b = prm["big_b"], prm["big_c"], prm["b"]
+    m_mat, m_vec, s_mat = prm["m_mat"], prm["m_vec"], prm["s_mat"]
 
     z1_in = keras.Input((z1_dim,))
     z2_in = keras.Input((1,))
@@ -254,3 +235,77 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     decoder.kernel.assign(np.concatenate([big_b.T, big_c.T]).astype("float32"))
     decoder.bias.assign(b.astype("float32"))
     return model, _gaussian_log_density(m_vec, m_mat @ m_mat.T + s_mat)
+
+
+def _hvae_parameters(data_dim, z1_dim, scale, seed, posterior):
+    """The parameters of `linear_gaussian_hvae`'s model and its posterior heads."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(data_dim, z1_dim)))
+    big_b = _float32(q * rng.uniform(0.5, 2.0, size=z1_dim))  # (D, d1)
+    big_c = _float32(rng.normal(size=(data_dim, 1)))
+    big_a = _float32(rng.normal(size=(z1_dim, 1)))
+    a = _float32(rng.normal(scale=0.5, size=z1_dim))
+    b = _float32(rng.normal(scale=0.5, size=data_dim))
+    v = _float32(rng.uniform(0.3, 1.5, size=z1_dim))
+    s2 = float(scale) ** 2
+
+    m_mat = big_b @ big_a + big_c  # (D, 1)
+    m_vec = big_b @ a + b
+    s_mat = big_b @ np.diag(v) @ big_b.T + s2 * np.eye(data_dim)
+    s_inv = np.linalg.inv(s_mat)
+    var2 = 1.0 / (1.0 + (m_mat.T @ s_inv @ m_mat).item())
+    k2 = var2 * (s_inv @ m_mat)  # (D, 1): E[z2 | x] = (x - m) k2
+    var1 = 1.0 / (1.0 / v + np.sum(big_b**2, axis=0) / s2)  # (d1,)
+    k1_x = big_b * var1 / s2  # (D, d1)
+    k1_z2 = ((big_a.T / v) - (big_c.T @ big_b) / s2) * var1  # (1, d1)
+    c1 = (a / v - b @ big_b / s2) * var1
+    bias2, bias1 = -m_vec @ k2, c1
+    if posterior == "perturbed":
+        bias2 = bias2 + PERTURBED_MEAN_SHIFT * np.sqrt(var2)
+        bias1 = bias1 + PERTURBED_MEAN_SHIFT * np.sqrt(var1)
+        var2, var1 = var2 * PERTURBED_VARIANCE_FACTOR, var1 * PERTURBED_VARIANCE_FACTOR
+    return dict(
+        big_a=big_a, a=a, v=v, big_b=big_b, big_c=big_c, b=b, m_mat=m_mat,
+        m_vec=m_vec, s_mat=s_mat, k2=k2, bias2=bias2, var2=var2, k1_x=k1_x,
+        k1_z2=k1_z2, bias1=bias1, var1=var1,
+    )  # fmt: skip
+
+
+def linear_gaussian_hvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exact"):
+    """Exact per-layer KL terms of the model `linear_gaussian_hvae` builds.
+
+    With the same arguments as `linear_gaussian_hvae`, per example:
+
+    ```none
+    kl_z2 = KL(q(z2 | x) || N(0, 1))
+    kl_z1 = E_{q(z2 | x)} KL(q(z1 | x, z2) || p(z1 | z2))
+          = 1/2 sum_j [ r_j + E[d_j^2] / v_j - 1 - log r_j ],  r_j = var_q1_j / v_j
+    ```
+
+    where d(z2) = E_q[z1 | x, z2] - E_p[z1 | z2] is linear in z2, so
+    E[d_j^2] = E[d_j]^2 + slope_j^2 Var_q(z2). These are the expectations of
+    the model's `kl_z1` / `kl_z2` terms (analytic or Monte Carlo).
+
+    Returns:
+        A tuple `(kl_z1, kl_z2)` of float64 arrays of shape `(batch,)`.
+
+    Example:
+
+    >>> x = np.zeros((3, 4), "float32")
+    >>> kl_z1, kl_z2 = linear_gaussian_hvae_kls(x, seed=0)
+    """
+    prm = _hvae_parameters(data_dim, z1_dim, scale, seed, posterior)
+    x = np.asarray(x, "float64").reshape(-1, data_dim)
+    mu2 = (x @ prm["k2"])[:, 0] + float(np.squeeze(prm["bias2"]))  # (batch,)
+    var2 = prm["var2"]
+    kl_z2 = 0.5 * (var2 + mu2**2 - 1.0 - np.log(var2))
+    # d(z2) = d0 + z2 * slope, per latent j.
+    d0 = x @ prm["k1_x"] + prm["bias1"] - prm["a"]  # (batch, d1)
+    slope = prm["k1_z2"][0] - prm["big_a"][:, 0]  # (d1,)
+    mean_d = d0 + mu2[:, None] * slope
+    second_moment = mean_d**2 + slope**2 * var2
+    ratio = prm["var1"] / prm["v"]
+    kl_z1 = 0.5 * np.sum(
+        ratio + second_moment / prm["v"] - 1.0 - np.log(ratio), axis=-1
+    )
+    return kl_z1, kl_z2

@@ -13,7 +13,7 @@ def prepared_tfds_dir(*names):
     Candidates, in order: `KERAS_VAE_DATA_DIR`, `TFDS_DATA_DIR`, then
     `../shared/tfds` beside the checkout. A dataset counts as prepared when
     `<dir>/<name>/<version>/dataset_info.json` exists. Tests that need real
-    data skip when this returns `None`.
+    data skip when this returns `None` (fail in CI: see `requires_tfds`).
 
     Example:
 
@@ -33,13 +33,51 @@ def prepared_tfds_dir(*names):
     return None
 
 
-def requires_tfds(*names):
-    """A pytest `skipif` mark for tests that need `prepared_tfds_dir(*names)`."""
+def in_ci():
+    """Whether the `CI` environment variable is set to a true value."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def requires_data(available, reason):
+    """A pytest mark for a test that needs data: skip locally, fail in CI.
+
+    Where `available` is false, outside CI (`CI` unset or false) the test
+    skips with `reason`; in CI (`CI=true`) it is marked `missing_data`, which
+    the suite's `conftest.py` turns into a failure at setup, so a CI run
+    whose prepared data went missing cannot pass by skipping the tests that
+    need it.
+
+    Args:
+        available: Whether the data is there.
+        reason: What is missing and how to provide it.
+    """
     import pytest
 
+    if available:
+        return pytest.mark.skipif(False, reason=reason)
+    if in_ci():
+        return pytest.mark.missing_data(reason=f"CI=true but {reason}")
+    return pytest.mark.skipif(True, reason=reason)
+
+
+def fail_on_missing_data(item):
+    """`pytest_runtest_setup` body: fail a test marked `missing_data`."""
+    import pytest
+
+    mark = item.get_closest_marker("missing_data")
+    if mark is not None:
+        pytest.fail(mark.kwargs["reason"], pytrace=False)
+
+
+def requires_tfds(*names):
+    """A pytest mark for tests that need `prepared_tfds_dir(*names)`.
+
+    Skips when the data dir is missing, except in CI (`CI=true`), where a
+    missing prepared data dir fails the test (see `requires_data`).
+    """
     wanted = ", ".join(f"{n}/{VERSIONS[n]}" for n in names)
-    return pytest.mark.skipif(
-        prepared_tfds_dir(*names) is None,
+    return requires_data(
+        prepared_tfds_dir(*names) is not None,
         reason=f"no prepared TFDS {wanted} (set TFDS_DATA_DIR or put it at "
         "../shared/tfds beside the checkout)",
     )

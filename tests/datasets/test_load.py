@@ -282,11 +282,7 @@ def test_split_is_read_once_and_cached(monkeypatch):
 
 
 REAL_DATA_DIR = testing.prepared_tfds_dir("mnist", "binarized_mnist")
-needs_real_data = pytest.mark.skipif(
-    REAL_DATA_DIR is None,
-    reason="no prepared TFDS data dir with mnist/3.0.1 and binarized_mnist/1.0.0 "
-    "(set TFDS_DATA_DIR or put it at ../shared/tfds beside the checkout)",
-)
+needs_real_data = testing.requires_tfds("mnist", "binarized_mnist")
 
 
 @needs_real_data

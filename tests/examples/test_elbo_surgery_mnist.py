@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from keras_vae.testing import prepared_tfds_dir
+from keras_vae.testing import requires_tfds
 from keras_vae.testing import run_script
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "elbo_surgery"
@@ -23,11 +24,7 @@ TINY = (
 DATA_DIR = prepared_tfds_dir("binarized_mnist")
 
 
-@pytest.mark.skipif(
-    DATA_DIR is None,
-    reason="no prepared TFDS binarized_mnist/1.0.0 (set TFDS_DATA_DIR or put it "
-    "at ../shared/tfds beside the checkout)",
-)
+@requires_tfds("binarized_mnist")
 def test_table_and_resume(tmp_path):
     out = tmp_path / "out"
     args = (*TINY, "--data-dir", DATA_DIR, "--out-dir", out)

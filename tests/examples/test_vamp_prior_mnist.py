@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from keras_vae.testing import prepared_tfds_dir
+from keras_vae.testing import requires_tfds
 from keras_vae.testing import run_script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,11 +46,7 @@ TINY = (
 
 
 DATA_DIR = prepared_tfds_dir("binarized_mnist")
-needs_data = pytest.mark.skipif(
-    DATA_DIR is None,
-    reason="no prepared TFDS binarized_mnist/1.0.0 (set TFDS_DATA_DIR or put it "
-    "at ../shared/tfds beside the checkout)",
-)
+needs_data = requires_tfds("binarized_mnist")
 
 
 def run_example(tmp_path, *args):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from keras_vae.testing import run_script
+from keras_vae.testing.real_data import requires_data
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "vhp_vae" / "train.py"
@@ -30,8 +31,8 @@ TINY = (
 
 
 def needs(*parts):
-    return pytest.mark.skipif(
-        not DATA.joinpath(*parts).exists(), reason=f"no {Path(*parts)} under {DATA}"
+    return requires_data(
+        DATA.joinpath(*parts).exists(), reason=f"no {Path(*parts)} under {DATA}"
     )
 
 
