@@ -78,6 +78,29 @@ def test_vq_loss_is_counted_once_and_matches_its_definition(trained):
     assert abs(total - float(terms["loss"]) - vq) < 1e-6  # once, not twice
 
 
+def _bincount_statistics(codes, num_codes):
+    counts = np.bincount(np.ravel(codes), minlength=num_codes)
+    p = counts / counts.sum()
+    p = p[p > 0]
+    return float(np.exp(-(p * np.log(p)).sum())), float(np.mean(counts > 0))
+
+
+def test_perplexity_and_usage_are_per_batch_bincount_statistics(trained):
+    model, x, _ = trained
+    codes = _numpy(model.encode(x))
+    perplexity, usage = _bincount_statistics(codes, SMALL["num_embeddings"])
+    assert 1.0 < perplexity < SMALL["num_embeddings"]  # a non-trivial batch
+    logs = model.evaluate(x, batch_size=16, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["perplexity"], perplexity, rtol=1e-5)
+    np.testing.assert_allclose(logs["usage"], usage, rtol=1e-6)
+    # Two batches of 8: the logged value is the mean of the per-batch
+    # statistics, not the statistic of the pooled codes.
+    halves = [_bincount_statistics(c, SMALL["num_embeddings"]) for c in (codes[:8], codes[8:])]
+    logs = model.evaluate(x, batch_size=8, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["perplexity"], np.mean([h[0] for h in halves]), rtol=1e-5)
+    np.testing.assert_allclose(logs["usage"], np.mean([h[1] for h in halves]), rtol=1e-6)
+
+
 def test_codes_decode_and_reconstruct_agree(trained):
     model, x, _ = trained
     codes = model.encode(x[:5])
