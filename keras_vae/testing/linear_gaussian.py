@@ -309,3 +309,157 @@ def linear_gaussian_hvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posteri
         ratio + second_moment / prm["v"] - 1.0 - np.log(ratio), axis=-1
     )
     return kl_z1, kl_z2
+
+
+def _lvae_parameters(data_dim, z1_dim, scale, seed, posterior):
+    """Generative parameters of `linear_gaussian_lvae` and its heads' values."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(data_dim, z1_dim)))
+    norms = rng.uniform(0.5, 2.0, size=z1_dim)
+    big_b = _float32(q * norms)  # (D, d1), orthogonal columns
+    col2 = np.sum(big_b**2, axis=0)  # c_j^2
+    big_a = _float32(rng.normal(size=(z1_dim, 1)))
+    a = _float32(rng.normal(scale=0.5, size=z1_dim))
+    b = _float32(rng.normal(scale=0.5, size=data_dim))
+    v = _float32(rng.uniform(0.3, 1.5, size=z1_dim))
+    s2 = float(scale) ** 2
+
+    m_mat = big_b @ big_a  # (D, 1)
+    m_vec = big_b @ a + b
+    s_mat = big_b @ np.diag(v) @ big_b.T + s2 * np.eye(data_dim)
+    s_inv = np.linalg.inv(s_mat)
+    var2 = 1.0 / (1.0 + (m_mat.T @ s_inv @ m_mat).item())
+    k2 = var2 * (s_inv @ m_mat)  # (D, 1)
+    bias2 = -m_vec @ k2  # (1,)
+    # The bottom-up term of z1 is the likelihood's: N(B^T (x - b) / c^2, s^2 / c^2).
+    var_hat1 = s2 / col2
+    k1 = big_b / col2  # (D, d1)
+    bias1 = -b @ k1
+    if posterior == "perturbed":
+        bias2 = bias2 + PERTURBED_MEAN_SHIFT * np.sqrt(var2)
+        bias1 = bias1 + PERTURBED_MEAN_SHIFT * np.sqrt(var_hat1)
+        var2 = var2 * PERTURBED_VARIANCE_FACTOR
+        var_hat1 = var_hat1 * PERTURBED_VARIANCE_FACTOR
+    return dict(
+        big_a=big_a, a=a, v=v, big_b=big_b, b=b, m_vec=m_vec,
+        cov=m_mat @ m_mat.T + s_mat, k2=k2, bias2=bias2, var2=var2, k1=k1,
+        bias1=bias1, var_hat1=var_hat1,
+    )  # fmt: skip
+
+
+def linear_gaussian_lvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exact"):
+    """A two-layer `keras_vae.models.LadderVAE` that is a linear-Gaussian model.
+
+    ```none
+    p(z2) = N(0, 1)                         (z2 is one-dimensional)
+    p(z1 | z2) = N(A z2 + a, diag v)        (the top-down head)
+    p(x | z1)  = N(B z1 + b, s^2 I),        B = Q diag(c), orthonormal Q
+    p(x) = N(B a + b, B (A A^T + diag v) B^T + s^2 I)
+    bottom-up term of z1:  N(B^T (x - b) / c^2, s^2 / c^2)   (from p(x | z1))
+    q(z1 | x, z2) = merge(bottom-up term, p(z1 | z2)) = p(z1 | x, z2)
+    q(z2 | x) = p(z2 | x) = N(S2 M^T S^-1 (x - m), S2)
+        M = B A,  m = B a + b,  S = B diag(v) B^T + s^2 I,  S2 = (1 + M^T S^-1 M)^-1
+    ```
+
+    The ladder's precision-weighted merge of the likelihood term and the prior
+    is the exact posterior of z1 given z2, and the top head's linear map is
+    the exact posterior of z2, so (`posterior="exact"`) every importance
+    weight equals p(x). `"perturbed"` doubles both bottom-up variances and
+    shifts their means, an over-dispersed proposal for z2 and for the merge.
+
+    The deterministic blocks are identities (`bottom_up`, `top_down`, set
+    before `build`) and the decoder is one linear layer (a subclass's `build`).
+
+    Returns:
+        A tuple `(model, exact_log_px)` as `linear_gaussian_vae`.
+
+    Example:
+
+    >>> model, exact_log_px = linear_gaussian_lvae(seed=0)
+    >>> x = np.zeros((3, 4), "float32")
+    >>> model.log_likelihood(x, num_samples=10).shape
+    (3,)
+    """
+    from keras_vae.likelihoods.gaussian import Gaussian
+    from keras_vae.models.ladder_vae import LadderVAE
+
+    if posterior not in POSTERIORS:
+        raise ValueError(
+            f"Expected `posterior` to be one of {list(POSTERIORS)}. "
+            f"Received: posterior={posterior!r}"
+        )
+    class LinearDecoderLadderVAE(LadderVAE):
+        """A LadderVAE whose decoder is one linear layer."""
+
+        def build(self, input_shape):
+            super().build(input_shape)
+            self.decoder = keras.Sequential(
+                [keras.Input((self.latent_dims[0],)), keras.layers.Dense(data_dim)],
+                name="linear_decoder",
+            )
+
+    prm = _lvae_parameters(data_dim, z1_dim, scale, seed, posterior)
+    model = LinearDecoderLadderVAE(
+        latent_dims=(z1_dim, 1),
+        hidden_units=(data_dim, data_dim),
+        likelihood=Gaussian(scale=float(scale)),
+        batch_norm=False,
+        min_log_var=-10.0,
+        max_log_var=10.0,
+        seed=seed,
+    )
+    model.bottom_up = [
+        keras.layers.Identity(name="identity_up_1"),
+        keras.layers.Identity(name="identity_up_2"),
+    ]
+    model.top_down = [keras.layers.Identity(name="identity_down_1")]
+    model.build((None, data_dim))
+    dense = model.decoder.layers[-1]
+    dense.kernel.assign(prm["big_b"].T.astype("float32"))
+    dense.bias.assign(prm["b"].astype("float32"))
+    _set_gaussian_head(
+        model.bottom_up_heads[0], prm["k1"], prm["bias1"], np.log(prm["var_hat1"])
+    )
+    _set_gaussian_head(
+        model.bottom_up_heads[1], prm["k2"], np.atleast_1d(prm["bias2"]),
+        np.log([prm["var2"]]),
+    )  # fmt: skip
+    _set_gaussian_head(model.top_down_heads[0], prm["big_a"].T, prm["a"], np.log(prm["v"]))
+    return model, _gaussian_log_density(prm["m_vec"], prm["cov"])
+
+
+def linear_gaussian_lvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exact"):
+    """Exact per-layer KL terms of the model `linear_gaussian_lvae` builds.
+
+    With the same arguments as `linear_gaussian_lvae`, per example, computed
+    from the paper's merge rule in numpy:
+
+    ```none
+    kl_2 = KL(q(z2 | x) || N(0, 1))
+    q(z1 | x, z2) = N(mu_q, s_q^2),  s_q^-2 = s_hat^-2 + v^-1,
+                    mu_q = s_q^2 (mu_hat / s_hat^2 + (A z2 + a) / v)
+    kl_1 = E_{q(z2 | x)} KL(q(z1 | x, z2) || N(A z2 + a, v))
+         = 1/2 sum_j [ r_j + E[d_j^2] / v_j - 1 - log r_j ],  r = s_q^2 / v
+    ```
+
+    with d = mu_q - (A z2 + a) linear in z2. These are the expectations of
+    the model's `kl_1` and `kl_2` terms.
+
+    Returns:
+        A tuple `(kl_1, kl_2)` of float64 arrays of shape `(batch,)`.
+    """
+    prm = _lvae_parameters(data_dim, z1_dim, scale, seed, posterior)
+    x = np.asarray(x, "float64").reshape(-1, data_dim)
+    mu2 = (x @ prm["k2"])[:, 0] + float(np.squeeze(prm["bias2"]))
+    var2 = prm["var2"]
+    kl_2 = 0.5 * (var2 + mu2**2 - 1.0 - np.log(var2))
+    v, var_hat = prm["v"], prm["var_hat1"]
+    mu_hat = x @ prm["k1"] + prm["bias1"]  # (batch, d1)
+    var_q = 1.0 / (1.0 / var_hat + 1.0 / v)
+    shrink = var_q / v - 1.0
+    d0 = var_q * mu_hat / var_hat + shrink * prm["a"]
+    slope = shrink * prm["big_a"][:, 0]
+    second_moment = (d0 + mu2[:, None] * slope) ** 2 + slope**2 * var2
+    ratio = var_q / v
+    kl_1 = 0.5 * np.sum(ratio + second_moment / v - 1.0 - np.log(ratio), axis=-1)
+    return kl_1, kl_2

@@ -8,6 +8,9 @@ import tensorflow as tf
 import keras_vae
 from keras_vae import testing
 from keras_vae.models import LadderVAE
+from keras_vae.testing.linear_gaussian import _lvae_parameters
+from keras_vae.testing.linear_gaussian import linear_gaussian_lvae
+from keras_vae.testing.linear_gaussian import linear_gaussian_lvae_kls
 
 DIMS, UNITS = (3, 2, 2), (8, 6, 4)
 
@@ -114,6 +117,65 @@ class ClosedFormTest(testing.TestCase):
                 want = _kl(*q, *p)
             self.assertEqual(want.shape, (3, 6) if p is not None else (6,))
             self.assertAllClose(terms[f"kl_{i + 1}"], want.mean(), rtol=1e-5, atol=1e-6)
+
+
+class LinearGaussianLadderTest(testing.TestCase):
+    """A linear-Gaussian ladder (`linear_gaussian_lvae`): log p(x) and the
+    posterior are closed-form, and the per-layer KLs come from numpy, not
+    from the model's own Gaussians."""
+
+    def test_every_log_weight_is_log_px_at_the_true_posterior(self):
+        model, exact = linear_gaussian_lvae(seed=0)
+        x = np.random.default_rng(1).normal(size=(5, 4)).astype("f4")
+        log_w = np.asarray(model.log_importance_weights(x, 7))
+        self.assertEqual(log_w.shape, (7, 5))
+        self.assertAllClose(log_w, np.broadcast_to(exact(x), (7, 5)), atol=1e-4)
+        self.assertAllClose(model.log_likelihood(x, num_samples=30), exact(x), atol=1e-4)
+
+    def test_per_layer_kls_match_their_closed_forms(self):
+        x = np.random.default_rng(2).normal(size=(4, 4)).astype("f4")
+        big = np.repeat(x, 2_000, axis=0)
+        for posterior in ("exact", "perturbed"):
+            model, exact = linear_gaussian_lvae(seed=3, posterior=posterior)
+            kl_1, kl_2 = linear_gaussian_lvae_kls(x, seed=3, posterior=posterior)
+            runs = [model.compute_terms(big) for _ in range(10)]
+            for key, oracle in (("kl_1", kl_1), ("kl_2", kl_2)):
+                means = np.array([float(t[key]) for t in runs])
+                se = means.std(ddof=1) / np.sqrt(len(means))
+                self.assertAllClose(
+                    means.mean(), oracle.mean(), atol=5 * se + 2e-3, msg=f"{key} {posterior}"
+                )
+            # KL_L = KL(q(z_L | x) || N(0, I)) is exact for every draw.
+            self.assertAllClose([float(t["kl_2"]) for t in runs], np.full(10, kl_2.mean()),
+                                atol=1e-4)
+            # ELBO = log p(x) - KL(q || posterior): equal only at the exact one.
+            elbos = np.array([float(t["elbo"]) for t in runs])
+            gap = exact(x).mean() - elbos.mean()
+            se = elbos.std(ddof=1) / np.sqrt(len(elbos))
+            if posterior == "exact":
+                self.assertLess(abs(gap), 5 * se + 2e-3)
+            else:
+                self.assertGreater(gap, 0.1 + 5 * se)
+
+    def test_iwae_converges_to_log_px_from_a_worse_posterior(self):
+        model, exact = linear_gaussian_lvae(seed=4, posterior="perturbed")
+        x = np.random.default_rng(5).normal(size=(6, 4)).astype("f4")
+        truth = exact(x)
+        estimate = np.asarray(model.log_likelihood(x, num_samples=5000))
+        self.assertLess(np.max(np.abs(estimate - truth)), 0.1)
+        self.assertLess(abs(np.mean(estimate - truth)), 0.03)
+        elbo = float(model.compute_terms(np.repeat(x, 500, axis=0))["elbo"])
+        self.assertLess(elbo + 0.05, np.mean(estimate))
+
+    def test_sample_moments_match_the_generative_model(self):
+        # sample() = E[x | z1] = B z1 + b at z1 ~ p(z1) = N(a, A A^T + diag v)
+        # (ancestral, z2 ~ N(0, 1)): mean B a + b, covariance Cov(x) - s^2 I.
+        model, _ = linear_gaussian_lvae(seed=5, scale=0.5)
+        prm = _lvae_parameters(4, 2, 0.5, 5, "exact")
+        samples = np.asarray(model.sample(40_000), "float64")
+        self.assertEqual(samples.shape, (40_000, 4))
+        self.assertAllClose(samples.mean(0), prm["m_vec"], atol=0.03)
+        self.assertAllClose(np.cov(samples.T), prm["cov"] - 0.25 * np.eye(4), atol=0.06)
 
 
 class BoundsTest(testing.TestCase):
