@@ -7,6 +7,7 @@ import pytest
 import keras_vae
 from keras_vae import testing
 from keras_vae.models import HierarchicalVAE
+from keras_vae.testing.linear_gaussian import _hvae_parameters
 from keras_vae.testing.linear_gaussian import linear_gaussian_hvae
 from keras_vae.testing.linear_gaussian import linear_gaussian_hvae_kls
 
@@ -67,6 +68,17 @@ class ExactLikelihoodTest(testing.TestCase):
                         [float(t["kl_z2"]) for t in runs],
                         np.full(10, oracle_z2.mean()), atol=1e-4,
                     )
+
+    def test_sample_moments_match_the_generative_model(self):
+        # sample() = E[x | z1, z2] = B z1 + C z2 + b at z2 ~ N(0, 1),
+        # z1 ~ p(z1 | z2) (ancestral): mean m, covariance Cov(x) - s^2 I.
+        model, _ = linear_gaussian_hvae(seed=8, scale=0.5)
+        prm = _hvae_parameters(4, 2, 0.5, 8, "exact")
+        samples = np.asarray(model.sample(40_000), "float64")
+        self.assertEqual(samples.shape, (40_000, 4))
+        cov = prm["m_mat"] @ prm["m_mat"].T + prm["s_mat"] - 0.25 * np.eye(4)
+        self.assertAllClose(samples.mean(0), prm["m_vec"], atol=0.04)
+        self.assertAllClose(np.cov(samples.T), cov, atol=0.08)
 
     def test_iwae_converges_to_log_px_from_a_worse_posterior(self):
         model, exact = linear_gaussian_hvae(seed=4, posterior="perturbed")
