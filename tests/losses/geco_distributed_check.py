@@ -52,15 +52,37 @@ for values in REPLICA_VALUES:
     lams.append([float(v) for v in strategy.experimental_local_results(out)])
     single(np.float32(np.mean(values)), training=True)
 
-# A VAE with a GECO constraint trained by `fit` under the strategy.
+class BatchConstraints(keras.callbacks.Callback):
+    """The global batch C of every step, from Keras's running epoch means."""
+
+    def __init__(self):
+        super().__init__()
+        self.values = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.previous = 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        running = float(logs["constraint"])
+        self.values.append((batch + 1) * running - batch * self.previous)
+        self.previous = running
+
+
+# A VAE with a GECO constraint trained by `fit` under the strategy. The two
+# replicas see different halves of each batch; GECO must update from the
+# global batch's C (the logged metric), whatever copy the variables keep.
+GECO_FIT = {"kappa": 2.0, "alpha": 0.5, "nu": 0.05}
 x = (np.random.default_rng(0).random((64, 16)) < 0.5).astype("float32")
+x[32:48] = 0.0  # the halves of the second batch differ a lot
 with strategy.scope():
     vae = keras_vae.models.VAE(
         latent_dim=2, hidden_units=(8,), seed=1,
-        constraint=keras_vae.losses.GECO(kappa=2.0),
+        constraint=keras_vae.losses.GECO(**GECO_FIT),
     )
     vae.compile(optimizer="adam", jit_compile=False)
-history = vae.fit(x, epochs=2, batch_size=32, verbose=0)
+batch_constraints = BatchConstraints()
+history = vae.fit(x, epochs=2, batch_size=32, shuffle=False, verbose=0,
+                  callbacks=[batch_constraints])
 
 print("RESULT " + json.dumps({
     "num_replicas": strategy.num_replicas_in_sync,
@@ -73,4 +95,6 @@ print("RESULT " + json.dumps({
     "returned": lams,
     "fit_lambda": history.history["lambda"],
     "fit_copies": geco_state(vae.constraint),
+    "fit_geco": GECO_FIT,
+    "fit_batch_constraints": batch_constraints.values,
 }))
