@@ -393,6 +393,7 @@ def linear_gaussian_lvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
 
         def build(self, input_shape):
             super().build(input_shape)
+            self.decoder.trainable = False  # replaced: it gets no gradient
             self.decoder = keras.Sequential(
                 [keras.Input((self.latent_dims[0],)), keras.layers.Dense(data_dim)],
                 name="linear_decoder",

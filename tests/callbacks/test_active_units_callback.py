@@ -1,4 +1,9 @@
-"""ActiveUnits: per-layer counts in the epoch logs, on its schedule."""
+"""ActiveUnits: per-layer counts in the epoch logs, on its schedule.
+
+The models have known dead units (linear-Gaussian models whose decoder
+ignores some latent dimensions, or whose posterior mean ignores x), and are
+fit with a zero learning rate so the counts stay those of the closed form.
+"""
 
 import csv
 
@@ -6,9 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-import keras_vae
 from keras_vae import testing
 from keras_vae.callbacks import ActiveUnits
+from keras_vae.testing.linear_gaussian import linear_gaussian_lvae
+from keras_vae.testing.linear_gaussian import linear_gaussian_vae
 
 
 def _data(n=48):
@@ -18,11 +24,15 @@ def _data(n=48):
 
 class ActiveUnitsTest(testing.TestCase):
     def test_hierarchical_model_logs_every_layer_on_schedule(self):
-        x = _data()
-        model = keras_vae.models.LadderVAE(
-            latent_dims=(3, 2), hidden_units=(8, 4), seed=0
-        )
-        model.compile(optimizer="adam", jit_compile=True)
+        # A linear-Gaussian ladder whose top posterior mean ignores x: z_2's
+        # one unit is dead (variance exactly 0), z_1's two are active.
+        model, _ = linear_gaussian_lvae(seed=0)
+        head = model.bottom_up_heads[1]
+        kernel = head.kernel.numpy()
+        kernel[:, : head.units] = 0.0
+        head.kernel.assign(kernel)
+        x = np.random.default_rng(0).normal(size=(48, 4)).astype("float32")
+        model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=True)
         logger = ActiveUnits(x[:20], every=2, threshold=1e-6, batch_size=7)
         path = self.get_temp_dir() + "/history.csv"
         history = model.fit(
@@ -40,21 +50,21 @@ class ActiveUnitsTest(testing.TestCase):
             rows = list(csv.DictReader(f))
         column = [row["active_units_2"] for row in rows]
         self.assertEqual([c == "NA" for c in column], [False, False, True, False])
-        want = keras_vae.diagnostics.active_units(model, x[:20], threshold=1e-6)
-        self.assertEqual(
-            [history.history[f"active_units_{i}"][-1] for i in (1, 2)],
-            [u.num_active for u in want],
-        )
+        for i, want in ((1, 2), (2, 0)):
+            self.assertEqual(history.history[f"active_units_{i}"], [want] * 3)
 
     def test_one_layer_model_logs_active_units(self):
-        x = _data()
-        model = keras_vae.models.VAE(latent_dim=3, hidden_units=(8,), seed=0)
-        model.compile(optimizer="adam", jit_compile=True)
+        # Var_x(E[z_j | x]) = c_j^2 / (c_j^2 + s^2) = 0.9, 0.8, 0.0036, 0:
+        # two of four units active at the default threshold 0.01.
+        model, _ = linear_gaussian_vae(4, 6, 0.5, seed=5, column_norms=(1.5, 1.0, 0.03, 0.0))
+        rng = np.random.default_rng(0)
+        z = rng.normal(size=(1000, 4)).astype("float32")
+        x = (np.asarray(model.decode(z)) + 0.5 * rng.normal(size=(1000, 6))).astype("float32")
+        model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=True)
         logs = model.fit(
-            x, epochs=1, batch_size=16, verbose=0, callbacks=[ActiveUnits(x)]
+            x, epochs=2, batch_size=100, verbose=0, callbacks=[ActiveUnits(x)]
         ).history
-        want = keras_vae.diagnostics.active_units(model, x).num_active
-        self.assertEqual(logs["active_units"], [want])
+        self.assertEqual(logs["active_units"], [2, 2])
 
     def test_serialization_keeps_the_data(self):
         logger = ActiveUnits(_data(5), every=3, threshold=0.5)
