@@ -16,13 +16,16 @@ def run_model_test(
     deterministic=True,
     epochs=1,
     seed=0,
+    untrained_weights=(),
 ):
     """Check a keras_vae model class: serialization, XLA `fit`, `.keras` I/O.
 
     The model is built by a call on `input_data`, trained for `epochs` with
     `compile(optimizer="adam", jit_compile=True)` (the model computes its own
-    objective), must report finite losses and change its trainable weights,
-    and must round-trip its config and a `.keras` file: same weights and,
+    objective), must report finite losses and change every trainable weight
+    (except those named in `untrained_weights`, which must exist: weights
+    the spec says may get no gradient), and must
+    round-trip its config and a `.keras` file: same weights and,
     with `deterministic=True`, the same call outputs once the seed-generator
     states (not stored in `.keras` files) are aligned.
 
@@ -34,6 +37,9 @@ def run_model_test(
         deterministic: Compare call outputs after save/load.
         epochs: Epochs of the `fit` check.
         seed: Seed of a callable `input_data`.
+        untrained_weights: Substrings of the paths of trainable weights that
+            may get no gradient (the spec says why); every other trainable
+            weight must move in `fit`.
     """
     x = _make_inputs(input_data, None, seed)
     if len(x) != 1:
@@ -52,9 +58,27 @@ def run_model_test(
     for name, values in history.history.items():
         if not np.all(np.isfinite(values)):
             raise AssertionError(f"fit reported a non-finite {name}: {values}")
-    changed = [not np.array_equal(_numpy(w), b) for w, b in zip(trainable, before)]
-    if not any(changed):
-        raise AssertionError(f"fit did not change any weight of {model_cls.__name__}.")
+    exempt = tuple(untrained_weights or ())
+    unmatched = [s for s in exempt if not any(s in w.path for w in trainable)]
+    if unmatched:
+        raise AssertionError(
+            f"Expected every entry of `untrained_weights` to name a trainable "
+            f"weight of {model_cls.__name__}. Received: no weight path contains "
+            f"{unmatched}"
+        )
+    frozen = []
+    for w, b in zip(trainable, before):
+        new = _numpy(w)
+        if not np.all(np.isfinite(new)):
+            raise AssertionError(f"Weight {w.path} is not finite after fit.")
+        if np.array_equal(new, b) and not any(s in w.path for s in exempt):
+            frozen.append(w.path)
+    if frozen:
+        raise AssertionError(
+            f"Expected fit to change every trainable weight of "
+            f"{model_cls.__name__} (as the layer test does). Unchanged: {frozen}"
+        )
+
     run_serialization_test(model, custom_objects)
 
     loaded = _check_keras_file_round_trip(model, x, custom_objects, deterministic)

@@ -126,6 +126,7 @@ def test_model_conformance(name, spec):
         spec.init_kwargs,
         spec.input_data,
         deterministic=spec.deterministic,
+        untrained_weights=spec.untrained_weights,
     )
 
 
@@ -232,6 +233,21 @@ def test_run_layer_test_catches_broken_layers(layer_cls, kwargs, message):
     _clear()
     with pytest.raises(AssertionError, match=message):
         run_layer_test(layer_cls, input_shape=(4, 5), **kwargs)
+
+
+def test_run_model_test_requires_every_trainable_weight_to_move():
+    # A VAE whose encoder owns a weight its output ignores: one XLA fit step
+    # moves every other weight, so "some weight moved" would accept it.
+    _clear()
+    from keras_vae.models import VAE
+
+    images = (np.random.RandomState(0).uniform(size=(8, 4, 4, 1)) < 0.5).astype("float32")
+    encoder = keras.Sequential([keras.layers.Flatten(), _UnusedWeight(name="unused_weight")])
+    kwargs = {"latent_dim": 2, "hidden_units": (8,), "seed": 1}
+    with pytest.raises(AssertionError, match=r"Unchanged: \[.*unused_weight"):
+        run_model_test(VAE, {**kwargs, "encoder": encoder}, images)
+    with pytest.raises(AssertionError, match="no weight path contains"):
+        run_model_test(VAE, kwargs, images, untrained_weights=("no_such_weight",))
 
 
 def test_run_layer_test_needs_exactly_one_input_source():
