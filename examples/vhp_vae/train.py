@@ -8,6 +8,14 @@ standard normal prior: a VAE (ELBO) and an IWAE (k samples).
 
     python examples/vhp_vae/train.py --dataset mnist --epochs 30
     python examples/vhp_vae/train.py --dataset freyfaces --epochs 300 --models vhp
+    python examples/vhp_vae/train.py --models vhp,vhp_always --backup-dir $RUN_DIR/backup
+
+`vhp` follows our reading of the paper's Algorithm 1: the prior's Θ, Φ
+only update while the moving average of the constraint is below κ²
+(`VHPVAE(prior_update="when_satisfied")`); `vhp_always` updates them every
+step, the alternative rule. With `--backup-dir`, each model trains under
+`keras.callbacks.BackupAndRestore` (kept after training), so an interrupted
+run, or a later run with more `--epochs`, resumes where it stopped.
 
 MNIST: the first 50k raw training images, dynamically binarized; the 10k
 test images binarized once (seed 0). Frey Faces: 1965 faces, a seeded split
@@ -35,6 +43,7 @@ import numpy as np  # noqa: E402
 import keras_vae  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+MODELS = ("vhp", "vhp_always", "vae", "iwae")
 DEFAULT_KAPPA = {"mnist": math.sqrt(75.0), "freyfaces": math.sqrt(12.0)}
 
 
@@ -42,7 +51,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = p.add_argument
     add("--dataset", choices=("mnist", "freyfaces"), default="mnist")
-    add("--models", default="vhp,vae,iwae", help="comma list of vhp, vae, iwae")
+    add("--models", default="vhp,vae,iwae", help="comma list of vhp, vhp_always, vae, iwae")
     add("--epochs", type=int, default=30)
     add("--batch-size", type=int, default=100)
     add("--lr", type=float, default=1e-3)
@@ -57,11 +66,13 @@ def parse_args(argv=None):
     add("--out-dir")
     add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
     add("--seed", type=int, default=0)
+    add("--nu", type=float, default=1e-3, help="λ learning rate per nat of violation")
+    add("--backup-dir", help="resumable BackupAndRestore directory (one per model)")
     args = p.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
-    bad = set(args.models) - {"vhp", "vae", "iwae"}
+    bad = set(args.models) - set(MODELS)
     if bad or not args.models:
-        p.error(f"--models takes vhp, vae, iwae. Received: {sorted(bad) or 'none'}")
+        p.error(f"--models takes {', '.join(MODELS)}. Received: {sorted(bad) or 'none'}")
     args.kappa = args.kappa or DEFAULT_KAPPA[args.dataset]
     args.out_dir = args.out_dir or os.path.join("runs", "vhp_vae", args.dataset)
     return args
@@ -101,9 +112,11 @@ def make_model(name, args):
     )
     if args.dataset == "freyfaces":
         common["likelihood"] = keras_vae.likelihoods.Gaussian(scale=1 / math.sqrt(2 * math.pi))
-    if name == "vhp":
+    if name.startswith("vhp"):
         prior = keras_vae.priors.HierarchicalPrior(num_samples=args.prior_samples, seed=args.seed)
-        return keras_vae.models.VHPVAE(kappa=args.kappa, prior=prior, **common)
+        geco = keras_vae.losses.GECO(args.kappa, nu=args.nu, damping=1.0, name="geco")
+        rule = "always" if name == "vhp_always" else "when_satisfied"
+        return keras_vae.models.VHPVAE(constraint=geco, prior=prior, prior_update=rule, **common)
     if name == "iwae":
         return keras_vae.models.VAE(objective="iwae", num_samples=args.iwae_samples, **common)
     return keras_vae.models.VAE(**common)
@@ -126,8 +139,12 @@ def train(name, args, x, x_test):
     model.compile(optimizer=keras.optimizers.Adam(args.lr), jit_compile=True)
     out = Path(args.out_dir) / name
     out.mkdir(parents=True, exist_ok=True)
-    callbacks = [keras.callbacks.CSVLogger(str(out / "history.csv"))]
-    trace = MultiplierTrace() if name == "vhp" else None
+    resume = args.backup_dir is not None
+    callbacks = [keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume)]
+    if resume:
+        callbacks.append(keras.callbacks.BackupAndRestore(
+            str(Path(args.backup_dir) / name), delete_checkpoint=False))
+    trace = MultiplierTrace() if name.startswith("vhp") else None
     callbacks += [trace] if trace else []
     start = time.time()
     model.fit(x, epochs=args.epochs, batch_size=args.batch_size, shuffle=True,
@@ -148,9 +165,12 @@ def train(name, args, x, x_test):
         "test_kl": scores["kl"],
         "test_mse_per_pixel": float(np.mean((np.asarray(rec) - x_test[:1000]) ** 2)),
     }
-    if name == "vhp":
+    if name.startswith("vhp"):
         result.update(kappa_squared=args.kappa**2, final_lambda=float(model.constraint.multiplier))
         result["constraint_ratio"] = result["test_reconstruction_error"] / args.kappa**2
+        result["train_steps"] = int(model.optimizer.iterations)
+        if model.prior_optimizer is not None:
+            result["prior_updates"] = int(model.prior_optimizer.iterations)
     return model, result, trace
 
 
@@ -217,13 +237,13 @@ def write_table(results, args):
         f"κ² = {args.kappa**2:.2f}; NLL with {args.nll_samples} samples on "
         f"{args.nll_examples} test images",
         "",
-        "| model | test NLL | test ELBO | test C = -log p(x|z) | test KL | MSE/pixel | λ |",
-        "|---|---|---|---|---|---|---|",
+        "| model | epochs | test NLL | test ELBO | test C = -log p(x|z) | test KL | MSE/pixel | λ |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lam = f"{r['final_lambda']:.3f}" if "final_lambda" in r else ""
         lines.append(
-            f"| {r['model']} | {r['test_nll']:.2f} | {r['test_elbo']:.2f} | "
+            f"| {r['model']} | {r['epochs']} | {r['test_nll']:.2f} | {r['test_elbo']:.2f} | "
             f"{r['test_reconstruction_error']:.2f} | {r['test_kl']:.2f} | "
             f"{r['test_mse_per_pixel']:.5f} | {lam} |"
         )
@@ -241,10 +261,20 @@ def main(argv=None):
         results.append(result)
         print(json.dumps(result))
         if trace is not None:
-            save_figures(model, trace, args, x_test, labels)
-            with open(Path(args.out_dir) / "lambda_trace.csv", "w", newline="") as f:
-                csv.writer(f).writerows([("step", "lambda", "constraint_average")] + trace.rows)
-    (Path(args.out_dir) / "results.json").write_text(json.dumps(results, indent=2))
+            suffix = "" if name == "vhp" else f"_{name}"
+            if name == "vhp" and trace.rows:  # no rows: resumed at its last epoch
+                save_figures(model, trace, args, x_test, labels)
+            path = Path(args.out_dir) / f"lambda_trace{suffix}.csv"
+            fresh = not (args.backup_dir and path.exists())
+            with open(path, "w" if fresh else "a", newline="") as f:
+                header = [("step", "lambda", "constraint_average")] if fresh else []
+                csv.writer(f).writerows(header + trace.rows)
+    # Runs into the same --out-dir (other models or more epochs) add rows.
+    path = Path(args.out_dir) / "results.json"
+    previous = json.loads(path.read_text()) if path.exists() else []
+    keys = {(r["model"], r["epochs"]) for r in results}
+    results = [r for r in previous if (r["model"], r["epochs"]) not in keys] + results
+    path.write_text(json.dumps(results, indent=2))
     table = write_table(results, args)
     (Path(args.out_dir) / "results.md").write_text(table)
     print(table)

@@ -1,11 +1,42 @@
 """VHPVAE: a VAE with a learned hierarchical prior, trained under a constraint."""
 
 import keras
+import tensorflow as tf
+from keras import ops
 
 from keras_vae.losses.geco import GECO
 from keras_vae.models.vae import VAE
 from keras_vae.priors.hierarchical_prior import HierarchicalPrior
 from keras_vae.utils.gaussian import log_normal
+from keras_vae.utils.validation import check_one_of
+
+PRIOR_UPDATES = ("when_satisfied", "always")
+
+
+def apply_if(optimizer, apply, grads, variables):
+    """`optimizer.apply(grads, variables)` if `apply`, else nothing.
+
+    TensorFlow-specific like the trainer's own update (kept here so the
+    trainer needs no VHP-VAE hook): under a strategy without merge-call
+    support the branch is taken in the cross-replica context.
+    """
+    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+
+        def apply_fn():
+            optimizer.apply(grads, variables)
+
+        tf.cond(apply, apply_fn, lambda: None)
+        return
+
+    def cross_replica(distribution, grads, apply):
+        apply = distribution.experimental_local_results(apply)[0]
+
+        def apply_fn():
+            distribution.extended.call_for_each_replica(optimizer.apply, args=(grads, variables))
+
+        tf.cond(apply, apply_fn, lambda: None)
+
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(grads, apply))
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -20,16 +51,32 @@ class VHPVAE(VAE):
     min_{Θ,Φ} min_θ max_{λ>=0} min_φ L
     ```
 
-    The prior is a `keras_vae.priors.HierarchicalPrior`; its bound F stands
-    in for log p(z) in the KL term. Every training step updates λ from the
-    moving average of C with the VHP-VAE rule (`keras_vae.losses.GECO` with
-    `damping`: λ grows while the reconstruction error exceeds κ² and relaxes
-    towards 1, the ELBO, once it holds), then takes one gradient step on L
-    for all weights: the empirical-Bayes step on the prior (Θ, Φ), the
-    M-step on the decoder θ and the E-step on the encoder φ, which for a
-    fixed λ are gradient steps on the same Lagrangian. The metrics are the
-    Lagrangian (`loss`), `elbo` (with F for log p(z)), `reconstruction`,
-    `kl` (E[log q - F]), `lambda`, `constraint`, `constraint_average`.
+    The bound F is the paper's importance-weighted bound of log p(z) and L
+    its Lagrangian; the min-max is its optimisation problem (the
+    empirical-Bayes step on Θ, Φ, the M-step on θ, the E-step on λ, φ).
+    The prior is a `keras_vae.priors.HierarchicalPrior`; F stands in for
+    log p(z) in the KL term. One training step, after the paper's
+    Algorithm 1:
+
+    1. C_ba, the batch mean of C, updates the moving average Ĉ_t and λ with
+       the VHP-VAE rule (`keras_vae.losses.GECO` with `damping`: λ grows
+       while Ĉ_t > κ² and relaxes towards 1, the ELBO, once it holds);
+    2. one gradient step on L with λ_t for the encoder φ and decoder θ;
+    3. with `prior_update="when_satisfied"` (the default), a gradient step
+       for the prior's Θ, Φ only if Ĉ_t < κ²: while the reconstruction
+       constraint is violated the prior's weights, and the state of its
+       optimizer, do not move. The prior then has its own copy of the
+       model's optimizer (`prior_optimizer`, same config, saved with the
+       model), whose step count only advances on updating steps.
+       `prior_update="always"` updates Θ, Φ every step with the model's
+       optimizer, like the other weights.
+
+    We could not read Algorithm 1 itself when this was written (only the
+    poster's Lagrangian); the gating of step 3 is unverified against the
+    text, and `benchmarks/RESULTS.md` §9 measures both rules. The metrics
+    are the Lagrangian (`loss`), `elbo` (with F for log p(z)),
+    `reconstruction`, `kl` (E[log q - F]), `lambda`, `constraint`,
+    `constraint_average`.
 
     `log_likelihood` importance-samples z and ζ jointly:
 
@@ -48,7 +95,9 @@ class VHPVAE(VAE):
         prior: A `HierarchicalPrior`; `None` builds the default one
             (ζ of the latent size, 256-256 gated MLPs, K = 10).
         constraint: A `GECO` instead of `kappa`, for other update settings.
-            With `kappa`, `GECO(kappa, damping=1.0)` is used.
+            With `kappa`, `GECO(kappa, damping=1.0)` is used (absolute
+            violation, ν = 1e-3 per nat, α = 0.99).
+        prior_update: `"when_satisfied"` (default) or `"always"`, see step 3.
         **kwargs: `keras.Model` keyword arguments.
 
     Example:
@@ -59,7 +108,10 @@ class VHPVAE(VAE):
     >>> history.history["lambda"]
 
     Reference:
-        - [Klushyn et al., 2019](https://arxiv.org/abs/1905.04982)
+        - [Klushyn et al., 2019](https://arxiv.org/abs/1905.04982), Sec. 2
+          ("Methods"): the constrained problem (2.1, after Rezende & Viola),
+          the hierarchical prior and its importance-weighted bound F, the
+          Lagrangian and min-max problem above, and Algorithm 1.
         - [Rezende & Viola, 2018](https://arxiv.org/abs/1810.00597)
     """
 
@@ -75,6 +127,7 @@ class VHPVAE(VAE):
         num_samples=1,
         hidden_units=(300, 300),
         objective="elbo",
+        prior_update="when_satisfied",
         **kwargs,
     ):
         if (kappa is None) == (constraint is None):
@@ -111,6 +164,76 @@ class VHPVAE(VAE):
             constraint=constraint,
             **kwargs,
         )
+        self.prior_update = check_one_of(prior_update, "prior_update", PRIOR_UPDATES)
+        self.prior_optimizer = None
+        self._prior_optimizer_source = None
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._ensure_prior_optimizer()
+
+    def make_train_function(self, force=False):
+        # `fit` calls this after building the model and its optimizer and
+        # before `BackupAndRestore` restores the weights.
+        self._ensure_prior_optimizer()
+        return super().make_train_function(force=force)
+
+    def _ensure_prior_optimizer(self):
+        """Create (or, after a new `compile`, recreate) and build the prior's
+        copy of the model's optimizer, for `prior_update="when_satisfied"`."""
+        optimizer = getattr(self, "optimizer", None)
+        if self.prior_update != "when_satisfied" or optimizer is None or not self.built:
+            return
+        if self.prior_optimizer is None or self._prior_optimizer_source != id(optimizer):
+            config = optimizer.get_config()
+            config["name"] = "prior_" + str(config.get("name", "optimizer"))
+            self.prior_optimizer = type(optimizer).from_config(config)
+            self._prior_optimizer_source = id(optimizer)
+        with self.distribute_strategy.scope():
+            # Built over all weights, as `compile` does for a loaded model,
+            # although the prior's slots stay unused: saved files match.
+            if not optimizer.built:
+                optimizer.build(self.trainable_variables)
+            if not self.prior_optimizer.built:
+                self.prior_optimizer.build(self.prior.trainable_variables)
+
+    def _apply_if(self, apply, grads, variables):
+        """Step 3 of the class docstring: the prior's weights only move
+        (with `prior_optimizer`) while the moving average of the constraint
+        is below κ²; the other weights move whenever `apply` holds."""
+        base = getattr(super(), "_apply_if", None)
+        if self.prior_optimizer is None:
+            if base is None:
+                return apply_if(self.optimizer, apply, grads, variables)
+            return base(apply, grads, variables)
+        prior_ids = {id(v) for v in self.prior.trainable_variables}
+        pairs = list(zip(grads, variables))
+        rest = [(g, v) for g, v in pairs if id(v) not in prior_ids]
+        own = [(g, v) for g, v in pairs if id(v) in prior_ids]
+        rest_grads, rest_variables = [g for g, _ in rest], [v for _, v in rest]
+        if base is None:
+            apply_if(self.optimizer, apply, rest_grads, rest_variables)
+        else:
+            base(apply, rest_grads, rest_variables)
+        average = ops.convert_to_tensor(self.constraint.constraint_average)
+        satisfied = ops.less(average, self.constraint.kappa_squared)
+        apply_if(
+            self.prior_optimizer,
+            ops.logical_and(apply, satisfied),
+            [g for g, _ in own],
+            [v for _, v in own],
+        )
+
+    def _apply_if_finite(self, grads, variables, loss):
+        # For a trainer whose step calls `_apply_if_finite` (no `_apply_if`).
+        flags = [ops.all(ops.isfinite(g)) for g in list(grads) + [loss] if g is not None]
+        finite = ops.all(ops.stack(flags))
+        strategy = tf.distribute.get_strategy()
+        if strategy.num_replicas_in_sync > 1:
+            ctx = tf.distribute.get_replica_context()
+            bad = ctx.all_reduce("sum", ops.cast(ops.logical_not(finite), "float32"))
+            finite = bad < 0.5
+        self._apply_if(finite, grads, variables)
 
     @property
     def kappa(self):
@@ -131,4 +254,5 @@ class VHPVAE(VAE):
         config.pop("analytic_kl")
         # `constraint` holds kappa and every other GECO setting.
         config["kappa"] = None
+        config["prior_update"] = self.prior_update
         return config

@@ -55,7 +55,9 @@ class HierarchicalPrior(Prior):
     TensorShape([4, 2])
 
     Reference:
-        - [Klushyn et al., 2019](https://arxiv.org/abs/1905.04982), Sec. 3.
+        - [Klushyn et al., 2019](https://arxiv.org/abs/1905.04982), Sec. 2:
+          the hierarchical prior and its importance-weighted bound F (the
+          poster's equation for F is the formula above).
         - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
     """
 

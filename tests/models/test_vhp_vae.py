@@ -49,6 +49,62 @@ class VHPVAETest(TestCase):
         self.assertTrue(np.all(np.isfinite(log_px)))
         self.assertGreater(np.mean(log_px), result["elbo"])
 
+    def prior_kernels(self, model):
+        return [np.array(v) for v in model.prior.trainable_variables]
+
+    def test_prior_weights_move_only_while_the_constraint_holds(self):
+        # Step by step: the prior moves on step t iff C_hat_t < kappa^2.
+        x = prototype_data(1024)
+        geco = keras_vae.losses.GECO(kappa=np.sqrt(33.0), alpha=0.0, nu=0.01, damping=1.0)
+        model = small_vhp(constraint=geco, kappa=None)
+        model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
+        test = self
+
+        class Record(keras.callbacks.Callback):
+            rows = []
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self.before = test.prior_kernels(self.model)
+                self.encoder_before = np.array(self.model.encoder.trainable_variables[0])
+
+            def on_train_batch_end(self, batch, logs=None):
+                after = test.prior_kernels(self.model)
+                moved = any(np.any(a != b) for a, b in zip(after, self.before))
+                encoder = np.array(self.model.encoder.trainable_variables[0])
+                average = float(self.model.constraint.constraint_average)
+                self.rows.append((moved, average, np.any(encoder != self.encoder_before)))
+
+        record = Record()
+        model.fit(x, epochs=3, batch_size=64, verbose=0, callbacks=[record])
+        moved, average, encoder_moved = map(np.array, zip(*record.rows))
+        satisfied = average < 33.0
+        self.assertTrue(np.any(satisfied) and np.any(~satisfied))  # both kinds of step
+        self.assertTrue(np.all(encoder_moved))
+        np.testing.assert_array_equal(moved, satisfied)
+        # The prior's own optimizer counts only its updates.
+        self.assertEqual(int(model.prior_optimizer.iterations), int(satisfied.sum()))
+        self.assertEqual(int(model.optimizer.iterations), len(satisfied))
+
+    def test_prior_update_rules(self):
+        x = prototype_data(256)
+        for kappa, rule, moves in (
+            (1.0, "when_satisfied", False),  # C > 1 throughout: violated
+            (100.0, "when_satisfied", True),  # C < 1e4: held
+            (1.0, "always", True),
+        ):
+            model = small_vhp(kappa=kappa, prior_update=rule)
+            model.compile(optimizer="adam", jit_compile=True)
+            model.build((None, 64))
+            before = self.prior_kernels(model)
+            model.fit(x, epochs=1, batch_size=64, verbose=0)
+            after = self.prior_kernels(model)
+            moved = any(np.any(a != b) for a, b in zip(after, before))
+            self.assertEqual(moved, moves, msg=(kappa, rule))
+            self.assertEqual(model.prior_optimizer is None, rule == "always")
+            self.assertEqual(model.get_config()["prior_update"], rule)
+        with pytest.raises(ValueError, match="prior_update"):
+            small_vhp(prior_update="never")
+
     def test_geco_with_other_models(self):
         x = prototype_data(128)
         geco = keras_vae.losses.GECO(kappa=4.0)
@@ -83,6 +139,9 @@ class VHPVAETest(TestCase):
         model.save(path)
         loaded = keras.models.load_model(path)
         self.assertEqual([float(v) for v in loaded.constraint.weights], state)
+        # Compiled on load; the prior's optimizer state comes back at `fit`.
+        self.assertIsNotNone(loaded.optimizer)
+        self.assertEqual(int(loaded.optimizer.iterations), 8)
         self.assertAllClose(loaded.decode(np.zeros((2, 4), "float32")),
                             model.decode(np.zeros((2, 4), "float32")))
 
