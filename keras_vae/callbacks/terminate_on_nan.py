@@ -1,4 +1,4 @@
-"""TerminateOnNaN: stop with a clear error when the loss is not finite."""
+"""TerminateOnNaN: stop with a clear error at the first bad training step."""
 
 import math
 
@@ -6,17 +6,78 @@ import keras
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised by `TerminateOnNaN` when training produces a non-finite loss."""
+    """Raised by `TerminateOnNaN` when training produces a non-finite loss
+    or gradient (or meets a batch with non-finite values)."""
+
+
+class NonFiniteDataError(NonFiniteLossError, ValueError):
+    """A batch of streamed data held NaN or infinite values.
+
+    Both a `NonFiniteLossError` (training stopped at a non-finite step) and
+    a `ValueError` (the data broke a rule, as an in-memory array would).
+    """
+
+
+# Bits of a step guard's `reason` (see `keras_vae.models.tensorflow_trainer`).
+_NON_FINITE_DATA, _BELOW, _ABOVE, _LOSS, _GRADIENT = 1, 2, 4, 8, 16
+_MODES = {"train": "training", "test": "evaluation", "predict": "prediction"}
+
+
+def step_guard_error(model, mode, report, epoch=None):
+    """The exception for a bad step `report = (batch, reason, (min, max))`
+    recorded by a keras_vae model's step guard in `mode`."""
+    batch, reason, (lo, hi) = report
+    where = f"batch {batch}" if epoch is None else f"epoch {epoch}, batch {batch}"
+    skipped = (
+        "The update of that step and of any later step of the same execution "
+        "was skipped, so the model keeps the weights of the last good step. "
+        if mode == "train"
+        else ""
+    )
+    if reason & _NON_FINITE_DATA:
+        cls = NonFiniteDataError if mode == "train" else ValueError
+        return cls(
+            f"Expected `x` to hold only finite values. Received: a batch with "
+            f"non-finite values (NaN or inf) at {where}. {_MODES[mode].capitalize()} "
+            f"stopped. {skipped}Check the data pipeline."
+        )
+    if reason & (_BELOW | _ABOVE):
+        low, high = model._data_support()
+        return ValueError(
+            f"Expected `x` to lie in [{low:g}, {high:g}] (the support of the "
+            f"model's {type(model.likelihood).__name__} likelihood). Received: "
+            f"a batch with min={lo:g}, max={hi:g} at {where}. {skipped}Rescale "
+            "the data, e.g. `x / 255` for 8-bit images."
+        )
+    what = "loss" if reason & _LOSS else "gradient (with a finite loss)"
+    return NonFiniteLossError(
+        f"Training stopped: the {what} became non-finite at {where}. {skipped}"
+        "Check the data for NaN/inf or out-of-range values, the model for "
+        "operations with unbounded derivatives (e.g. sqrt or log at 0), or "
+        "lower the learning rate."
+    )
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class TerminateOnNaN(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss, with a clear error.
+    """Stops training at the first bad step, with a clear error.
 
-    keras_vae's train step skips any update whose loss or gradients are not
-    finite, so the model keeps the weights of the last good step; this
-    callback then raises `NonFiniteLossError` naming the epoch and batch.
-    `fit` on keras_vae models adds it unless one is already given.
+    keras_vae's train step skips the update of any step whose loss or
+    gradients are not finite, or whose batch is not finite or lies outside
+    the likelihood's support (checked inside the compiled step, so streamed
+    `tf.data` inputs are checked too); every later step of the same
+    execution (`steps_per_execution > 1`) skips its update as well. This
+    callback then raises, naming the epoch and the batch of that step:
+    `NonFiniteLossError` for a non-finite loss or gradient,
+    `NonFiniteDataError` (also a `ValueError`) for a non-finite batch, and
+    `ValueError` for data outside the support. During `evaluate` and
+    `predict` it raises `ValueError` for a batch that breaks the data's
+    rules.
+
+    `fit`, `evaluate` and `predict` on keras_vae models add it unless one
+    is already given, also when Keras's own `keras.callbacks.TerminateOnNaN`
+    is (which sees only the loss). On other models it checks the logged
+    loss.
 
     Example:
 
@@ -27,20 +88,54 @@ class TerminateOnNaN(keras.callbacks.Callback):
         super().__init__()
         self._epoch = 0
 
+    def _guard(self, mode):
+        step_guard = getattr(self.model, "_step_guard", None)
+        return None if step_guard is None else step_guard(mode)
+
+    def _reset(self, mode, step=True):
+        guard = self._guard(mode)
+        if guard is not None:
+            guard.reset(step=step)
+
+    def _check(self, mode, epoch=None):
+        guard = self._guard(mode)
+        report = None if guard is None else guard.report()
+        if report is not None:
+            if mode == "train":
+                self.model.stop_training = True
+            raise step_guard_error(self.model, mode, report, epoch)
+        return guard is not None
+
+    def on_train_begin(self, logs=None):
+        self._reset("train")
+
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._reset("train")
 
     def on_train_batch_end(self, batch, logs=None):
+        if self._check("train", self._epoch):
+            return
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.model.stop_training = True
             raise NonFiniteLossError(
                 f"Training stopped: the loss became non-finite (loss={float(loss)}) "
-                f"at epoch {self._epoch}, batch {batch}. The update of that "
-                "step was skipped, so the model keeps the weights of the last "
-                "finite step. Check the data for NaN/inf or out-of-range "
-                "values, or lower the learning rate."
+                f"at epoch {self._epoch}, batch {batch}. Check the data for "
+                "NaN/inf or out-of-range values, or lower the learning rate."
             )
+
+    def on_test_begin(self, logs=None):
+        self._reset("test")
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._check("test")
+
+    def on_predict_begin(self, logs=None):
+        self._reset("predict")
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._check("predict")
 
     def get_config(self):
         return {}

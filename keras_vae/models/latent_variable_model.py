@@ -7,10 +7,13 @@ import numpy as np
 from keras import ops
 
 from keras_vae.likelihoods.bernoulli import Bernoulli
+from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
 from keras_vae.losses.geco import GECO
 from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models.tensorflow_trainer import TensorFlowTrainer
+from keras_vae.utils.validation import check_batch
 from keras_vae.utils.validation import check_finite
+from keras_vae.utils.validation import check_no_sample_weight
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_unit_interval
@@ -221,7 +224,7 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
 
         Returns the batch as a float32 numpy array.
         """
-        x = np.asarray(x, dtype="float32")
+        x = check_batch(x, name)
         check_finite(x, name)
         data_shape = getattr(self, "data_shape", None)
         if self.built and data_shape is not None and tuple(x.shape[1:]) != data_shape:
@@ -229,9 +232,16 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
                 f"Expected `{name}` of shape (batch,) + {data_shape}. "
                 f"Received: {name}.shape={tuple(x.shape)}"
             )
-        if isinstance(getattr(self, "likelihood", None), Bernoulli):
+        if self._data_support() is not None:
             check_unit_interval(x, name)
         return x
+
+    def _data_support(self):
+        """`(0, 1)` for likelihoods of intensities in [0, 1], else `None`."""
+        likelihood = getattr(self, "likelihood", None)
+        if isinstance(likelihood, (Bernoulli, DiscretizedLogistic)):
+            return (0.0, 1.0)
+        return None
 
     @staticmethod
     def _check_data_shape(input_shape):
@@ -305,28 +315,84 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         return ops.logsumexp(self.log_importance_weights(x, num_samples), axis=0)
 
     def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, with the data checked and a step guard.
+
+        In-memory arrays (`x` and `validation_data`) are checked before
+        training; streamed data (`tf.data`, generators) is checked inside the
+        compiled step, where a bad batch skips its update. The callback
+        `keras_vae.callbacks.TerminateOnNaN` is added unless given, and
+        raises at the first bad step (see `TensorFlowTrainer`).
+        """
+        check_no_sample_weight(kwargs.get("sample_weight"), kwargs.get("class_weight"))
+        self._validate_fit_data(args, kwargs)
+        validation = kwargs.get("validation_data")
+        if validation is not None:
+            if isinstance(validation, (tuple, list)):
+                check_no_sample_weight(validation[2] if len(validation) > 2 else None)
+                validation = validation[0]
+            self._validate_fit_data((validation,), {})
+        return super().fit(*args, callbacks=self._with_guard(callbacks), **kwargs)
+
+    def evaluate(self, *args, callbacks=None, **kwargs):
+        check_no_sample_weight(kwargs.get("sample_weight"))
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit checked it
+            self._validate_fit_data(args, kwargs)
+        return super().evaluate(*args, callbacks=self._with_guard(callbacks), **kwargs)
+
+    def predict(self, *args, callbacks=None, **kwargs):
+        self._validate_fit_data(args, kwargs)
+        return super().predict(*args, callbacks=self._with_guard(callbacks), **kwargs)
+
+    def train_on_batch(self, x, *args, **kwargs):
+        return self._on_batch("train", super().train_on_batch, x, *args, **kwargs)
+
+    def test_on_batch(self, x, *args, **kwargs):
+        return self._on_batch("test", super().test_on_batch, x, *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        return self._on_batch("predict", super().predict_on_batch, x)
+
+    def _on_batch(self, mode, method, x, *args, **kwargs):
+        from keras_vae.callbacks.terminate_on_nan import step_guard_error
+
+        check_no_sample_weight(kwargs.get("sample_weight"), kwargs.get("class_weight"))
+        self._validate_fit_data((x,), {})
+        guard = self._step_guard(mode)
+        guard.reset()
+        result = method(x, *args, **kwargs)
+        report = guard.report()
+        if report is not None:
+            raise step_guard_error(self, mode, report)
+        return result
+
+    @staticmethod
+    def _with_guard(callbacks):
+        """`callbacks` with a `TerminateOnNaN` of ours, placed before any
+        `keras.callbacks.TerminateOnNaN` (which sees only the loss)."""
         from keras_vae.callbacks.terminate_on_nan import TerminateOnNaN
 
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            return callbacks  # fit's own list, passed to its validation
         callbacks = list(callbacks or [])
-        if not any(isinstance(c, keras.callbacks.TerminateOnNaN | TerminateOnNaN) for c in callbacks):
-            callbacks.append(TerminateOnNaN())
-        self._validate_fit_data(args, kwargs)
-        return super().fit(*args, callbacks=callbacks, **kwargs)
-
-    def evaluate(self, *args, **kwargs):
-        self._validate_fit_data(args, kwargs)
-        return super().evaluate(*args, **kwargs)
+        if not any(isinstance(c, TerminateOnNaN) for c in callbacks):
+            theirs = [
+                i for i, c in enumerate(callbacks)
+                if isinstance(c, keras.callbacks.TerminateOnNaN)
+            ]
+            callbacks.insert(theirs[0] if theirs else len(callbacks), TerminateOnNaN())
+        return callbacks
 
     def _validate_fit_data(self, args, kwargs):
-        # In-memory arrays are checked up front; datasets and generators are
-        # streamed, so their values cannot be checked without a pass. Either
-        # way the model is built from the data's shape before tracing.
+        # In-memory arrays are checked up front; a dataset's element spec is
+        # checked before tracing (dtype, shape, batched), its values inside
+        # the step. Either way the model is built from the data's shape.
         x = args[0] if args else kwargs.get("x")
         if isinstance(x, np.ndarray) or ops.is_tensor(x):
-            self.validate_data(x)
-        elif hasattr(x, "element_spec"):
-            x = x.element_spec
-            x = x[0] if isinstance(x, tuple) else x
+            x = self.validate_data(x)
+        elif hasattr(x, "element_spec") and hasattr(x, "_inputs"):
+            x = self._check_dataset(x)
+            if x is None:
+                return
         else:
             return
         self._build_for_batch(x)

@@ -4,8 +4,18 @@ Everything that needs `tf.GradientTape` or `tf.distribute` lives here, so a
 later JAX backend is a contained change.
 """
 
+import keras
 import tensorflow as tf
 from keras import ops
+
+MODES = ("train", "test", "predict")
+
+# Reasons a step is bad, as bits of `StepGuard.reason`.
+NON_FINITE_DATA = 1
+DATA_BELOW_SUPPORT = 2
+DATA_ABOVE_SUPPORT = 4
+NON_FINITE_LOSS = 8
+NON_FINITE_GRADIENT = 16
 
 
 def _all_finite(values):
@@ -13,17 +23,100 @@ def _all_finite(values):
     return ops.all(ops.stack(flags))
 
 
+class StepGuard:
+    """Step counter and first bad step of one mode (train, test or predict).
+
+    Plain `tf.Variable`s kept outside the model's tracked state: they are
+    not weights, are not saved, and are reset by `fit`/`evaluate`/`predict`.
+    They are created under the model's strategy, assigned identically by
+    every replica (the flags are all-reduced first).
+
+    - `step`: steps run since the last reset (the batch index in the epoch);
+    - `bad_step`: `step` of the first bad step, -1 while there is none;
+    - `reason`: bits of what made it bad (`NON_FINITE_*`, `DATA_*`);
+    - `data_range`: min and max of `x` on that step.
+    """
+
+    def __init__(self, mode):
+        kwargs = dict(
+            trainable=False,
+            synchronization=tf.VariableSynchronization.ON_WRITE,
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+        )
+        self.step = tf.Variable(tf.constant(0, "int64"), name=f"{mode}_guard_step", **kwargs)
+        self.bad_step = tf.Variable(
+            tf.constant(-1, "int64"), name=f"{mode}_guard_bad_step", **kwargs
+        )
+        self.reason = tf.Variable(tf.constant(0, "int64"), name=f"{mode}_guard_reason", **kwargs)
+        self.data_range = tf.Variable(
+            tf.zeros((2,), "float32"), name=f"{mode}_guard_data_range", **kwargs
+        )
+
+    def reset(self, step=True):
+        if step:
+            self.step.assign(0)
+        self.bad_step.assign(-1)
+        self.reason.assign(0)
+
+    def report(self):
+        """`None`, or `(step, reason, (min, max))` of the first bad step."""
+        bad_step = int(self.bad_step.numpy())
+        if bad_step < 0:
+            return None
+        lo, hi = (float(v) for v in self.data_range.numpy())
+        return bad_step, int(self.reason.numpy()), (lo, hi)
+
+
+# `tf.data` transformations that keep one element per input element.
+_ELEMENTWISE = (
+    "map", "prefetch", "shuffle", "cache", "repeat", "take", "skip", "filter",
+    "options", "shard", "ignoreerrors", "assertcardinality", "zip",
+    "concatenate", "maxintraopparallelism", "privatethreadpool",
+)
+
+
+def dataset_looks_unbatched(dataset):
+    """Whether a `tf.data.Dataset` yields single examples, not batches.
+
+    True when the pipeline reads rows (`from_tensor_slices`, `unbatch`) and
+    only element-wise transformations follow; `False` when it batches, or
+    when its source (e.g. a generator) does not say.
+    """
+    name = type(dataset).__name__.lower().replace("_", "")
+    if "unbatch" in name or "tensorslice" in name:
+        return True
+    if "batch" in name or "flatmap" in name or not any(k in name for k in _ELEMENTWISE):
+        return False
+    try:
+        inputs = dataset._inputs()
+    except Exception:  # a private API: when it changes, do not guess
+        return False
+    return bool(inputs) and all(dataset_looks_unbatched(d) for d in inputs)
+
+
 class TensorFlowTrainer:
     """Mixin with `train_step`/`test_step` for `LatentVariableModel`.
 
     The step computes the model's objective with `compute_terms`, divides the
     loss by the number of replicas (Keras sums gradients over replicas) and
-    skips the optimizer update when the loss or a gradient is not finite, so
-    the weights stay those of the last good step.
+    skips the optimizer update when the batch breaks the data's rules (not
+    finite, outside the likelihood's support), the loss is not finite, or a
+    gradient is not finite (under `LossScaleOptimizer`, only once the loss
+    scale is down to 1: before that a float16 overflow is not an error, and
+    the optimizer lowers the scale). A bad step is recorded in a `StepGuard`
+    and every later step of the same execution (`steps_per_execution > 1`)
+    skips its update too, so the weights stay those of the last good step;
+    `keras_vae.callbacks.TerminateOnNaN` then raises, naming the true batch.
+
+    The checks are one fused reduction over the batch, compiled with the step
+    (XLA drops `tf.debugging.assert_*` and `check_numerics` ops: measured),
+    and the error is raised on the host right after the execution.
     """
 
+    # ------------------------------------------------------------ the steps
     def train_step(self, data):
         x = self._unpack(data)
+        data_flags, data_range = self._data_flags(x)
         if self.dynamic_binarization:
             x = self.binarize(x)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -33,46 +126,189 @@ class TensorFlowTrainer:
             scaled = self.optimizer.scale_loss(loss / replicas)
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
-        self._apply_if_finite(grads, variables, loss)
+        self._apply_if_good(grads, variables, loss, data_flags, data_range)
         return self._update_trackers(terms)
 
     def test_step(self, data):
-        return self._update_trackers(self._total_terms(self._unpack(data), training=False))
+        x = self._unpack(data)
+        self._record_step("test", *self._data_flags(x))
+        return self._update_trackers(self._total_terms(x, training=False))
 
     def predict_step(self, data):
-        return self(self._unpack(data), training=False)
+        x = self._unpack(data)
+        self._record_step("predict", *self._data_flags(x))
+        return self(x, training=False)
 
-    def _apply_if_finite(self, grads, variables, loss):
-        finite = _all_finite(list(grads) + [loss])
-        ctx = tf.distribute.get_replica_context()
-        strategy = tf.distribute.get_strategy()
-        if strategy.num_replicas_in_sync > 1:
-            # Replicas must agree, or one would update and the other not.
-            # `ReduceOp` has only SUM and MEAN (no MIN): count the replicas
-            # that saw a non-finite value.
-            bad = ctx.all_reduce("sum", ops.cast(ops.logical_not(finite), "float32"))
-            finite = bad < 0.5
+    # ---------------------------------------------------------------- checks
+    def _data_flags(self, x):
+        """`([non-finite, below support, above support], [min, max])` of `x`.
+
+        Shape and dtype are checked when the step is traced.
+        """
+        self._check_batch_spec(x)
+        x = ops.cast(x, "float32")
+        non_finite = ops.logical_not(ops.all(ops.isfinite(x)))
+        support = self._data_support()
+        if support is None:
+            below = above = ops.convert_to_tensor(False)
+            lo = hi = ops.convert_to_tensor(0.0, "float32")
+        else:
+            lo, hi = ops.min(x), ops.max(x)
+            below, above = lo < support[0], hi > support[1]
+        flags = ops.cast(ops.stack([non_finite, below, above]), "float32")
+        return flags, ops.stack([lo, hi])
+
+    def _check_batch_spec(self, x):
+        """Trace-time checks of a batch's dtype and shape."""
+        dtype = tf.as_dtype(x.dtype)
+        if not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+            raise ValueError(
+                "Expected `x` of a floating dtype (or one convertible to it: "
+                f"integer or bool). Received: x.dtype={dtype.name}"
+            )
+        data_shape = getattr(self, "data_shape", None)
+        if not self.built or data_shape is None:
+            return
+        shape = tuple(x.shape)
+        if shape == tuple(data_shape):
+            raise ValueError(
+                f"Expected batches of shape (batch,) + {tuple(data_shape)}. Received: "
+                f"x.shape={shape}, the shape of one example: the data looks "
+                "unbatched. Batch the dataset, e.g. `dataset.batch(32)`."
+            )
+        if shape[1:] != tuple(data_shape):
+            raise ValueError(
+                f"Expected `x` of shape (batch,) + {tuple(data_shape)}. "
+                f"Received: x.shape={shape}"
+            )
+
+    def _data_support(self):
+        """`(low, high)` of the likelihood's support, or `None` if unbounded."""
+        return None
+
+    def _check_dataset(self, dataset, name="x"):
+        """Check a `tf.data.Dataset`'s element spec before any step runs:
+        dtype, shape, and that it is batched. Returns the spec of `x`."""
+        spec = dataset.element_spec
+        spec = spec[0] if isinstance(spec, tuple) else spec
+        if not isinstance(spec, tf.TensorSpec):
+            return None
+        self._check_batch_spec(spec)
+        if not self.built and dataset_looks_unbatched(dataset):
+            raise ValueError(
+                f"Expected a dataset of batches of shape (batch, ...). Received: a "
+                f"dataset of single examples, element_spec shape "
+                f"{tuple(spec.shape)} (from `from_tensor_slices`/`unbatch` without "
+                f"a later `batch`). Batch the dataset, e.g. `{name}.batch(32)`."
+            )
+        return spec
+
+    # ------------------------------------------------------------- the guard
+    def _step_guard(self, mode):
+        """The `StepGuard` of `mode`, created under the model's strategy."""
+        guards = self.__dict__.setdefault("_step_guards", {})
+        if mode not in guards:
+            with self.distribute_strategy.scope():
+                guards[mode] = StepGuard(mode)
+        return guards[mode]
+
+    def _record_step(self, mode, flags, data_range):
+        """Record a step's flags; returns `(bad, earlier_bad)`.
+
+        Under several replicas the flags (and each replica's data range) are
+        all-reduced first, so every replica records, and decides, the same.
+        """
+        guard = self._step_guard(mode)
+        flags = ops.cast(flags, "float32")
+        data_range = ops.cast(data_range, "float32")
+        k = flags.shape[0]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            # `ReduceOp` has SUM and MEAN only: gather every replica's flags
+            # and data range, then reduce them here.
+            ctx = tf.distribute.get_replica_context()
+            mine = ops.concatenate([flags, data_range], axis=0)[None]
+            every = ctx.all_gather(mine, axis=0)  # (replicas, k + 2)
+            flags = ops.reshape(ops.sum(every[:, :k], axis=0), (k,))
+            data_range = ops.stack([ops.min(every[:, k]), ops.max(every[:, k + 1])])
+        raised = flags > 0.5
+        bad = ops.any(raised)
+        earlier_bad = guard.bad_step >= 0
+        first = ops.logical_and(bad, ops.logical_not(earlier_bad))
+        bits = ops.cast(2 ** ops.arange(k), "int64")
+        reason = ops.sum(ops.where(raised, bits, ops.zeros_like(bits)))
+        guard.bad_step.assign(ops.where(first, guard.step, guard.bad_step))
+        guard.reason.assign(ops.where(first, reason, guard.reason))
+        guard.data_range.assign(ops.where(first, data_range, guard.data_range))
+        guard.step.assign_add(1)
+        return bad, earlier_bad
+
+    def _apply_if_good(self, grads, variables, loss, data_flags, data_range):
+        finite_grads = _all_finite(list(grads))
+        grad_error = ops.logical_not(finite_grads)
+        scaling = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+        if scaling:
+            # A float16 overflow of the scaled gradients is the optimizer's to
+            # handle (it halves the scale and skips); at scale <= 1 the
+            # gradient itself is not finite.
+            scale = ops.convert_to_tensor(self.optimizer.dynamic_scale, "float32")
+            grad_error = ops.logical_and(grad_error, scale <= 1.0)
+        flags = ops.concatenate(
+            [
+                data_flags,
+                ops.cast(
+                    ops.stack([ops.logical_not(ops.all(ops.isfinite(loss))), grad_error]),
+                    "float32",
+                ),
+            ],
+            axis=0,
+        )
+        bad, earlier_bad = self._record_step("train", flags, data_range)
+        apply = ops.logical_not(ops.logical_or(bad, earlier_bad))
+        if not scaling:
+            apply = ops.logical_and(apply, finite_grads)
+        self._apply_if(apply, grads, variables)
+
+    def _apply_if(self, apply, grads, variables):
         if tf.__internal__.distribute.strategy_supports_no_merge_call():
 
             def apply_fn():
                 self.optimizer.apply(grads, variables)
 
-            tf.cond(finite, apply_fn, lambda: None)
+            tf.cond(apply, apply_fn, lambda: None)
             return
 
         # The optimizer update calls `merge_call`, which may not sit in a cond
         # inside a replica context: branch in the cross-replica context.
-        def cross_replica(distribution, grads, finite):
-            finite = distribution.experimental_local_results(finite)[0]
+        def cross_replica(distribution, grads, apply):
+            apply = distribution.experimental_local_results(apply)[0]
 
             def apply_fn():
                 distribution.extended.call_for_each_replica(
                     self.optimizer.apply, args=(grads, variables)
                 )
 
-            tf.cond(finite, apply_fn, lambda: None)
+            tf.cond(apply, apply_fn, lambda: None)
 
-        ctx.merge_call(cross_replica, args=(grads, finite))
+        tf.distribute.get_replica_context().merge_call(cross_replica, args=(grads, apply))
+
+    # ------------------------------------------------ Keras trainer plumbing
+    def make_train_function(self, force=False):
+        self._step_guard("train")
+        optimizer = getattr(self, "optimizer", None)
+        if self.built and optimizer is not None and not optimizer.built:
+            # Before tracing, so the step reads the loss scale's variable.
+            with self.distribute_strategy.scope():
+                optimizer.build(self.trainable_variables)
+        return super().make_train_function(force=force)
+
+    def make_test_function(self, force=False):
+        self._step_guard("test")
+        return super().make_test_function(force=force)
+
+    def make_predict_function(self, force=False):
+        self._step_guard("predict")
+        return super().make_predict_function(force=force)
 
     def _compiled(self, name, fn):
         """`fn` wrapped in an XLA-compiled `tf.function`, cached per model.

@@ -111,3 +111,38 @@ def check_unit_interval(x, name="x"):
             f"min={lo:g}, max={hi:g}. Rescale the data, e.g. x / 255."
         )
     return x
+
+
+def check_batch(x, name="x"):
+    """Return a concrete batch as a float32 numpy array, or raise unless it
+    is numeric (floating, integer or bool) and holds at least one example."""
+    x = np.asarray(x)
+    if not (
+        np.issubdtype(x.dtype, np.floating)
+        or np.issubdtype(x.dtype, np.integer)
+        or np.issubdtype(x.dtype, np.bool_)
+    ):
+        raise ValueError(
+            f"Expected `{name}` of a floating dtype (or one convertible to it: "
+            f"integer or bool). Received: {name}.dtype={x.dtype}"
+        )
+    if x.ndim < 1 or x.shape[0] == 0 or x.size == 0:
+        raise ValueError(
+            f"Expected `{name}` to hold at least one example, as an array of "
+            f"shape (batch, ...) with batch >= 1. Received: {name}.shape={x.shape}"
+        )
+    return x.astype("float32", copy=False)
+
+
+def check_no_sample_weight(sample_weight, class_weight=None):
+    """Raise if `sample_weight` or `class_weight` is given: the objectives of
+    keras_vae models are unweighted means over the batch."""
+    for name, value in (("sample_weight", sample_weight), ("class_weight", class_weight)):
+        if value is not None:
+            shape = getattr(value, "shape", None)
+            received = f"{name} of shape {tuple(shape)}" if shape is not None else f"{name}={value!r}"
+            raise ValueError(
+                f"Expected no `{name}`: keras_vae models train on an unweighted "
+                "mean of their objective over the batch, with or without `y`. "
+                f"Received: {received}"
+            )
