@@ -31,8 +31,9 @@ setup(
         "numpy",
     ],
     extras_require={
-        "examples": ["scikit-learn", "matplotlib"],
-        "test": ["pytest", "pytest-xdist", "scikit-learn", "matplotlib", "scipy"],
+        # `tensorboard` for keras.callbacks.TensorBoard (examples' --tensorboard).
+        "examples": ["scikit-learn", "matplotlib", "tensorboard"],
+        "test": ["pytest", "pytest-xdist", "scikit-learn", "matplotlib", "scipy", "tensorboard"],
     },
     classifiers=[
         "License :: OSI Approved :: Apache Software License",

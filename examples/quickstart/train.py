@@ -2,6 +2,7 @@
 
     python examples/quickstart/train.py                      # 8x8 digits, offline
     python examples/quickstart/train.py --dataset mnist --data-dir ../shared/tfds
+    python examples/quickstart/train.py --tensorboard logs  # then: tensorboard --logdir logs
 
 Steps:
 1. Load the data with `keras_vae.datasets.load(..., binarization="auto")`:
@@ -107,6 +108,14 @@ def parse_args(argv=None):
         default=os.path.join("outputs", "quickstart"),
         help="where the pictures, model and export go (outputs/quickstart)",
     )
+    add(
+        "--tensorboard",
+        metavar="DIR",
+        help="write TensorBoard logs to DIR: every metric per epoch (loss, "
+        "elbo, reconstruction, kl, beta) and grids of samples and "
+        "reconstructions; needs the `tensorboard` package "
+        "(pip install keras-vae[examples])",
+    )
     add("--quiet", action="store_true", help="no per-epoch training log")
     args = parser.parse_args(argv)
     defaults = dict(DEFAULTS[args.dataset])
@@ -152,6 +161,26 @@ def save_grid(path, grid, title):
     plt.close(fig)
 
 
+def tensorboard_callbacks(log_dir, x_examples, epochs, output_dir):
+    """Callbacks that log a run to TensorBoard (`tensorboard --logdir DIR`).
+
+    `keras.callbacks.TensorBoard` writes every metric the model reports, per
+    epoch (the `train` run: loss, elbo, reconstruction, kl, beta);
+    `keras_vae.callbacks.ImageGrid` adds sample and reconstruction grids
+    (the `images` run, about ten times per training) and their PNGs.
+    """
+    return [
+        keras.callbacks.TensorBoard(log_dir),
+        keras_vae.callbacks.ImageGrid(
+            os.path.join(output_dir, "grids"),
+            x=x_examples[:32],
+            num_images=32,
+            every=max(1, epochs // 10),
+            log_dir=os.path.join(log_dir, "images"),
+        ),
+    ]
+
+
 def main(argv=None):
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
@@ -179,6 +208,11 @@ def main(argv=None):
     warmup = (
         [keras_vae.callbacks.KLWarmUp(args.warmup_epochs)] if args.warmup_epochs else []
     )
+    callbacks = list(warmup)
+    if args.tensorboard:
+        callbacks += tensorboard_callbacks(
+            args.tensorboard, x_test, args.epochs, args.output_dir
+        )
     schedule = f"KL warm-up over {args.warmup_epochs}" if warmup else "no KL warm-up"
     log(
         f"Training a VAE ({args.objective}, k={args.num_samples}, gated MLP "
@@ -190,7 +224,7 @@ def main(argv=None):
         train,
         epochs=args.epochs,
         shuffle=False,  # keras_vae.datasets.load already reshuffles every epoch
-        callbacks=warmup,
+        callbacks=callbacks,
         verbose=0 if args.quiet else 2,
     )
     train_time = time.perf_counter() - train_start

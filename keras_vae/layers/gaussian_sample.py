@@ -5,10 +5,11 @@ from keras import ops
 
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils import random
+from keras_vae.utils.seed_streams import SeedStateMixin
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class GaussianSample(keras.layers.Layer):
+class GaussianSample(SeedStateMixin, keras.layers.Layer):
     """Draws `z = loc + scale * eps`, `eps ~ N(0, I)` (reparameterization).
 
     Gradients flow to `loc` and `scale` (Kingma & Welling 2014). Noise comes

@@ -10,6 +10,7 @@ from keras_vae.utils.backend import is_concrete
 from keras_vae.utils.validation import check_finite
 from keras_vae.utils.validation import check_non_negative_float
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.seed_streams import SeedStateMixin
 
 KMEANS_ITERATIONS = 10
 
@@ -70,7 +71,7 @@ def codebook_statistics(indices, num_embeddings, reduce_across_replicas=False):
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class VectorQuantizer(keras.layers.Layer):
+class VectorQuantizer(SeedStateMixin, keras.layers.Layer):
     """Replaces each vector by its nearest codebook vector (VQ-VAE).
 
     The last axis of the input holds vectors z_e of size `embedding_dim`; each

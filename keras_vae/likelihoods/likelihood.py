@@ -2,9 +2,10 @@
 
 import keras
 from keras import ops
+from keras_vae.utils.seed_streams import SeedStateMixin
 
 
-class Likelihood(keras.layers.Layer):
+class Likelihood(SeedStateMixin, keras.layers.Layer):
     """Observation model p(x | z) parameterized by the decoder's output.
 
     The decoder maps z to `params` with the shape of x (for example Bernoulli

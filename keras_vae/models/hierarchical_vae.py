@@ -133,12 +133,14 @@ class HierarchicalVAE(LatentVariableModel):
         self._custom_networks = tuple(k for k, v in given.items() if v is not None)
         for name, net in given.items():
             setattr(self, name, net)
-        self.prior = priors_lib.get(prior)
-        self.likelihood = likelihoods_lib.get(likelihood)
         clamp = dict(min_log_var=min_log_var, max_log_var=max_log_var)
-        self.q_z2_head = GaussianParameters(self.z2_dim, name="q_z2", **clamp)
-        self.q_z1_head = GaussianParameters(self.z1_dim, name="q_z1", **clamp)
-        self.p_z1_head = GaussianParameters(self.z1_dim, name="p_z1", **clamp)
+        # With a seed, default components start from its streams.
+        with self._seeded("components"):
+            self.prior = self._adopt(priors_lib.get(prior), "prior")
+            self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
+            self.q_z2_head = GaussianParameters(self.z2_dim, name="q_z2", **clamp)
+            self.q_z1_head = GaussianParameters(self.z1_dim, name="q_z1", **clamp)
+            self.p_z1_head = GaussianParameters(self.z1_dim, name="p_z1", **clamp)
         self.data_shape = None
         if architecture == "gated_conv":
             # 64-channel gated convolutions at full resolution hold ~500x the
@@ -155,9 +157,10 @@ class HierarchicalVAE(LatentVariableModel):
         self.data_shape = self._check_data_shape(input_shape)
         missing = [n for n in NETWORKS if getattr(self, n) is None]
         if missing:
-            nets = ARCHITECTURES[self.architecture](
-                self.data_shape, self.z1_dim, self.z2_dim, self.hidden_units
-            )
+            with self._seeded("networks"):
+                nets = ARCHITECTURES[self.architecture](
+                    self.data_shape, self.z1_dim, self.z2_dim, self.hidden_units
+                )
             for name in missing:
                 setattr(self, name, nets[name])
         batch = (None,) + self.data_shape
@@ -182,7 +185,8 @@ class HierarchicalVAE(LatentVariableModel):
             )
         self.prior.attach_encoder(self._q_z2, self.data_shape)
         if not self.prior.built:
-            self.prior.build(z2)
+            with self._seeded("prior"):  # priors with networks make them here
+                self.prior.build(z2)
         if not self.likelihood.built:
             self.likelihood.build(batch)
         self.built = True

@@ -158,12 +158,20 @@ class LadderVAE(LatentVariableModel):
                 "term; use one. Received: free_bits="
                 f"{free_bits!r} and constraint={self.constraint!r}"
             )
-        self.likelihood = likelihoods_lib.get(likelihood)
+        self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
         # GaussianParameters checks min_log_var < max_log_var.
         clamp = {"min_log_var": min_log_var, "max_log_var": max_log_var}
         self.min_log_var = float(min_log_var)
         self.max_log_var = float(max_log_var)
         dims, units = latent_dims, hidden_units
+        # With a seed, the networks' initial weights come from its stream.
+        with self._seeded("networks"):
+            self._make_networks(dims, units, clamp)
+        self.merge = PrecisionWeightedMerge(name="merge")
+        self.decoder = None
+        self.data_shape = None
+
+    def _make_networks(self, dims, units, clamp):
         self.bottom_up = [
             ladder_networks.mlp_block(u, f"bottom_up_{i + 1}", self.batch_norm)
             for i, u in enumerate(units)
@@ -183,9 +191,6 @@ class LadderVAE(LatentVariableModel):
             GaussianParameters(dims[i], name=f"p_z{i + 1}", **clamp)
             for i in range(self.num_layers - 1)
         ]
-        self.merge = PrecisionWeightedMerge(name="merge")
-        self.decoder = None
-        self.data_shape = None
 
     @property
     def latent_dim(self):
@@ -205,9 +210,10 @@ class LadderVAE(LatentVariableModel):
         for i, (block, head) in enumerate(zip(self.top_down, self.top_down_heads)):
             block.build((None, self.latent_dims[i + 1]))
             head.build(block.compute_output_shape((None, self.latent_dims[i + 1])))
-        self.decoder = ladder_networks.decoder(
-            self.data_shape, self.hidden_units[0], self.batch_norm
-        )
+        with self._seeded("decoder"):
+            self.decoder = ladder_networks.decoder(
+                self.data_shape, self.hidden_units[0], self.batch_norm
+            )
         self.decoder.build((None, self.latent_dims[0]))
         if not self.likelihood.built:
             self.likelihood.build((None,) + self.data_shape)

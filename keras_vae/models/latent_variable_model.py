@@ -18,13 +18,25 @@ from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_unit_interval
 from keras_vae.utils import random
+from keras_vae.utils import seed_streams
 
 
 OBJECTIVES = ("elbo", "iwae")
 CONSTRAINT_METRICS = ("lambda", "constraint", "constraint_average")
 
 
-class LatentVariableModel(TensorFlowTrainer, keras.Model):
+class _ScheduleState(keras.callbacks.Callback):
+    """Records `beta` at the end of each epoch; `fit` puts it back afterwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.beta = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.beta = ops.convert_to_numpy(self.model.beta)
+
+
+class LatentVariableModel(seed_streams.SeedStateMixin, TensorFlowTrainer, keras.Model):
     """Base class of keras_vae models trained by maximizing a bound.
 
     Subclasses implement `compute_terms(x, training)`, returning a dict with
@@ -55,9 +67,20 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
             the reconstruction constraint C = -log p(x|z) <= kappa^2 instead
             of the negative ELBO, with metrics `lambda`, `constraint` (the
             batch C) and `constraint_average` (its moving average).
-        seed: Optional integer seed of all sampling in the model.
+        seed: Optional integer seed of all sampling in the model and of the
+            initial weights of the networks and components the model builds
+            itself. Each consumer gets its own stream
+            `keras_vae.utils.seed_streams.stream_seed(seed, name)`; a
+            component passed in with `seed=None` is given the model's stream
+            for it, one with its own seed keeps it. Networks passed in keep
+            their own initializers. The generator states are saved with the
+            model (`.keras`, `save_weights`, `BackupAndRestore`).
         **kwargs: `keras.Model` keyword arguments such as `name`.
     """
+
+    # `.keras` files and backups hold every generator state of the model,
+    # those of foreign sublayers (a `Dropout` in a custom network) included.
+    save_foreign_seed_states = True
 
     # Decoder-output floats per chunk of `log_likelihood` samples: 16M (64 MB)
     # for MLP decoders; models with wide intermediate activations lower it.
@@ -86,7 +109,10 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         self.initial_beta = float(beta)
         self.dynamic_binarization = bool(dynamic_binarization)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="model_seed_generator")
+        # One stream per consumer of `seed` (see `keras_vae.utils.seed_streams`).
+        self.seed_generator = keras.random.SeedGenerator(
+            seed_streams.stream_seed(seed, "model"), name="model_seed_generator"
+        )
         self.beta = self.add_weight(
             name="beta",
             shape=(),
@@ -98,6 +124,15 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
             metric_names = tuple(metric_names) + CONSTRAINT_METRICS
         self._metric_names = ("loss",) + tuple(metric_names) + ("beta",)
         self._trackers = {n: keras.metrics.Mean(name=n) for n in self._metric_names}
+
+    def _seeded(self, name):
+        """Context in which layers built for the model take their initial
+        weights from stream `name` of the model's seed."""
+        return seed_streams.seeded_construction(self.seed, name)
+
+    def _adopt(self, layer, name):
+        """Give an unseeded component (prior, likelihood) stream `name`."""
+        return seed_streams.adopt_seed(layer, self.seed, name)
 
     def _check_constraint(self, constraint):
         if constraint is None:
@@ -322,6 +357,14 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
         compiled step, where a bad batch skips its update. The callback
         `keras_vae.callbacks.TerminateOnNaN` is added unless given, and
         raises at the first bad step (see `TensorFlowTrainer`).
+
+        `beta` ends at the value of the last epoch trained, even when a
+        callback restores an earlier epoch's weights at the end of training
+        (`keras.callbacks.EarlyStopping(restore_best_weights=True)`): it is
+        schedule state (`keras_vae.callbacks.KLWarmUp`), not a learned
+        weight. Monitor `val_elbo` (or `val_iwae_bound`) with `mode="max"`
+        rather than `val_loss`, which under a KL warm-up favours the epochs
+        with the smallest beta.
         """
         check_no_sample_weight(kwargs.get("sample_weight"), kwargs.get("class_weight"))
         self._validate_fit_data(args, kwargs)
@@ -331,7 +374,18 @@ class LatentVariableModel(TensorFlowTrainer, keras.Model):
                 check_no_sample_weight(validation[2] if len(validation) > 2 else None)
                 validation = validation[0]
             self._validate_fit_data((validation,), {})
-        return super().fit(*args, callbacks=self._with_guard(callbacks), **kwargs)
+        # `beta` is schedule state, not a learned weight: a callback that
+        # restores the best epoch's weights at the end of training
+        # (`EarlyStopping(restore_best_weights=True)`) leaves it at the value
+        # of the last epoch trained.
+        callbacks = self._with_guard(callbacks)
+        schedule = _ScheduleState()
+        if isinstance(callbacks, list):
+            callbacks.append(schedule)
+        history = super().fit(*args, callbacks=callbacks, **kwargs)
+        if schedule.beta is not None:
+            self.beta.assign(schedule.beta)
+        return history
 
     def evaluate(self, *args, callbacks=None, **kwargs):
         check_no_sample_weight(kwargs.get("sample_weight"))

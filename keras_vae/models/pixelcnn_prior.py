@@ -10,6 +10,7 @@ from keras import ops
 from keras_vae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from keras_vae.models.vq_networks import check_code_map
 from keras_vae.utils import random
+from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
 
@@ -17,7 +18,7 @@ LOG2 = math.log(2.0)
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class PixelCNNPrior(keras.Model):
+class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
     """Autoregressive prior p(z) over `(h, w)` maps of codes in {0 .. K-1}.
 
     ```none
@@ -58,7 +59,10 @@ class PixelCNNPrior(keras.Model):
         num_layers: Gated blocks. Defaults to 8 (with `kernel_size=3` the
             receptive field covers every earlier position of a 7x7 map).
         kernel_size: Odd kernel size of the stacks. Defaults to 3.
-        seed: Optional integer seed of `sample`.
+        seed: Optional integer seed of `sample` and of the initial weights
+            (each from its own stream of the seed, see
+            `keras_vae.utils.seed_streams`). The sampler's state is saved
+            with the model.
         **kwargs: `keras.Model` keyword arguments.
 
     Call arguments:
@@ -104,18 +108,24 @@ class PixelCNNPrior(keras.Model):
         self.num_layers = check_positive_int(num_layers, "num_layers")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="sample_seed_generator")
-        self.embedding = keras.layers.Embedding(num_embeddings, hidden_units, name="embedding")
-        self.blocks = [
-            GatedPixelCNNBlock(
-                hidden_units, kernel_size, "A" if i == 0 else "B", name=f"gated_block_{i}"
-            )
-            for i in range(num_layers)
-        ]
-        self.head_hidden = keras.layers.Conv2D(
-            hidden_units, 1, activation="relu", name="head_hidden"
+        self.seed_generator = keras.random.SeedGenerator(
+            seed_streams.stream_seed(seed, "sample"), name="sample_seed_generator"
         )
-        self.head_logits = keras.layers.Conv2D(num_embeddings, 1, name="head_logits")
+        # With a seed, the initial weights come from the seed's stream too.
+        with seed_streams.seeded_construction(seed, "networks"):
+            self.embedding = keras.layers.Embedding(
+                num_embeddings, hidden_units, name="embedding"
+            )
+            self.blocks = [
+                GatedPixelCNNBlock(
+                    hidden_units, kernel_size, "A" if i == 0 else "B", name=f"gated_block_{i}"
+                )
+                for i in range(num_layers)
+            ]
+            self.head_hidden = keras.layers.Conv2D(
+                hidden_units, 1, activation="relu", name="head_hidden"
+            )
+            self.head_logits = keras.layers.Conv2D(num_embeddings, 1, name="head_logits")
         self.bits_tracker = keras.metrics.Mean(name="bits_per_code")
         self.build((None,) + self.code_shape)
 

@@ -13,6 +13,7 @@ from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils import random
+from keras_vae.utils import seed_streams
 
 
 
@@ -105,21 +106,31 @@ class VAE(LatentVariableModel):
         self.max_log_var = float(max_log_var)
         self._default_encoder = encoder is None
         self._default_decoder = decoder is None
-        self.encoder = encoder if encoder is not None else gated_mlp_encoder(self.hidden_units)
+        # With a seed, default components start from its streams (the
+        # initializers drawn here, and each component's sampling stream).
+        with self._seeded("components"):
+            if encoder is None:
+                encoder = gated_mlp_encoder(self.hidden_units)
+            self.prior = self._adopt(priors_lib.get(prior), "prior")
+            self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
+            self.posterior = GaussianParameters(
+                self.latent_dim, min_log_var=min_log_var, max_log_var=max_log_var, name="posterior"
+            )
+        self.encoder = encoder
         self.decoder = decoder
-        self.prior = priors_lib.get(prior)
-        self.likelihood = likelihoods_lib.get(likelihood)
-        self.posterior = GaussianParameters(
-            self.latent_dim, min_log_var=min_log_var, max_log_var=max_log_var, name="posterior"
+        self.sampler = GaussianSample(
+            num_samples=self.num_samples,
+            seed=seed_streams.stream_seed(seed, "sampler"),
+            name="sampler",
         )
-        self.sampler = GaussianSample(num_samples=self.num_samples, seed=seed, name="sampler")
         self.data_shape = None
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
         self.data_shape = self._check_data_shape(input_shape)
         if self.decoder is None:
-            self.decoder = gated_mlp_decoder(self.data_shape, self.hidden_units)
+            with self._seeded("decoder"):
+                self.decoder = gated_mlp_decoder(self.data_shape, self.hidden_units)
         self.encoder.build(input_shape)
         features = self.encoder.compute_output_shape(input_shape)
         if len(features) != 2:
@@ -140,7 +151,8 @@ class VAE(LatentVariableModel):
         self.prior.attach_encoder(self._posterior, self.data_shape)
         # Sublayers restored from a `.keras` config arrive already built.
         if not self.prior.built:
-            self.prior.build((None, self.latent_dim))
+            with self._seeded("prior"):  # priors with networks make them here
+                self.prior.build((None, self.latent_dim))
         if not self.likelihood.built:
             self.likelihood.build((None,) + self.data_shape)
         self.built = True

@@ -14,6 +14,7 @@ from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_unit_interval
+from keras_vae.utils import seed_streams
 
 QUANTIZERS = ("ema", "vq")
 MSE = "mse"
@@ -152,7 +153,7 @@ class VQVAE(LatentVariableModel):
         if isinstance(likelihood, str) and likelihood.lower() == MSE:
             self.likelihood = None
         else:
-            self.likelihood = likelihoods_lib.get(likelihood)
+            self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
         self.quantizer = self._make_quantizer(quantizer)
         self.data_shape = None
         self.code_shape = None
@@ -167,7 +168,7 @@ class VQVAE(LatentVariableModel):
                 commitment_cost=self.commitment_cost,
                 kmeans_init=self.kmeans_init,
                 restart_dead_codes=self.restart_dead_codes,
-                seed=self.seed,
+                seed=seed_streams.stream_seed(self.seed, "quantizer"),
                 name="quantizer",
             )
             if quantizer == "ema":
@@ -191,7 +192,7 @@ class VQVAE(LatentVariableModel):
                 f"Received: a quantizer with num_embeddings={quantizer.num_embeddings}"
                 f", embedding_dim={quantizer.embedding_dim}"
             )
-        return quantizer
+        return self._adopt(quantizer, "quantizer")
 
     # ------------------------------------------------------------------ build
     @property
@@ -215,7 +216,8 @@ class VQVAE(LatentVariableModel):
             num_downsamples=self.num_downsamples,
         )
         if self.encoder is None:
-            self.encoder = vq_networks.vq_encoder(data_shape, self.embedding_dim, **net)
+            with self._seeded("encoder"):
+                self.encoder = vq_networks.vq_encoder(data_shape, self.embedding_dim, **net)
         input_shape = (None,) + data_shape
         self.encoder.build(input_shape)
         latent = tuple(self.encoder.compute_output_shape(input_shape))
@@ -228,9 +230,10 @@ class VQVAE(LatentVariableModel):
         self.code_shape = tuple(latent[1:3])
         out_channels = data_shape[-1] * self._params_per_channel
         if self.decoder is None:
-            self.decoder = vq_networks.vq_decoder(
-                self.code_shape, self.embedding_dim, out_channels, **net
-            )
+            with self._seeded("decoder"):
+                self.decoder = vq_networks.vq_decoder(
+                    self.code_shape, self.embedding_dim, out_channels, **net
+                )
         self.decoder.build(latent)
         params = tuple(self.decoder.compute_output_shape(latent))[1:]
         if params != data_shape[:-1] + (out_channels,):

@@ -3,9 +3,10 @@
 import keras
 
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.seed_streams import SeedStateMixin
 
 
-class Prior(keras.layers.Layer):
+class Prior(SeedStateMixin, keras.layers.Layer):
     """A prior p(z) over vectors of size `latent_dim`.
 
     Subclasses implement `log_prob(z)` (summed over the last axis) and

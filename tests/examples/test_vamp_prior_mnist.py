@@ -42,7 +42,16 @@ TINY = (
     "20",
     "--patience",
     "5",
+    # 30 steps at a high rate: enough to beat an untrained model clearly.
+    "--batch-size",
+    "20",
+    "--lr",
+    "3e-3",
 )
+# An untrained decoder outputs p ~ 0.5 per pixel: 784 log 2 = 543 nats (an
+# untrained model measured 559 nats of NLL and -635 of ELBO on this budget's
+# data; the trained tiny runs about 450 and -454).
+COIN_FLIP_NATS = 784 * math.log(2.0)
 
 
 DATA_DIR = prepared_tfds_dir("binarized_mnist")
@@ -69,11 +78,12 @@ def check_common(stdout, results, out, model, prior):
     assert results["epochs_run"] == 2 and results["best_epoch"] in (1, 2)
     assert (results["nll_samples"], results["nll_examples"]) == (10, 20)
     nll = results["test_nll"]
-    # 784 binary pixels: a model that ignores the data scores 784 log 2 = 543
-    # nats; two epochs on 300 images get near it, never to 0 or to 10x it.
-    assert math.isfinite(nll) and 300 < nll < 5000, nll
-    assert math.isfinite(results["best_val_elbo"]) and results["best_val_elbo"] < 0
-    assert math.isfinite(results["test_elbo"]) and results["test_elbo"] < 0
+    # Clearly better than the untrained baseline, and the two bounds agree:
+    # ELBO <= log p(x) ~ -NLL on test data (20 images vs the whole test set,
+    # so a few nats of slack).
+    assert math.isfinite(nll) and 100 < nll < COIN_FLIP_NATS - 50, nll
+    for key in ("best_val_elbo", "test_elbo"):
+        assert -COIN_FLIP_NATS + 50 < results[key] < -nll + 10, (key, results[key], nll)
     assert results["train_seconds"] > 0 and results["keras_vae_version"]
     # The last line is the result, the same number as results.json.
     match = re.fullmatch(
