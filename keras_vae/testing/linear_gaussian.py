@@ -464,3 +464,90 @@ def linear_gaussian_lvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posteri
     ratio = var_q / v
     kl_1 = 0.5 * np.sum(ratio + second_moment / v - 1.0 - np.log(ratio), axis=-1)
     return kl_1, kl_2
+
+
+def linear_gaussian_vhp_vae(data_dim=3, scale=0.5, seed=0, posterior="exact"):
+    """A `keras_vae.models.VHPVAE` with a linear `HierarchicalPrior`, closed form.
+
+    One latent z and one ζ, so every exact posterior is a (1-d) Gaussian
+    that the model's heads represent:
+
+    ```none
+    p(ζ) = N(0, 1),  p(z | ζ) = N(α ζ + β, σ^2)      (HierarchicalPrior, hidden_units=())
+    p(x | z) = N(w z + b, s^2 I)                       (linear decoder)
+    p(z) = N(β, τ^2),  τ^2 = α^2 + σ^2
+    p(x) = N(w β + b, τ^2 w w^T + s^2 I)
+    q(z | x) = p(z | x) = N(v_z (β / τ^2 + w^T (x - b) / s^2), v_z),
+               v_z = (1 / τ^2 + |w|^2 / s^2)^-1
+    r(ζ | z) = p(ζ | z) = N(v_ζ α (z - β) / σ^2, v_ζ),  v_ζ = (1 + α^2 / σ^2)^-1
+    ```
+
+    With `posterior="exact"` the joint proposal q(z | x) r(ζ | z) is the
+    exact posterior p(z, ζ | x) (ζ depends on x only through z), so every
+    joint importance weight equals p(x). `"perturbed"` doubles both
+    variances and shifts both means by half a standard deviation.
+
+    Returns:
+        A tuple `(model, exact_log_px)` as `linear_gaussian_vae`.
+
+    Example:
+
+    >>> model, exact_log_px = linear_gaussian_vhp_vae(seed=0)
+    >>> x = np.zeros((2, 3), "float32")
+    >>> model.log_likelihood(x, num_samples=10).shape
+    (2,)
+    """
+    from keras_vae.likelihoods.gaussian import Gaussian
+    from keras_vae.models.vhp_vae import VHPVAE
+    from keras_vae.priors.hierarchical_prior import HierarchicalPrior
+
+    if posterior not in POSTERIORS:
+        raise ValueError(
+            f"Expected `posterior` to be one of {list(POSTERIORS)}. "
+            f"Received: posterior={posterior!r}"
+        )
+    rng = np.random.default_rng(seed)
+    alpha = _float32(rng.uniform(0.8, 1.5) * rng.choice([-1.0, 1.0]))
+    beta = _float32(rng.normal(scale=0.5))
+    sigma2 = _float32(rng.uniform(0.3, 0.8))
+    w = _float32(rng.normal(size=data_dim))
+    b = _float32(rng.normal(scale=0.5, size=data_dim))
+    s2 = float(scale) ** 2
+    tau2 = alpha**2 + sigma2
+
+    var_z = 1.0 / (1.0 / tau2 + np.sum(w**2) / s2)
+    loc_z_kernel = (w * var_z / s2)[:, None]  # (D, 1)
+    loc_z_bias = var_z * (beta / tau2 - w @ b / s2)
+    var_zeta = 1.0 / (1.0 + alpha**2 / sigma2)
+    loc_zeta_kernel = var_zeta * alpha / sigma2
+    loc_zeta_bias = -beta * loc_zeta_kernel
+    if posterior == "perturbed":
+        loc_z_bias = loc_z_bias + PERTURBED_MEAN_SHIFT * np.sqrt(var_z)
+        loc_zeta_bias = loc_zeta_bias + PERTURBED_MEAN_SHIFT * np.sqrt(var_zeta)
+        var_z, var_zeta = var_z * PERTURBED_VARIANCE_FACTOR, var_zeta * PERTURBED_VARIANCE_FACTOR
+
+    clamp = dict(min_log_var=-10.0, max_log_var=10.0)
+    prior = HierarchicalPrior(
+        latent_dim=1, zeta_dim=1, hidden_units=(), num_samples=1, seed=seed, **clamp
+    )
+    model = VHPVAE(
+        kappa=1.0,
+        encoder=keras.Sequential([keras.layers.Flatten()], name="identity_encoder"),
+        decoder=keras.Sequential([keras.layers.Dense(data_dim)], name="linear_decoder"),
+        latent_dim=1,
+        prior=prior,
+        likelihood=Gaussian(scale=float(scale)),
+        seed=seed,
+        **clamp,
+    )
+    model.build((None, data_dim))
+    dense = model.decoder.layers[0]
+    dense.kernel.assign(w[None, :].astype("float32"))
+    dense.bias.assign(b.astype("float32"))
+    _set_gaussian_head(model.posterior, loc_z_kernel, [loc_z_bias], [np.log(var_z)])
+    _set_gaussian_head(model.prior.conditional_head, [[alpha]], [beta], [np.log(sigma2)])
+    _set_gaussian_head(
+        model.prior.inference_head, [[loc_zeta_kernel]], [loc_zeta_bias], [np.log(var_zeta)]
+    )
+    cov = tau2 * np.outer(w, w) + s2 * np.eye(data_dim)
+    return model, _gaussian_log_density(w * beta + b, cov)
