@@ -6,8 +6,11 @@ import re
 import shutil
 import tempfile
 
+import keras
 import tensorflow as tf
 
+from keras_vae.export import input_checks
+from keras_vae.export import warmup as warmup_requests
 from keras_vae.utils.validation import check_positive_int
 
 SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
@@ -26,51 +29,57 @@ def available_signatures(model):
     return names
 
 
-class _ServingModule(tf.Module):
-    """A `tf.Module` holding a model's variables and its serving functions.
+def _check_input(model, name, shape, value):
+    """`value` of the signature input `name` after its in-graph checks.
 
-    Only the variables are tracked (as Keras's own `ExportArchive` does), not
-    the Keras model object, so the SavedModel holds graph functions and
-    weights and loads without keras_vae. The model supplies its graph
-    functions through `_serving_functions()` (the public methods validate
-    concrete numpy data, which cannot run inside a graph).
+    The rule follows the input's name, which is the signatures' contract:
+    `x` is data, `num_samples` a positive count, `indices` a VQ code map and
+    any other input (`z`, `z1`, ...) a latent batch.
     """
+    if name == "x":
+        return input_checks.data_input(
+            value, name, model.data_shape, getattr(model, "likelihood", None)
+        )
+    if name == "num_samples":
+        return input_checks.num_samples_input(value, name)
+    if name == "indices":
+        return input_checks.codes_input(value, name, shape[1:], model.num_embeddings)
+    return input_checks.latent_input(value, name, shape[-1])
 
-    def __init__(self, model, names, chunk):
-        super().__init__(name="keras_vae_serving")
-        # Every variable of the model, the `SeedGenerator` states included:
-        # sampling signatures advance them, and they are saved with the rest.
-        self.model_variables = list(model.variables)
-        specs = dict(model._serving_functions())
-        if "sample" in specs:
-            sample_fn, sample_specs = specs["sample"]
 
-            def sample(num_samples):
-                _assert_positive(num_samples)
-                return sample_fn(num_samples)
+def _endpoint(model, fn, inputs):
+    """`fn` behind the checks of its inputs `[(name, shape, dtype), ...]`."""
 
-            specs["sample"] = (sample, sample_specs)
+    def endpoint(*args):
+        checked = [
+            _check_input(model, name, shape, value)
+            for (name, shape, _), value in zip(inputs, args)
+        ]
+        return fn(*checked)
+
+    return endpoint
+
+
+def _endpoints(model, names, chunk):
+    """`{name: (graph function, input specs)}` of the signatures `names`."""
+    specs = dict(model._serving_functions())
+    if "log_likelihood" in names:
 
         def log_likelihood(x, num_samples):
-            _assert_positive(num_samples)
             log_px = _chunked_log_likelihood(model, x, num_samples, chunk)
             return {"log_likelihood": log_px}
 
-        if "log_likelihood" in names:
-            specs["log_likelihood"] = (
-                log_likelihood,
-                [specs["encode"][1][0], ("num_samples", (), "int32")],
-            )
-        for name in names:
-            fn, inputs = specs[name]
-            signature = [tf.TensorSpec(shape, dtype, name=n) for n, shape, dtype in inputs]
-            setattr(self, name, tf.function(fn, input_signature=signature))
-
-
-def _assert_positive(num_samples):
-    tf.debugging.assert_positive(
-        num_samples, message="Expected `num_samples` to be a positive integer"
-    )
+        specs["log_likelihood"] = (
+            log_likelihood,
+            [specs["encode"][1][0], ("num_samples", (), "int32")],
+        )
+    return {
+        name: (
+            _endpoint(model, *specs[name]),
+            [tf.TensorSpec(shape, dtype, name=n) for n, shape, dtype in specs[name][1]],
+        )
+        for name in names
+    }
 
 
 def _chunked_log_likelihood(model, x, num_samples, chunk):
@@ -115,13 +124,15 @@ def export_for_serving(
     version=None,
     signatures=None,
     log_likelihood_chunk=100,
+    warmup=False,
 ):
-    """Write a model as a SavedModel in TF Serving's versioned layout.
+    r"""Write a model as a SavedModel in TF Serving's versioned layout.
 
     ```none
     export_dir/
       <version>/saved_model.pb
       <version>/variables/
+      <version>/assets.extra/tf_serving_warmup_requests    (warmup=True)
     signatures (keyword inputs -> dict of outputs):
       encode(x)                          -> {"loc", "scale"}   of q(z | x)
       decode(z)                          -> {"mean"}           of p(x | z)
@@ -130,6 +141,14 @@ def export_for_serving(
       log_likelihood(x, num_samples)     -> {"log_likelihood"}
         log p(x) ~= log (1/S) sum_s p(x, z_s) / q(z_s | x),  z_s ~ q(z | x)
     ```
+
+    The SavedModel is written by Keras's `keras.export.ExportArchive` (what
+    `model.export()` uses): its variables are restored by the saver in the
+    MetaGraph, so it runs on TF Serving's session-based loader
+    (`saved_model_cli run`, `tf.compat.v1.saved_model.loader.load`) as well
+    as under `tf.saved_model.load`, with no keras_vae (nor Keras) installed.
+    A model trained under a `tf.distribute` strategy (mirrored variables)
+    exports the same way.
 
     `x` is float32 of shape `(batch,) + data_shape`, `z` float32 of shape
     `(batch, latent_dim)` and `num_samples` an int32 scalar. A
@@ -148,16 +167,59 @@ def export_for_serving(
     of one chunk. Random signatures use the model's `SeedGenerator` states,
     which are saved with the weights and advance on every call.
 
+    Every signature checks its inputs inside the graph (TF Serving does not
+    compare a request's shape with the signature) and fails with an
+    `InvalidArgumentError` that names the input and the rule: `x` of another
+    shape (an `(n, 64)` or `(n, 4, 4, 4)` batch for 8x8x1 images), a NaN or
+    infinite value in `x` or `z`, `x` outside the likelihood's support
+    ([0, 1] for `Bernoulli` and `DiscretizedLogistic`), code `indices`
+    outside [0, num_embeddings), and `num_samples <= 0`.
+
+    With `warmup=True` the version also holds TF Serving warm-up requests
+    (one `PredictionLog` per signature, a batch of one example), so the
+    server runs every signature once when it loads the version instead of
+    on the first client request. This needs the `tensorflow-serving-api`
+    package (`pip install keras_vae[serving]`).
+
     The version directory is written under a temporary name and renamed at
     the end, so a TF Serving process watching `export_dir` never sees a
     partial export.
 
+    Serving it: point TF Serving at the base directory, e.g. with a
+    `models.config` (`tensorflow_model_server --model_config_file=models.config
+    --rest_api_port=8501`):
+
+    ```none
+    model_config_list {
+      config {
+        name: "vae"
+        base_path: "/models/vae"          # export_dir, as the server sees it
+        model_platform: "tensorflow"
+        model_version_policy { latest { num_versions: 1 } }
+      }
+    }
+    ```
+
+    and call a signature by name over REST (`instances` hold one example
+    each; `inputs` a whole batch, or a scalar like `num_samples`):
+
+    ```none
+    curl -d '{"signature_name": "reconstruct", "instances": [[[[0.0], ...]]]}' \
+        http://localhost:8501/v1/models/vae:predict
+    curl -d '{"signature_name": "log_likelihood",
+              "inputs": {"x": [[[[0.0], ...]]], "num_samples": 5000}}' \
+        http://localhost:8501/v1/models/vae:predict
+    curl -d '{"signature_name": "sample", "inputs": {"num_samples": 16}}' \
+        http://localhost:8501/v1/models/vae:predict
+    ```
+
     Args:
         model: A built `keras_vae.models.VAE`, `HierarchicalVAE`,
-            `LadderVAE` or `VQVAE` (any `LatentVariableModel` with
+            `LadderVAE`, `VHPVAE` or `VQVAE` (any `LatentVariableModel` with
             `_serving_functions`, and `log_importance_weights` for the
             `log_likelihood` signature).
-        export_dir: The model's base directory; created if missing.
+        export_dir: The model's base directory; created if missing. Its
+            name is the model name of the warm-up requests.
         version: Optional positive integer. Defaults to one more than the
             largest integer subdirectory of `export_dir` (1 if none).
         signatures: Names of the signatures to export, a subset of the
@@ -166,6 +228,8 @@ def export_for_serving(
             as `"serving_default"`.
         log_likelihood_chunk: Positive integer, importance samples per step
             of the `log_likelihood` signature. Defaults to 100.
+        warmup: Whether to write TF Serving warm-up requests. Defaults to
+            `False`.
 
     Returns:
         The path of the version directory written, as a string.
@@ -173,22 +237,35 @@ def export_for_serving(
     Raises:
         ValueError: if the model is not built or an argument is invalid.
         FileExistsError: if `export_dir/<version>` already exists.
+        ImportError: if `warmup=True` and `tensorflow-serving-api` is
+            missing (raised before anything is written).
 
     Example:
 
     >>> path = keras_vae.export.export_for_serving(vae, "/tmp/vae")
-    >>> loaded = tf.saved_model.load(path)
-    >>> out = loaded.signatures["log_likelihood"](
-    ...     x=x_test[:10], num_samples=tf.constant(5000))
-    >>> out["log_likelihood"].shape
-    TensorShape([10])
+    >>> with tf.compat.v1.Session(graph=tf.Graph()) as sess:
+    ...     meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)
+    ...     sig = meta.signature_def["log_likelihood"]
+    ...     log_px = sess.run(sig.outputs["log_likelihood"].name, {
+    ...         sig.inputs["x"].name: x_test[:10],
+    ...         sig.inputs["num_samples"].name: 5000})
+    >>> log_px.shape
+    (10,)
+    >>> tf.saved_model.load(path).signatures["reconstruct"](
+    ...     x=tf.constant(x_test[:10]))["mean"].shape
+    TensorShape([10, 28, 28, 1])
 
     Reference:
         - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
         - [TF Serving SavedModel layout](
           https://www.tensorflow.org/tfx/serving/serving_basic)
+        - [TF Serving REST API](https://www.tensorflow.org/tfx/serving/api_rest)
+        - [SavedModel warm-up](
+          https://www.tensorflow.org/tfx/serving/saved_model_warmup)
     """
     chunk = check_positive_int(log_likelihood_chunk, "log_likelihood_chunk")
+    if warmup:
+        warmup_requests.check_available()
     if version is not None:
         version = check_positive_int(version, "version")
     built = getattr(model, "built", False)
@@ -231,15 +308,23 @@ def export_for_serving(
             f"Received: version={version}, which exists at {target}"
         )
 
-    module = _ServingModule(model, signatures, chunk)
-    concrete = {
-        name: getattr(module, name).get_concrete_function() for name in signatures
-    }
-    concrete.setdefault("serving_default", concrete[signatures[0]])
+    # Keras's own archive: its variables are restored by the saver in the
+    # MetaGraph, so TF Serving's session-based loader can run the signatures.
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    endpoints = _endpoints(model, signatures, chunk)
+    for name, (fn, input_signature) in endpoints.items():
+        archive.add_endpoint(name, fn, input_signature)
 
     staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
-        tf.saved_model.save(module, staging, signatures=concrete)
+        archive.write_out(staging, verbose=False)
+        if warmup:
+            warmup_requests.write_warmup_requests(
+                staging,
+                {name: specs for name, (_, specs) in endpoints.items()},
+                os.path.basename(os.path.normpath(export_dir)),
+            )
         # mkdtemp makes the directory private (0700); give the version
         # directory the usual permissions so a serving process can read it.
         umask = os.umask(0)

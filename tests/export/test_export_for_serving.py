@@ -1,6 +1,7 @@
 """Tests for `keras_vae.export.export_for_serving` (SavedModel, TF Serving layout)."""
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -205,3 +206,94 @@ def test_hierarchical_vae_signatures(tmp_path):
         x=tf.constant(data), num_samples=tf.constant(20)
     )["log_likelihood"]
     np.testing.assert_allclose(log_px, exact(data), atol=1e-4)
+
+
+def test_bad_requests_fail_in_the_graph(exported, tmp_path):
+    # The issue's requests to an 8x8x1 Bernoulli model: each was answered
+    # before (log-likelihood +312,809 nats for x * 255, NaN for NaN input).
+    # `raw` feeds skip the Python client's shape check, as TF Serving does.
+    from keras_vae.testing.serving import Call
+    from keras_vae.testing.serving import run_in_session
+
+    _, x, _, path, loaded = exported
+    batch = np.tile(x[:5], (4, 1, 1, 1))  # 20 images
+    n = np.int32(50)
+    cases = {
+        "flat": ("encode", {"x": batch.reshape(20, 64)}, "Expected `x` of shape (batch, 8, 8, 1)"),
+        "folded": ("reconstruct", {"x": batch.reshape(20, 4, 4, 4)},
+                   "Expected `x` of shape (batch, 8, 8, 1)"),
+        "scaled": ("log_likelihood", {"x": batch * 255.0, "num_samples": n},
+                   "Expected `x` in [0, 1] (the support of the Bernoulli likelihood)"),
+        "nan": ("log_likelihood", {"x": np.full_like(batch, np.nan), "num_samples": n},
+                "Expected `x` to be finite"),
+        "zero_samples": ("sample", {"num_samples": np.int32(0)},
+                         "Expected `num_samples` to be a positive integer"),
+        "latent": ("decode", {"z": np.zeros((3, 5), "float32")},
+                   "Expected `z` of shape (batch, 4)"),
+    }
+    calls = [Call(key, sig, inputs, raw=True) for key, (sig, inputs, _) in cases.items()]
+    served, _ = run_in_session({"vae": (path, calls)}, tmp_path)
+    for key, (_, _, message) in cases.items():
+        got = served["vae"][key]
+        assert isinstance(got, str), f"{key} was accepted"
+        assert got.startswith("InvalidArgumentError") and message in got, (key, got[:800])
+
+    # The same checks under `tf.saved_model.load`, whose signature functions
+    # do not compare shapes with the TensorSpec either.
+    for key in ("flat", "folded", "scaled", "nan", "latent"):
+        signature, inputs, message = cases[key]
+        with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(message)):
+            loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+
+
+def test_vq_vae_decode_codes_rejects_out_of_range_codes(tmp_path):
+    from keras_vae.models import VQVAE
+
+    model = VQVAE(num_embeddings=5, embedding_dim=2, hidden_units=4, residual_units=2,
+                  num_residual_blocks=1, num_downsamples=1, seed=0)
+    model.build((None, 4, 4, 1))
+    fn = tf.saved_model.load(export_for_serving(model, tmp_path)).signatures["decode_codes"]
+    good = np.zeros((2, 2, 2), "int32")
+    np.testing.assert_array_equal(fn(indices=tf.constant(good))["mean"], model.decode(good))
+    for value in (-1, 5):
+        bad = good.copy()
+        bad[1, 0, 1] = value
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=re.escape("Expected `indices` in [0, 5)")):
+            fn(indices=tf.constant(bad))
+
+
+def test_warmup_requests_cover_every_signature(trained, tmp_path):
+    prediction_log_pb2 = pytest.importorskip(
+        "tensorflow_serving.apis.prediction_log_pb2",
+        reason="needs the `serving` extra (tensorflow-serving-api)",
+    )
+    model, _ = trained
+    path = export_for_serving(model, tmp_path / "vae", warmup=True)
+    records = tf.data.TFRecordDataset(
+        os.path.join(path, "assets.extra", "tf_serving_warmup_requests")
+    )
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+    requests = [log.predict_log.request for log in logs]
+    assert [r.model_spec.signature_name for r in requests] == list(NAMES)
+    assert {r.model_spec.name for r in requests} == {"vae"}
+    # Each request is valid: it runs on the exported signature.
+    loaded = tf.saved_model.load(path)
+    for request in requests:
+        fn = loaded.signatures[request.model_spec.signature_name]
+        inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        assert set(inputs) == set(fn.structured_input_signature[1])
+        outputs = fn(**inputs)
+        assert all(np.all(np.isfinite(v.numpy())) for v in outputs.values())
+    # Without the option, no warm-up file.
+    plain = export_for_serving(model, tmp_path / "vae")
+    assert not os.path.exists(os.path.join(plain, "assets.extra"))
+
+
+def test_warmup_without_the_serving_package_says_what_to_install(trained, tmp_path, monkeypatch):
+    model, _ = trained
+    monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
+    monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
+    with pytest.raises(ImportError, match=r"keras_vae\[serving\]"):
+        export_for_serving(model, tmp_path, warmup=True)
+    assert os.listdir(tmp_path) == []

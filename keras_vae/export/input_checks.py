@@ -1,0 +1,125 @@
+"""In-graph input checks of the serving signatures (TensorFlow-only module).
+
+A SavedModel served by TF Serving's C++ server (or run through
+`tf.compat.v1.Session`) does not go through the models' Python checks, and
+the server does not compare a request's shape with the signature's
+`TensorSpec`: an `(n, 4, 4, 4)` batch fed to an 8x8x1 model flattens to the
+same 64 features and would return a result. Each check here is a graph op
+(`tf.debugging.Assert`) that the signature's outputs depend on, so a bad
+request fails with an `InvalidArgumentError` whose message names the input
+and the rule, on every loading path.
+"""
+
+import tensorflow as tf
+
+from keras_vae.likelihoods import Bernoulli
+from keras_vae.likelihoods import DiscretizedLogistic
+
+# How many values of a failing input's shape, min or max the message shows.
+_SUMMARIZE = 16
+
+
+def likelihood_support(likelihood):
+    """`(low, high, description)` of the data a likelihood scores, or `None`.
+
+    (No apostrophes in messages: TensorFlow escapes them in assertion text.)
+
+    Bernoulli (binary or relaxed in [0, 1]) and `DiscretizedLogistic`
+    (intensities scaled to [0, 1]) have bounded support; a Gaussian (or the
+    VQVAE's squared error, `likelihood=None`) takes any finite value.
+    """
+    if isinstance(likelihood, Bernoulli):
+        return 0.0, 1.0, "the support of the Bernoulli likelihood"
+    if isinstance(likelihood, DiscretizedLogistic):
+        return 0.0, 1.0, "the support of the DiscretizedLogistic likelihood, x = level / 255"
+    return None
+
+
+def _assert(condition, message, *data):
+    return tf.debugging.Assert(condition, [message, *data], summarize=_SUMMARIZE)
+
+
+def _checked(value, asserts):
+    with tf.control_dependencies(asserts):
+        return tf.identity(value)
+
+
+def check_shape(value, name, inner_shape):
+    """Assert `value` has shape `(batch,) + inner_shape` at run time."""
+    inner = tuple(int(d) for d in inner_shape)
+    rank = len(inner) + 1
+    shape = tf.shape(value, out_type=tf.int32)
+    # Pad so the slice is defined whatever the received rank.
+    padded = tf.concat([shape, tf.zeros([rank], tf.int32)], axis=0)[1:rank]
+    same = tf.logical_and(
+        tf.equal(tf.size(shape), rank),
+        tf.reduce_all(tf.equal(padded, tf.constant(inner, tf.int32))),
+    )
+    expected = "(batch, " + ", ".join(str(d) for d in inner) + ")"
+    return _assert(
+        same, f"Expected `{name}` of shape {expected}. Received: {name}.shape=", shape
+    )
+
+
+def check_finite(value, name):
+    """Assert every value is finite (no NaN or infinity)."""
+    return _assert(
+        tf.reduce_all(tf.math.is_finite(value)),
+        f"Expected `{name}` to be finite (no NaN or Inf). Received: a non-finite value",
+    )
+
+
+def check_range(value, name, low, high, what):
+    """Assert `low <= value <= high` elementwise (`what` names the rule)."""
+    inside = tf.logical_and(value >= low, value <= high)
+    return _assert(
+        tf.reduce_all(inside),
+        f"Expected `{name}` in [{low:g}, {high:g}] ({what}). Received: min, max =",
+        tf.reduce_min(value),
+        tf.reduce_max(value),
+    )
+
+
+def data_input(x, name, data_shape, likelihood):
+    """`x` after its shape, finiteness and support checks."""
+    # Chained, so a request breaking several rules reports the first one.
+    asserts = [check_shape(x, name, data_shape)]
+    with tf.control_dependencies(asserts):
+        asserts.append(check_finite(x, name))
+    support = likelihood_support(likelihood)
+    if support is not None:
+        with tf.control_dependencies(asserts):
+            asserts.append(check_range(x, name, *support))
+    return _checked(x, asserts)
+
+
+def latent_input(z, name, dim):
+    """`z` after its shape `(batch, dim)` and finiteness checks."""
+    shape = check_shape(z, name, (dim,))
+    with tf.control_dependencies([shape]):
+        return _checked(z, [check_finite(z, name)])
+
+
+def num_samples_input(num_samples, name="num_samples"):
+    """`num_samples` after its positivity check."""
+    positive = _assert(
+        num_samples > 0,
+        f"Expected `{name}` to be a positive integer. Received: {name}=",
+        num_samples,
+    )
+    return _checked(num_samples, [positive])
+
+
+def codes_input(indices, name, code_shape, num_embeddings):
+    """Code maps after their shape and range `[0, num_embeddings)` checks."""
+    shape = check_shape(indices, name, code_shape)
+    inside = tf.logical_and(indices >= 0, indices < num_embeddings)
+    with tf.control_dependencies([shape]):
+        in_range = _assert(
+            tf.reduce_all(inside),
+            f"Expected `{name}` in [0, {num_embeddings}) (num_embeddings="
+            f"{num_embeddings}). Received: min, max =",
+            tf.reduce_min(indices),
+            tf.reduce_max(indices),
+        )
+    return _checked(indices, [in_range])
