@@ -33,6 +33,8 @@ setup(
     extras_require={
         # `tensorboard` for keras.callbacks.TensorBoard (examples' --tensorboard).
         "examples": ["scikit-learn", "matplotlib", "tensorboard"],
+        # TF Serving warm-up requests (`export_for_serving(..., warmup=True)`).
+        "serving": ["tensorflow-serving-api>=2.21,<3"],
         "test": ["pytest", "pytest-xdist", "scikit-learn", "matplotlib", "scipy", "tensorboard"],
     },
     classifiers=[
