@@ -246,6 +246,7 @@ def test_foreign_generators_in_custom_networks_are_saved(tmp_path):
     )
     model = keras_vae.models.VAE(encoder=encoder, latent_dim=2, hidden_units=(4,), seed=1)
     x = np.ones((2, 2, 2, 1), "float32")
+    model.build((None, 2, 2, 1))
     model(x, training=True)
     model(x, training=True)
     dropout = model.encoder.layers[1]
