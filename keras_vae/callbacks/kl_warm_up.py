@@ -19,6 +19,13 @@ class KLWarmUp(keras.callbacks.Callback):
     model. The VampPrior paper warms up over 100 epochs, the Ladder VAE paper
     over 200.
 
+    With early stopping or best-model checkpoints, monitor the bound
+    (`val_elbo`, or `val_iwae_bound`) with `mode="max"`: `val_loss` is the
+    beta-weighted objective and favours the epochs with the smallest beta.
+    `EarlyStopping(restore_best_weights=True)` restores the best epoch's
+    weights but not its beta: a keras_vae model's `fit` leaves `beta` at the
+    last epoch's value of the schedule.
+
     Args:
         epochs: Positive integer, length of the ramp in epochs.
         max_value: Final value of beta. Defaults to `1.0`.
@@ -27,6 +34,10 @@ class KLWarmUp(keras.callbacks.Callback):
     Example:
 
     >>> vae.fit(x, epochs=200, callbacks=[keras_vae.callbacks.KLWarmUp(100)])
+    >>> vae.fit(x, epochs=200, validation_data=(x_val,), callbacks=[
+    ...     keras_vae.callbacks.KLWarmUp(100),
+    ...     keras.callbacks.EarlyStopping(
+    ...         monitor="val_elbo", mode="max", patience=20, restore_best_weights=True)])
 
     Reference:
         - [Sønderby et al., 2016](https://arxiv.org/abs/1602.02282)
