@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_vae.utils.precision import working_dtype
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -32,7 +33,10 @@ class GaussianParameters(keras.layers.Layer):
             by the caller (use `keras.layers.Flatten` first).
 
     Returns:
-        A tuple `(loc, scale)`, both of shape `(..., units)`.
+        A tuple `(loc, scale)`, both of shape `(..., units)` and dtype
+        float32 (float64 for a float64 layer): under a mixed precision
+        policy the matmul runs in the compute dtype, the clamp, the `exp`
+        and the outputs, parameters of a density, in float32.
 
     Example:
 
@@ -79,6 +83,7 @@ class GaussianParameters(keras.layers.Layer):
 
     def call(self, inputs):
         y = ops.matmul(inputs, self.kernel) + self.bias
+        y = ops.cast(y, working_dtype(self))
         loc, log_var = ops.split(y, 2, axis=-1)
         log_var = ops.clip(log_var, self.min_log_var, self.max_log_var)
         return loc, ops.exp(0.5 * log_var)
@@ -86,6 +91,11 @@ class GaussianParameters(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape[:-1]) + (self.units,)
         return shape, shape
+
+    def compute_output_spec(self, inputs):
+        shape = self.compute_output_shape(tuple(inputs.shape))[0]
+        dtype = working_dtype(self)
+        return keras.KerasTensor(shape, dtype=dtype), keras.KerasTensor(shape, dtype=dtype)
 
     def get_config(self):
         return {

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_vae.utils.precision import density_layer_kwargs
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils import random
 from keras_vae.utils.seed_streams import SeedStateMixin
@@ -28,7 +29,10 @@ class GaussianSample(SeedStateMixin, keras.layers.Layer):
         scale: Tensor of standard deviations, broadcastable to `loc`.
 
     Returns:
-        Samples of shape `loc.shape` or `(num_samples,) + loc.shape`.
+        Samples of shape `loc.shape` or `(num_samples,) + loc.shape`. The
+        layer's dtype defaults to float32 (float64 under a float64 policy)
+        whatever the global policy: under mixed precision z stays float32, so
+        log q(z | x) and log p(z) are evaluated at the point the decoder sees.
 
     Example:
 
@@ -41,12 +45,17 @@ class GaussianSample(SeedStateMixin, keras.layers.Layer):
     """
 
     def __init__(self, num_samples=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**density_layer_kwargs(kwargs))
         if num_samples is not None:
             num_samples = check_positive_int(num_samples, "num_samples")
         self.num_samples = num_samples
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, loc_shape, scale_shape=None):
+        # Named after the call arguments, like `compute_output_shape`: Keras
+        # (e.g. `model.summary()`) calls it with the recorded build shapes.
+        pass
 
     def call(self, loc, scale):
         shape = ops.shape(loc)

@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from keras_vae.utils.backend import is_concrete
+from keras_vae.utils.precision import density_layer_kwargs
 
 
 def _broadcast_shapes(*shapes):
@@ -64,8 +65,9 @@ class PrecisionWeightedMerge(keras.layers.Layer):
     Inputs broadcast against each other (e.g. a bottom-up term of shape
     `(batch, d)` with a prior of shape `(samples, batch, d)`).
 
-    The merge has no weights. Under mixed precision it computes in float32
-    (float64 if the layer's dtype is float64) and returns that dtype.
+    The merge has no weights. Its dtype defaults to float32 (float64 under a
+    float64 policy) whatever the global policy, so under mixed precision it
+    takes, computes and returns float32 (float64 for a float64 layer).
 
     Args:
         **kwargs: Base layer keyword arguments.
@@ -93,6 +95,14 @@ class PrecisionWeightedMerge(keras.layers.Layer):
     Reference:
         - [Sønderby et al., 2016](https://arxiv.org/abs/1602.02282)
     """
+
+    def __init__(self, **kwargs):
+        super().__init__(**density_layer_kwargs(kwargs))
+
+    def build(self, likelihood_shape, prior_shape):
+        # Named after the call arguments, like `compute_output_shape`: Keras
+        # (e.g. `model.summary()`) calls it with the recorded build shapes.
+        pass
 
     def _working_dtype(self):
         return "float64" if self.compute_dtype == "float64" else "float32"

@@ -37,9 +37,10 @@ class Bernoulli(Likelihood):
         return self.distribution(params).log_prob(x)
 
     def mean(self, params):
-        return ops.sigmoid(params)
+        return ops.sigmoid(ops.cast(params, self.compute_dtype))
 
     def sample(self, params, seed=None):
+        params = ops.cast(params, self.compute_dtype)
         u = random.uniform(ops.shape(params), seed=seed or self.seed_generator)
         return ops.cast(u < ops.sigmoid(params), "float32")
 

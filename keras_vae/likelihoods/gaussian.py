@@ -61,6 +61,7 @@ class Gaussian(Likelihood):
                 name="log_scale",
                 shape=tuple(params_shape[1:]),
                 initializer=keras.initializers.Constant(math.log(self.scale)),
+                autocast=False,
             )
 
     def _scale(self):
@@ -84,9 +85,10 @@ class Gaussian(Likelihood):
     def mean(self, params):
         if not self.built:
             self.build(tuple(params.shape))
-        return params
+        return ops.cast(params, self.compute_dtype)
 
     def sample(self, params, seed=None):
+        params = ops.cast(params, self.compute_dtype)
         noise = random.normal(ops.shape(params), seed=seed or self.seed_generator)
         return params + ops.cast(self._scale(), params.dtype) * noise
 

@@ -2,6 +2,8 @@
 
 import keras
 from keras import ops
+
+from keras_vae.utils.precision import density_layer_kwargs
 from keras_vae.utils.seed_streams import SeedStateMixin
 
 
@@ -21,10 +23,15 @@ class Likelihood(SeedStateMixin, keras.layers.Layer):
     `log_prob(x, params)` sums the element-wise log-density over every axis of
     `x` but the first (the batch axis). `params` may carry extra leading
     sample axes, which broadcast against `x` and are kept in the output.
+
+    The layer's dtype defaults to float32 (float64 under a float64 policy)
+    whatever the global policy: under mixed precision the decoder runs in
+    the compute dtype and its outputs are cast to float32 here, so
+    log-densities, means and samples are float32.
     """
 
     def __init__(self, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**density_layer_kwargs(kwargs))
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -56,6 +63,11 @@ class Likelihood(SeedStateMixin, keras.layers.Layer):
     def sample(self, params, seed=None):
         """A sample of p(x | z) given the decoder outputs."""
         raise NotImplementedError
+
+    def build(self, params_shape):
+        # Named after the call argument, like `compute_output_shape`: Keras
+        # (e.g. `model.summary()`) calls it with the recorded build shapes.
+        pass
 
     def call(self, params):
         return self.mean(params)

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_vae.utils import distribute
+from keras_vae.utils.precision import density_layer_kwargs
 from keras_vae.utils.validation import check_non_negative_float
 from keras_vae.utils.validation import check_positive_float
 
@@ -107,7 +108,7 @@ class GECO(keras.layers.Layer):
         max_multiplier=100.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(**density_layer_kwargs(kwargs))
         self.kappa = check_positive_float(kappa, "kappa")
         self.alpha = check_non_negative_float(alpha, "alpha")
         if not self.alpha < 1:

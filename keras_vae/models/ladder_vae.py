@@ -210,6 +210,8 @@ class LadderVAE(LatentVariableModel):
         for i, (block, head) in enumerate(zip(self.top_down, self.top_down_heads)):
             block.build((None, self.latent_dims[i + 1]))
             head.build(block.compute_output_shape((None, self.latent_dims[i + 1])))
+        pair = ((None, None), (None, None))  # (loc, scale) of any layer
+        self.merge.build(pair, pair)
         with self._seeded("decoder"):
             self.decoder = ladder_networks.decoder(
                 self.data_shape, self.hidden_units[0], self.batch_norm

@@ -118,6 +118,7 @@ class LatentVariableModel(seed_streams.SeedStateMixin, TensorFlowTrainer, keras.
             shape=(),
             initializer=keras.initializers.Constant(self.initial_beta),
             trainable=False,
+            autocast=False,
         )
         self.constraint = self._check_constraint(constraint)
         if self.constraint is not None:

@@ -140,6 +140,8 @@ class VAE(LatentVariableModel):
                 f"Received: encoder output shape {tuple(features)}"
             )
         self.posterior.build(features)
+        latent = (features[0], self.latent_dim)
+        self.sampler.build(latent, latent)
         self.decoder.build((None, self.latent_dim))
         decoded = tuple(self.decoder.compute_output_shape((None, self.latent_dim)))[1:]
         if decoded != self.data_shape:

@@ -63,12 +63,17 @@ class MixtureOfGaussians(Prior):
             name="means",
             shape=(k, d),
             initializer=keras.initializers.RandomNormal(seed=self.seed),
+            autocast=False,
         )
         self.log_scales = self.add_weight(
-            name="log_scales", shape=(k, d), initializer="zeros"
+            name="log_scales", shape=(k, d), initializer="zeros", autocast=False
         )
         self.logits = self.add_weight(
-            name="logits", shape=(k,), initializer="zeros", trainable=self.learn_weights
+            name="logits",
+            shape=(k,),
+            initializer="zeros",
+            trainable=self.learn_weights,
+            autocast=False,
         )
 
     def _components(self):

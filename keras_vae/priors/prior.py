@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_vae.utils.precision import density_layer_kwargs
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.seed_streams import SeedStateMixin
 
@@ -16,12 +17,17 @@ class Prior(SeedStateMixin, keras.layers.Layer):
 
     `latent_dim` may be left `None`; a model then builds the prior with its
     own latent size via `build((None, latent_dim))`.
+
+    The layer's dtype defaults to float32 (float64 under a float64 policy)
+    whatever the global policy: under mixed precision log p(z), KL terms and
+    samples are float32; only networks inside a prior (the encoder of a
+    `VampPrior`, the MLPs of a `HierarchicalPrior`) run in the compute dtype.
     """
 
     has_analytic_kl = False
 
     def __init__(self, latent_dim=None, seed=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**density_layer_kwargs(kwargs))
         if latent_dim is not None:
             latent_dim = check_positive_int(latent_dim, "latent_dim")
         self.latent_dim = latent_dim

@@ -177,6 +177,7 @@ class VampPrior(Prior):
             shape=shape,
             initializer=initializer,
             trainable=self.trainable_pseudo_inputs,
+            autocast=False,
         )
         if self._initial_values is not None:
             self.pseudo_input_weights.assign(self._initial_values)
