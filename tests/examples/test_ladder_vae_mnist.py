@@ -24,7 +24,8 @@ TINY = (
     "--warmup", "1",
     "--latent-dims", "4,3,2",
     "--hidden-units", "32,16,8",
-    "--batch-size", "128",
+    "--batch-size", "32",  # 16 steps an epoch: enough to beat an untrained model
+    "--lr", "5e-3",
     "--nll-samples", "10",
     "--nll-examples", "20",
     "--active-units-every", "1",
@@ -64,8 +65,10 @@ def test_lvae_with_fine_tuning_resumes_and_compares(tmp_path):
         1,
     )
     assert (results["nll_samples"], results["nll_examples"]) == (10, 20)
-    # 784 binary pixels: a model that ignores the data scores 784 log 2 = 543.
-    assert math.isfinite(results["test_nll"]) and 100 < results["test_nll"] < 5000
+    # An untrained decoder outputs p ~ 0.5 per pixel: 784 log 2 = 543 nats;
+    # the tiny run must beat it clearly.
+    assert math.isfinite(results["test_nll"])
+    assert 100 < results["test_nll"] < 784 * math.log(2.0) - 50, results["test_nll"]
     assert results["test_elbo"] < -results["test_nll"] + 1e-3 * results["test_nll"]
     assert len(results["active_units"]) == 3 and results["latent_dims"] == [4, 3, 2]
     assert all(0 <= a <= d for a, d in zip(results["active_units"], [4, 3, 2]))
