@@ -31,7 +31,11 @@ def likelihood_support(likelihood):
     if isinstance(likelihood, Bernoulli):
         return 0.0, 1.0, "the support of the Bernoulli likelihood"
     if isinstance(likelihood, DiscretizedLogistic):
-        return 0.0, 1.0, "the support of the DiscretizedLogistic likelihood, x = level / 255"
+        return (
+            0.0,
+            1.0,
+            "the support of the DiscretizedLogistic likelihood, x = level / 255",
+        )
     return None
 
 

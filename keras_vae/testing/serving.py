@@ -59,7 +59,12 @@ def run_in_session(exports, workdir, timeout=600):
                 paths[name] = str(in_dir / f"{call.id}__{name}.npy")
                 np.save(paths[name], np.asarray(value))
             entry["calls"].append(
-                {"id": call.id, "signature": call.signature, "inputs": paths, "raw": call.raw}
+                {
+                    "id": call.id,
+                    "signature": call.signature,
+                    "inputs": paths,
+                    "raw": call.raw,
+                }
             )
         manifest.append(entry)
     manifest_path = workdir / "manifest.json"

@@ -66,7 +66,8 @@ def main(manifest_path):
         try:
             result[entry["export_dir"]] = {"signatures": _run_export(entry)}
         except Exception as error:  # noqa: BLE001
-            result[entry["export_dir"]] = {"load_error": f"{type(error).__name__}: {error}"}
+            message = f"{type(error).__name__}: {error}"
+            result[entry["export_dir"]] = {"load_error": message}
     imported = sorted(m for m in sys.modules if m.split(".")[0] in ("keras_vae", "keras"))
     assert "keras_vae" not in sys.modules, imported
     print("RESULT " + json.dumps({"exports": result, "imported": imported}))

@@ -53,7 +53,8 @@ def _cases():
         for i, spec in enumerate(conformance.specs(name)):
             fast = i == 0 or (name, i) in DEFAULT_EXTRA
             marks = () if fast else (pytest.mark.large,)
-            cases.append(pytest.param(name, i, id=f"{name.split('.')[-1]}[{i}]", marks=marks))
+            case_id = f"{name.split('.')[-1]}[{i}]"
+            cases.append(pytest.param(name, i, id=case_id, marks=marks))
     return cases
 
 
@@ -192,7 +193,8 @@ def served(request, tmp_path_factory):
                 # First in both processes: the saved seed state is the
                 # model's, so both draw the same latents.
                 fn = model._serving_functions()["sample"][0]
-                case["sample"] = {k: np.asarray(v) for k, v in fn(tf.constant(NUM_SAMPLES)).items()}
+                drawn = fn(tf.constant(NUM_SAMPLES))
+                case["sample"] = {k: np.asarray(v) for k, v in drawn.items()}
                 calls.append(Call("sample", "sample", {"num_samples": np.int32(NUM_SAMPLES)}))
             case["deterministic"] = {}
             for signature in signatures:
@@ -200,7 +202,9 @@ def served(request, tmp_path_factory):
                     continue
                 inputs = _deterministic_inputs(model, signature, x)
                 expected = _expected_deterministic(model, signature, inputs)
-                case["deterministic"][signature] = {k: np.asarray(v) for k, v in expected.items()}
+                case["deterministic"][signature] = {
+                    k: np.asarray(v) for k, v in expected.items()
+                }
                 calls.append(Call(signature, signature, inputs))
             if "log_likelihood" in signatures:
                 S = LOG_LIKELIHOOD_SAMPLES

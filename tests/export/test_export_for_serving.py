@@ -219,7 +219,8 @@ def test_bad_requests_fail_in_the_graph(exported, tmp_path):
     batch = np.tile(x[:5], (4, 1, 1, 1))  # 20 images
     n = np.int32(50)
     cases = {
-        "flat": ("encode", {"x": batch.reshape(20, 64)}, "Expected `x` of shape (batch, 8, 8, 1)"),
+        "flat": ("encode", {"x": batch.reshape(20, 64)},
+                 "Expected `x` of shape (batch, 8, 8, 1)"),
         "folded": ("reconstruct", {"x": batch.reshape(20, 4, 4, 4)},
                    "Expected `x` of shape (batch, 8, 8, 1)"),
         "scaled": ("log_likelihood", {"x": batch * 255.0, "num_samples": n},
@@ -290,7 +291,9 @@ def test_warmup_requests_cover_every_signature(trained, tmp_path):
     assert not os.path.exists(os.path.join(plain, "assets.extra"))
 
 
-def test_warmup_without_the_serving_package_says_what_to_install(trained, tmp_path, monkeypatch):
+def test_warmup_without_the_serving_package_says_what_to_install(
+    trained, tmp_path, monkeypatch
+):
     model, _ = trained
     monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
     monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)
