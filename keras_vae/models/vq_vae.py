@@ -250,7 +250,10 @@ class VQVAE(LatentVariableModel):
 
     # -------------------------------------------------------------- internals
     def _mean(self, params):
-        return params if self.likelihood is None else self.likelihood.mean(params)
+        # float32 under mixed precision too, like a likelihood's mean.
+        if self.likelihood is None:
+            return ops.cast(params, "float32")
+        return self.likelihood.mean(params)
 
     def _reconstruction(self, x, params):
         """Per-example reconstruction cost per data dimension, `(batch,)`."""
