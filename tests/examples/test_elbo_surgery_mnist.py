@@ -20,7 +20,11 @@ TINY = (
     "--max-train-examples", "300", "--epochs", "1", "--latent-dims", "2",
     "--vamp-latent-dim", "3", "--components", "5", "--hidden-units", "16",
     "--num-samples", "2",
+    "--batch-size", "10", "--lr", "3e-3",  # 30 steps: beats an untrained model
 )  # fmt: skip
+# An untrained decoder outputs p ~ 0.5 per pixel: 784 log 2 = 543 nats.
+# Measured on this budget: test ELBOs -494 (standard, 2-d) and -464 (vamp).
+COIN_FLIP_NATS = 784 * math.log(2.0)
 DATA_DIR = prepared_tfds_dir("binarized_mnist")
 
 
@@ -41,7 +45,7 @@ def test_table_and_resume(tmp_path):
             row["avg_kl"], abs=1e-9
         )
         assert 0 <= row["mutual_information"] <= row["log_n"]
-        assert math.isfinite(row["test_elbo"]) and row["test_elbo"] < 0
+        assert -COIN_FLIP_NATS + 25 < row["test_elbo"] < 0, row["test_elbo"]
         assert row["surgery_seconds"] > 0 and row["train_seconds"] > 0
     assert rows[0]["avg_kl_analytic"] is not None  # standard normal: closed form
     assert rows[1]["avg_kl_analytic"] is None  # VampPrior: none
