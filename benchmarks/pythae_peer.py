@@ -3,7 +3,7 @@
 Runs in the separate peer virtual environment (see benchmarks/PEER.md), never in
 the main TensorFlow environment:
 
-    /work/peer_venv/bin/python benchmarks/pythae_peer.py --model vae --time-only
+    $PEER_VENV/bin/python benchmarks/pythae_peer.py --model vae --time-only
 
 Protocol (shared/REFERENCE.md, "Peer measured here"):
 

@@ -19,9 +19,9 @@ keeps its thread pools spinning for a while, which slows anything started
 from it: hence fresh processes.)
 
     python benchmarks/throughput.py --rounds 3 --epochs 3 \\
-        --peer-python /work/peer_venv/bin/python --json results.json
+        --peer-python $PEER_VENV/bin/python --json results.json
     python benchmarks/throughput.py --configs kv_sn_xla,kv_vamp_xla,pythae_vamp \\
-        --peer-python /work/peer_venv/bin/python --steps-per-execution 25
+        --peer-python $PEER_VENV/bin/python --steps-per-execution 25
 """
 
 import argparse

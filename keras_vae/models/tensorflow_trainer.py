@@ -23,6 +23,32 @@ def _all_finite(values):
     return ops.all(ops.stack(flags))
 
 
+def apply_if(optimizer, apply, grads, variables):
+    """`optimizer.apply(grads, variables)` if the boolean tensor `apply` holds.
+
+    The optimizer update calls `merge_call`, which may not sit in a cond
+    inside a replica context, so under a strategy without merge-call support
+    the branch is taken in the cross-replica context.
+    """
+    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+
+        def apply_fn():
+            optimizer.apply(grads, variables)
+
+        tf.cond(apply, apply_fn, lambda: None)
+        return
+
+    def cross_replica(distribution, grads, apply):
+        apply = distribution.experimental_local_results(apply)[0]
+
+        def apply_fn():
+            distribution.extended.call_for_each_replica(optimizer.apply, args=(grads, variables))
+
+        tf.cond(apply, apply_fn, lambda: None)
+
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(grads, apply))
+
+
 class StepGuard:
     """Step counter and first bad step of one mode (train, test or predict).
 
@@ -270,27 +296,7 @@ class TensorFlowTrainer:
         self._apply_if(apply, grads, variables)
 
     def _apply_if(self, apply, grads, variables):
-        if tf.__internal__.distribute.strategy_supports_no_merge_call():
-
-            def apply_fn():
-                self.optimizer.apply(grads, variables)
-
-            tf.cond(apply, apply_fn, lambda: None)
-            return
-
-        # The optimizer update calls `merge_call`, which may not sit in a cond
-        # inside a replica context: branch in the cross-replica context.
-        def cross_replica(distribution, grads, apply):
-            apply = distribution.experimental_local_results(apply)[0]
-
-            def apply_fn():
-                distribution.extended.call_for_each_replica(
-                    self.optimizer.apply, args=(grads, variables)
-                )
-
-            tf.cond(apply, apply_fn, lambda: None)
-
-        tf.distribute.get_replica_context().merge_call(cross_replica, args=(grads, apply))
+        apply_if(self.optimizer, apply, grads, variables)
 
     # ------------------------------------------------ Keras trainer plumbing
     def make_train_function(self, force=False):

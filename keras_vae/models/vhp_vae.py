@@ -1,42 +1,16 @@
 """VHPVAE: a VAE with a learned hierarchical prior, trained under a constraint."""
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from keras_vae.losses.geco import GECO
+from keras_vae.models.tensorflow_trainer import apply_if
 from keras_vae.models.vae import VAE
 from keras_vae.priors.hierarchical_prior import HierarchicalPrior
 from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_one_of
 
 PRIOR_UPDATES = ("when_satisfied", "always")
-
-
-def apply_if(optimizer, apply, grads, variables):
-    """`optimizer.apply(grads, variables)` if `apply`, else nothing.
-
-    TensorFlow-specific like the trainer's own update (kept here so the
-    trainer needs no VHP-VAE hook): under a strategy without merge-call
-    support the branch is taken in the cross-replica context.
-    """
-    if tf.__internal__.distribute.strategy_supports_no_merge_call():
-
-        def apply_fn():
-            optimizer.apply(grads, variables)
-
-        tf.cond(apply, apply_fn, lambda: None)
-        return
-
-    def cross_replica(distribution, grads, apply):
-        apply = distribution.experimental_local_results(apply)[0]
-
-        def apply_fn():
-            distribution.extended.call_for_each_replica(optimizer.apply, args=(grads, variables))
-
-        tf.cond(apply, apply_fn, lambda: None)
-
-    tf.distribute.get_replica_context().merge_call(cross_replica, args=(grads, apply))
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -201,20 +175,14 @@ class VHPVAE(VAE):
         """Step 3 of the class docstring: the prior's weights only move
         (with `prior_optimizer`) while the moving average of the constraint
         is below κ²; the other weights move whenever `apply` holds."""
-        base = getattr(super(), "_apply_if", None)
         if self.prior_optimizer is None:
-            if base is None:
-                return apply_if(self.optimizer, apply, grads, variables)
-            return base(apply, grads, variables)
+            return super()._apply_if(apply, grads, variables)
         prior_ids = {id(v) for v in self.prior.trainable_variables}
         pairs = list(zip(grads, variables))
         rest = [(g, v) for g, v in pairs if id(v) not in prior_ids]
         own = [(g, v) for g, v in pairs if id(v) in prior_ids]
         rest_grads, rest_variables = [g for g, _ in rest], [v for _, v in rest]
-        if base is None:
-            apply_if(self.optimizer, apply, rest_grads, rest_variables)
-        else:
-            base(apply, rest_grads, rest_variables)
+        super()._apply_if(apply, rest_grads, rest_variables)
         average = ops.convert_to_tensor(self.constraint.constraint_average)
         satisfied = ops.less(average, self.constraint.kappa_squared)
         apply_if(
@@ -223,17 +191,6 @@ class VHPVAE(VAE):
             [g for g, _ in own],
             [v for _, v in own],
         )
-
-    def _apply_if_finite(self, grads, variables, loss):
-        # For a trainer whose step calls `_apply_if_finite` (no `_apply_if`).
-        flags = [ops.all(ops.isfinite(g)) for g in list(grads) + [loss] if g is not None]
-        finite = ops.all(ops.stack(flags))
-        strategy = tf.distribute.get_strategy()
-        if strategy.num_replicas_in_sync > 1:
-            ctx = tf.distribute.get_replica_context()
-            bad = ctx.all_reduce("sum", ops.cast(ops.logical_not(finite), "float32"))
-            finite = bad < 0.5
-        self._apply_if(finite, grads, variables)
 
     @property
     def kappa(self):

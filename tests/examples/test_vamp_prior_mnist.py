@@ -134,6 +134,7 @@ def test_hvae_vamp_prior_end_to_end(tmp_path):
 
 
 @needs_data
+@pytest.mark.large  # slow; the file's other end-to-end test runs by default
 def test_vae_vamp_prior_data_keeps_its_training_images(tmp_path):
     import keras_vae
 

@@ -37,6 +37,7 @@ def needs(*parts):
 
 
 @needs("mnist", "train-images-idx3-ubyte.gz")
+@pytest.mark.large  # slow; the file's other end-to-end test runs by default
 def test_mnist_compares_three_models(tmp_path):
     out = tmp_path / "run"
     stdout = run_script(SCRIPT, *TINY, "--out-dir", str(out), cwd=tmp_path)
