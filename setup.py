@@ -35,7 +35,10 @@ setup(
         "examples": ["scikit-learn", "matplotlib", "tensorboard"],
         # TF Serving warm-up requests (`export_for_serving(..., warmup=True)`).
         "serving": ["tensorflow-serving-api>=2.21,<3"],
-        "test": ["pytest", "pytest-xdist", "scikit-learn", "matplotlib", "scipy", "tensorboard"],
+        "test": [
+            "pytest", "pytest-xdist", "scikit-learn", "matplotlib", "scipy", "tensorboard",
+            "tensorflow-serving-api>=2.21,<3",
+        ],
     },
     classifiers=[
         "License :: OSI Approved :: Apache Software License",
