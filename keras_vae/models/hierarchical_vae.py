@@ -58,8 +58,13 @@ class HierarchicalVAE(LatentVariableModel):
         beta: Initial KL weight (a variable; see `KLWarmUp`).
         architecture: `"gated_mlp"` or `"gated_conv"` (image data).
         hidden_units: Width of the default networks' layers (300).
-        encoder_z2, encoder_z1_x, encoder_z1_joint, prior_z1, decoder:
-            Optional Keras layers replacing the default networks.
+        encoder_z2: Optional Keras layer replacing the default network of
+            q(z2 | x) (see `gated_mlp_hvae_networks` for all five).
+        encoder_z1_x: Optional layer replacing the x branch of q(z1 | x, z2).
+        encoder_z1_joint: Optional layer replacing the `[h_x, z2]` head of
+            q(z1 | x, z2).
+        prior_z1: Optional layer replacing the network of p(z1 | z2).
+        decoder: Optional layer replacing the network of p(x | z1, z2).
         analytic_kl: Use closed-form KL terms in the ELBO where they exist.
         min_log_var: Lower clamp of every Gaussian log-variance (-6).
         max_log_var: Upper clamp of every Gaussian log-variance (2).

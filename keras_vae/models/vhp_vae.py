@@ -63,16 +63,21 @@ class VHPVAE(VAE):
     Args:
         kappa: Positive float κ, the target reconstruction error is κ² nats
             per example. Required unless `constraint` is given.
-        encoder, decoder, latent_dim, likelihood, num_samples, hidden_units,
-        min_log_var, max_log_var, dynamic_binarization, seed: As in
-            `keras_vae.models.VAE`. `latent_dim` defaults to 32.
+        encoder: As in `keras_vae.models.VAE`.
+        decoder: As in `keras_vae.models.VAE`.
+        latent_dim: As in `keras_vae.models.VAE`. Defaults to 32.
+        likelihood: As in `keras_vae.models.VAE`.
+        num_samples: As in `keras_vae.models.VAE`.
+        hidden_units: As in `keras_vae.models.VAE`.
         prior: A `HierarchicalPrior`; `None` builds the default one
             (ζ of the latent size, 256-256 gated MLPs, K = 10).
         constraint: A `GECO` instead of `kappa`, for other update settings.
             With `kappa`, `GECO(kappa, damping=1.0)` is used (absolute
             violation, ν = 1e-3 per nat, α = 0.99).
         prior_update: `"when_satisfied"` (default) or `"always"`, see step 3.
-        **kwargs: `keras.Model` keyword arguments.
+        **kwargs: `keras.Model` keyword arguments, and `min_log_var`,
+            `max_log_var`, `dynamic_binarization` and `seed` as in
+            `keras_vae.models.VAE`.
 
     Example:
 
