@@ -14,14 +14,29 @@ standard error is checked on the same weights on every run:
 
 A test marked by `keras_vae.testing.requires_tfds` / `requires_data` whose
 data is missing skips locally and fails in CI (`CI=true`).
+
+Real data: the package reads its locations from the environment only
+(`keras_vae.testing.real_data`): `KERAS_VAE_DATA_DIR` / `TFDS_DATA_DIR` (a
+prepared TFDS data dir) and `KERAS_VAE_RAW_DATA_DIR` (raw files: `mnist/`
+idx files, `freyfaces/`). When they are unset, this file points them at
+`../shared/tfds` and `../shared/data` beside the checkout, if those exist.
 """
 
+import os
 import zlib
+from pathlib import Path
 
 import keras
 import pytest
 
 from keras_vae.testing.real_data import fail_on_missing_data
+
+_SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+if not any(os.environ.get(v) for v in ("KERAS_VAE_DATA_DIR", "TFDS_DATA_DIR")):
+    if (_SHARED / "tfds").is_dir():
+        os.environ["TFDS_DATA_DIR"] = str(_SHARED / "tfds")
+if not os.environ.get("KERAS_VAE_RAW_DATA_DIR") and (_SHARED / "data").is_dir():
+    os.environ["KERAS_VAE_RAW_DATA_DIR"] = str(_SHARED / "data")
 
 
 def seed_of(key):

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_vae.datasets import binarization as binarization_lib
 from keras_vae.datasets import digits as digits_lib
+from keras_vae.datasets import idx_source
 from keras_vae.datasets import tfds_source
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
@@ -75,7 +76,10 @@ def available():
 def _read_source(name, spec, source_split, data_dir, download):
     key = (name, data_dir if spec.source == "tfds" else None, source_split)
     if key not in _CACHE:
-        if spec.source == "tfds":
+        idx_dir = idx_source.find_idx_dir(data_dir) if name == "mnist" else None
+        if idx_dir is not None:
+            images = idx_source.read_split(idx_dir, source_split)
+        elif spec.source == "tfds":
             images = tfds_source.read_split(
                 name, source_split, data_dir=data_dir, download=download
             )
@@ -140,6 +144,13 @@ def load(
       TFDS stores examples in a hash-shuffled order, so this validation set
       is a fixed 10,000 of the 60,000 training images, but not the same ones
       as the "last 10,000 of the original MNIST file" of some papers.
+      When the data dir (or its `mnist/` subdirectory) holds the four
+      original IDX files of LeCun et al. (`train-images-idx3-ubyte.gz`,
+      ..., gzipped or not), they are read instead of TFDS, in file order:
+      `"train"` is then the first 50,000 and `"validation"` the last
+      10,000 images of the original training file, `"test"` the original
+      test file. (`keras_vae.datasets.idx_source.read_idx` reads any of
+      these files, e.g. the labels.)
     - `"binarized_mnist"`: TFDS `binarized_mnist`, the fixed binarization of
       Larochelle & Murray (2011); train 50,000 / validation 10,000 / test
       10,000, already in {0, 1}.
@@ -160,7 +171,7 @@ def load(
                nothing for "binarized_mnist".
     ```
 
-    The TFDS data dir is, in order: `data_dir`, the environment variable
+    The data dir is, in order: `data_dir`, the environment variable
     `KERAS_VAE_DATA_DIR`, `TFDS_DATA_DIR`, then TFDS's default.
 
     Args:
@@ -168,7 +179,8 @@ def load(
         split: `"train"`, `"validation"` (alias `"valid"`) or `"test"`.
         binarization: `"auto"`, `"dynamic"`, `"static"` or `None`.
             Defaults to `"auto"`.
-        data_dir: TFDS data directory (path) or `None`; see above.
+        data_dir: TFDS data directory (path), a directory of MNIST's IDX
+            files (for `"mnist"`), or `None`; see above.
         batch_size: positive integer, or `None` for unbatched elements.
             Batches keep the last, smaller batch (`drop_remainder=False`).
         shuffle: whether to shuffle the whole split, differently on every

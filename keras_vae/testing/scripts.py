@@ -1,4 +1,4 @@
-"""Run a script of the checkout in a fresh interpreter, from a test."""
+"""Run a script (an example, a check script) in a fresh interpreter, from a test."""
 
 import json
 import os
@@ -6,12 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-# The checkout's root: its keras_vae comes first on the child's path.
-ROOT = Path(__file__).resolve().parents[2]
+import keras_vae
+
+# The directory this process imports keras_vae from (a checkout, or
+# site-packages): it comes first on the child's path, so the child runs the
+# same keras_vae as the test, wherever the script itself lives.
+IMPORT_ROOT = Path(keras_vae.__file__).resolve().parent.parent
 
 
 def run_script(script, *args, cwd=None, timeout=600):
-    """Run `python script *args` with this checkout on `PYTHONPATH`.
+    """Run `python script *args` with this process's keras_vae on `PYTHONPATH`.
 
     The child gets `TF_CPP_MIN_LOG_LEVEL=2`, `MPLBACKEND=Agg` and no GPU.
     Raises `AssertionError` with the output's tail if it exits non-zero.
@@ -19,7 +23,7 @@ def run_script(script, *args, cwd=None, timeout=600):
     Returns:
         The child's standard output.
     """
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    path = os.pathsep.join(p for p in (str(IMPORT_ROOT), os.environ.get("PYTHONPATH")) if p)
     env = dict(
         os.environ,
         TF_CPP_MIN_LOG_LEVEL="2",
