@@ -9,9 +9,10 @@
 - `linear_gaussian_vae`: a VAE with a closed-form log p(x), for numerical
   tests of likelihood estimators.
 - `prepared_tfds_dir`, `requires_tfds`: the offline TFDS data dir of the
-  real-data tests, and their skip mark.
+  real-data tests (from `KERAS_VAE_DATA_DIR` / `TFDS_DATA_DIR`), and their
+  skip mark.
 - `run_script`, `run_check_script`: run an example or a check script in a
-  fresh interpreter with this checkout on the path.
+  fresh interpreter that imports the same keras_vae.
 """
 
 from keras_vae.testing.conformance import CONFORMANCE
