@@ -2,6 +2,8 @@
 
 from keras_vae.diagnostics.active_units import ActiveUnitsResult
 from keras_vae.diagnostics.active_units import active_units
+from keras_vae.diagnostics.batching import example_rank
+from keras_vae.diagnostics.batching import host_batches
 from keras_vae.diagnostics.codebook_usage import CodebookUsageResult
 from keras_vae.diagnostics.codebook_usage import codebook_usage
 from keras_vae.diagnostics.elbo_surgery import ELBOSurgeryResult
@@ -17,5 +19,7 @@ __all__ = [
     "active_units",
     "codebook_usage",
     "elbo_surgery",
+    "example_rank",
+    "host_batches",
     "log_likelihood",
 ]

@@ -6,8 +6,8 @@ import typing
 import numpy as np
 from keras import ops
 
-from keras_vae.diagnostics.log_likelihood import _data_rank
-from keras_vae.diagnostics.log_likelihood import host_batches
+from keras_vae.diagnostics.batching import example_rank
+from keras_vae.diagnostics.batching import host_batches
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -122,7 +122,7 @@ def active_units(model, data, threshold=0.01, batch_size=100):
     batch_size = check_positive_int(batch_size, "batch_size")
 
     moments, single, unit_shapes = None, None, None
-    for x in host_batches(data, batch_size, _data_rank(model)):
+    for x in host_batches(data, batch_size, example_rank(model)):
         layers, is_single = _posterior_means(model.encode(x))
         if moments is None:
             moments, single = [_RunningMoments() for _ in layers], is_single

@@ -5,8 +5,8 @@ import typing
 import numpy as np
 from keras import ops
 
-from keras_vae.diagnostics.log_likelihood import _data_rank
-from keras_vae.diagnostics.log_likelihood import host_batches
+from keras_vae.diagnostics.batching import example_rank
+from keras_vae.diagnostics.batching import host_batches
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -105,7 +105,7 @@ def codebook_usage(model, data, num_embeddings=None, batch_size=100):
     batch_size = check_positive_int(batch_size, "batch_size")
 
     counts = np.zeros(num_embeddings, dtype="int64")
-    rank = None if quantizer is not None else _data_rank(model)
+    rank = None if quantizer is not None else example_rank(model)
     for x in host_batches(data, batch_size, rank):
         codes = np.asarray(ops.convert_to_numpy(encode(x)))
         if not np.issubdtype(codes.dtype, np.integer):

@@ -7,8 +7,8 @@ import numpy as np
 from keras import ops
 
 from keras_vae.diagnostics.aggregate_posterior import log_aggregate_posterior
-from keras_vae.diagnostics.log_likelihood import _data_rank
-from keras_vae.diagnostics.log_likelihood import host_batches
+from keras_vae.diagnostics.batching import example_rank
+from keras_vae.diagnostics.batching import host_batches
 from keras_vae.priors.prior import Prior
 from keras_vae.utils.validation import check_positive_int
 
@@ -161,7 +161,7 @@ def elbo_surgery(
         _check_finite_dataset(data, "elbo_surgery needs all N examples for q̄")
 
     layers = None
-    for x in host_batches(data, batch_size, _data_rank(model), max_examples):
+    for x in host_batches(data, batch_size, example_rank(model), max_examples):
         parts = [_layer_arrays(*layer) for layer in hook(x)]
         if layers is None:
             layers = [([], prior) for _, prior in parts]

@@ -500,6 +500,8 @@ CONFORMANCE = {
     "keras_vae.diagnostics.active_units": FUNCTION,
     "keras_vae.diagnostics.codebook_usage": FUNCTION,
     "keras_vae.diagnostics.elbo_surgery": FUNCTION,
+    "keras_vae.diagnostics.example_rank": FUNCTION,
+    "keras_vae.diagnostics.host_batches": FUNCTION,
     "keras_vae.diagnostics.log_likelihood": FUNCTION,
     # ---------------------------------------------------------------- export
     "keras_vae.export.SIGNATURES": _marker("constant"),
