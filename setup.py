@@ -35,9 +35,17 @@ setup(
         "examples": ["scikit-learn", "matplotlib", "tensorboard"],
         # TF Serving warm-up requests (`export_for_serving(..., warmup=True)`).
         "serving": ["tensorflow-serving-api>=2.21,<3"],
+        # The API docs site: `mkdocs build --strict` (mkdocs.yml, docs/).
+        "docs": [
+            "mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10",
+            "mkdocstrings>=1.0,<2", "mkdocstrings-python>=2.0,<3",
+        ],
         "test": [
             "pytest", "pytest-xdist", "scikit-learn", "matplotlib", "scipy", "tensorboard",
             "tensorflow-serving-api>=2.21,<3",
+            # The `docs` extra: .ci/run builds the site, tests/test_docs_build.py reads it.
+            "mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10",
+            "mkdocstrings>=1.0,<2", "mkdocstrings-python>=2.0,<3",
         ],
     },
     classifiers=[

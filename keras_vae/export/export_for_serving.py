@@ -14,6 +14,7 @@ from keras_vae.export import warmup as warmup_requests
 from keras_vae.utils.validation import check_positive_int
 
 SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
+"""The serving signatures of the VAEs, in export order."""
 
 
 def available_signatures(model):

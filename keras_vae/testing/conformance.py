@@ -43,6 +43,7 @@ KINDS = (
     "constant",
     "module",
 )
+"""The kinds of public symbol a `Spec` can register (see the module docstring)."""
 
 # Subpackages whose `__all__` makes up the public API, in DESIGN.md order.
 SUBPACKAGES = (
@@ -510,6 +511,7 @@ CONFORMANCE = {
     "keras_vae.datasets.available": FUNCTION,
     "keras_vae.datasets.load": FUNCTION,
 }
+"""Public dotted name -> `Spec` (or tuple of `Spec`s) of every public symbol."""
 
 
 def specs(name):
