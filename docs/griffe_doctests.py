@@ -108,17 +108,25 @@ class FenceDoctests(griffe.Extension):
         while stack:
             module = stack.pop()
             modules.append(module)
-            stack.extend(m for m in module.members.values() if not m.is_alias and m.is_module)
+            stack.extend(
+                m for m in module.members.values() if not m.is_alias and m.is_module
+            )
         # Resolve the package's imports first: some go through the submodules
         # replaced below (`from keras_vae.diagnostics.elbo_surgery import ...`).
         for module in modules:
             for member in module.members.values():
                 if member.is_alias:
-                    with contextlib.suppress(griffe.AliasResolutionError, griffe.CyclicAliasError):
+                    with contextlib.suppress(
+                        griffe.AliasResolutionError, griffe.CyclicAliasError
+                    ):
                         member.final_target  # noqa: B018
         for module in modules:
             for name, member in list(module.members.items()):
-                if member.is_alias or not member.is_module or name not in member.members:
+                if (
+                    member.is_alias
+                    or not member.is_module
+                    or name not in member.members
+                ):
                     continue
                 if module.imports.get(name) == f"{member.path}.{name}":
                     module.members[name] = griffe.Alias(
