@@ -20,9 +20,11 @@ MIRRORED = (
     "README.md",
     "CHANGELOG.md",
     "examples/*/README.md",
+    "examples/*.py",
     "examples/*/*.py",
     "benchmarks/RESULTS.md",
     "benchmarks/PEER.md",
+    "benchmarks/*.py",
     "benchmarks/figures/*.png",
 )
 
