@@ -330,6 +330,7 @@ CONFORMANCE = {
     ),
     "keras_vae.losses.elbo": FUNCTION,
     "keras_vae.losses.iwae_bound": FUNCTION,
+    "keras_vae.losses.iwae_objective": FUNCTION,
     "keras_vae.losses.log_mean_exp": FUNCTION,
     # ---------------------------------------------------------------- models
     "keras_vae.models.LatentVariableModel": BASE_CLASS,
