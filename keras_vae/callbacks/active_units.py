@@ -3,7 +3,6 @@
 import keras
 
 from keras_vae.callbacks.epoch_schedule import EpochSchedule
-from keras_vae.callbacks.epoch_schedule import check_examples
 from keras_vae.callbacks.epoch_schedule import log_layers
 from keras_vae.diagnostics.active_units import active_units
 from keras_vae.utils.validation import check_positive_int
@@ -28,7 +27,9 @@ class ActiveUnits(EpochSchedule):
 
     Args:
         x: The examples to measure on, an array (e.g. the test set). It is
-            part of the config, so a serialized callback carries its data.
+            data, not configuration: `get_config` leaves it out, and a
+            callback rebuilt from its config raises at the start of `fit`
+            until built again with it: `ActiveUnits(x, **config)`.
         every: Positive integer, log every `every` epochs. Defaults to 1.
         threshold: Activity above which a unit is active. Defaults to 0.01.
         batch_size: Examples per `encode` call. Defaults to 500.
@@ -45,8 +46,7 @@ class ActiveUnits(EpochSchedule):
     """
 
     def __init__(self, x, every=1, threshold=0.01, batch_size=500):
-        super().__init__(every)
-        self.x = check_examples(x)
+        super().__init__(every, x)
         if not threshold >= 0:
             raise ValueError(
                 f"Expected `threshold` >= 0. Received: threshold={threshold!r}"
@@ -62,7 +62,6 @@ class ActiveUnits(EpochSchedule):
 
     def get_config(self):
         return {
-            "x": keras.saving.serialize_keras_object(self.x),
             "every": self.every,
             "threshold": self.threshold,
             "batch_size": self.batch_size,

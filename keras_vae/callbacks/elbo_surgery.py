@@ -3,7 +3,6 @@
 import keras
 
 from keras_vae.callbacks.epoch_schedule import EpochSchedule
-from keras_vae.callbacks.epoch_schedule import check_examples
 from keras_vae.callbacks.epoch_schedule import log_layers
 from keras_vae.diagnostics.elbo_surgery import elbo_surgery
 from keras_vae.utils.validation import check_positive_int
@@ -34,8 +33,10 @@ class ELBOSurgery(EpochSchedule):
 
     Args:
         x: The N examples, an array (the training set or a subset of it:
-            q̄ is the aggregate posterior of exactly these). It is part of
-            the config, so a serialized callback carries its data.
+            q̄ is the aggregate posterior of exactly these). It is data, not
+            configuration: `get_config` leaves it out, and a callback
+            rebuilt from its config raises at the start of `fit` until built
+            again with it: `ELBOSurgery(x, **config)`.
         every: Positive integer, log every `every` epochs. Defaults to 1.
         num_samples: Positive integer, samples of z per example. Defaults
             to 1.
@@ -53,8 +54,7 @@ class ELBOSurgery(EpochSchedule):
     """
 
     def __init__(self, x, every=1, num_samples=1, batch_size=500, seed=0):
-        super().__init__(every)
-        self.x = check_examples(x)
+        super().__init__(every, x)
         self.num_samples = check_positive_int(num_samples, "num_samples")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         if isinstance(seed, bool) or not isinstance(seed, int):
@@ -73,7 +73,6 @@ class ELBOSurgery(EpochSchedule):
 
     def get_config(self):
         return {
-            "x": keras.saving.serialize_keras_object(self.x),
             "every": self.every,
             "num_samples": self.num_samples,
             "batch_size": self.batch_size,

@@ -14,16 +14,36 @@ class EpochSchedule(keras.callbacks.Callback):
     and then after every epoch whose 1-based number is a multiple of
     `every`. Nothing is computed on the other epochs.
 
+    The examples `x` a subclass measures on are data, not configuration:
+    the arguments named in `data_arguments` stay out of `get_config` (Keras
+    callbacks are not serialized with their data), so a config is small,
+    JSON-serializable and holds hyper-parameters only. `from_config` rebuilds
+    a callback without its examples (`x=None`); if the subclass requires
+    them (`requires_x`), `fit` then raises at its start until the callback
+    is built again with them: `ActiveUnits(x, **config)`.
+
     Args:
         every: Positive integer, measure every `every` epochs.
+        x: The examples to measure on, an array with a batch axis, or `None`.
     """
 
-    def __init__(self, every=1):
+    data_arguments = ("x",)
+    requires_x = True
+
+    def __init__(self, every=1, x=None):
         super().__init__()
         self.every = check_positive_int(every, "every")
+        self.x = None if x is None else check_examples(x)
         self._first_epoch = True
 
     def on_train_begin(self, logs=None):
+        if self.x is None and self.requires_x:
+            name = type(self).__name__
+            raise ValueError(
+                f"Expected `x`, the examples {name} measures on. Received: "
+                "x=None. A callback's config holds no data arrays: rebuild a "
+                f"callback restored from its config with `{name}(x, **config)`."
+            )
         self._first_epoch = True
 
     def on_epoch_end(self, epoch, logs=None):
@@ -38,11 +58,9 @@ class EpochSchedule(keras.callbacks.Callback):
 
     @classmethod
     def from_config(cls, config):
-        # Subclasses serialize their examples `x` as a Keras object.
-        config = dict(config)
-        if config.get("x") is not None:
-            config["x"] = keras.saving.deserialize_keras_object(config["x"])
-        return cls(**config)
+        # The config holds no examples: the callback has none until given
+        # them again (`from_config({**config, "x": x})` also works).
+        return cls(**{"x": None, **config})
 
 
 def check_examples(x, name="x"):

@@ -6,25 +6,11 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import summary_pb2
 
 from keras_vae.callbacks.epoch_schedule import EpochSchedule
-from keras_vae.callbacks.epoch_schedule import check_examples
+from keras_vae.callbacks.tensorboard_images import write_image_summary
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
-
-
-def _write_image(tag, png, height, width, step):
-    """An image summary in TensorBoard's format, without TensorBoard.
-
-    `tf.summary.image` needs the `tensorboard` package; its image plugin
-    reads a string tensor `[width, height, png, ...]` tagged "images".
-    """
-    metadata = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="images")
-    )
-    tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), png])
-    tf.summary.write(tag, tensor, step=step, metadata=metadata)
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -48,8 +34,10 @@ class ImageGrid(EpochSchedule):
 
     Args:
         directory: Directory of the PNG files (created if missing).
-        x: Optional examples to reconstruct, an array. It is part of the
-            config, so a serialized callback carries its data.
+        x: Optional examples to reconstruct, an array. It is data, not
+            configuration: `get_config` leaves it out, and a callback
+            rebuilt from its config writes samples only until built again
+            with it: `ImageGrid(x=x, **config)`.
         num_images: Positive integer, images per grid. Defaults to 64.
         every: Positive integer, write every `every` epochs. Defaults to 1.
         log_dir: Optional TensorBoard log directory.
@@ -64,6 +52,8 @@ class ImageGrid(EpochSchedule):
     ...     keras_vae.callbacks.ImageGrid("grids", x=x_test, log_dir="logs")])
     """
 
+    requires_x = False
+
     def __init__(
         self,
         directory,
@@ -73,14 +63,13 @@ class ImageGrid(EpochSchedule):
         log_dir=None,
         image_shape=None,
     ):
-        super().__init__(every)
+        super().__init__(every, x)
         if not isinstance(directory, (str, os.PathLike)) or not str(directory):
             raise ValueError(
                 "Expected `directory` to be a path. Received: "
                 f"directory={directory!r}"
             )
         self.directory = os.fspath(directory)
-        self.x = None if x is None else check_examples(x)
         self.num_images = check_positive_int(num_images, "num_images")
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
         self.image_shape = None
@@ -104,21 +93,17 @@ class ImageGrid(EpochSchedule):
             shown = self.x[: self.num_images]
             recon = keras.ops.convert_to_numpy(self.model.reconstruct(shown))
             grids["reconstructions"] = self._grid(shown, recon)
+        grids = {k: np.round(v * 255.0).astype("uint8") for k, v in grids.items()}
         os.makedirs(self.directory, exist_ok=True)
-        pngs = {
-            name: tf.io.encode_png(np.round(grid * 255.0).astype("uint8"))
-            for name, grid in grids.items()
-        }
-        for name, png in pngs.items():
+        for name, grid in grids.items():
             path = os.path.join(self.directory, f"{name}_epoch_{step:04d}.png")
-            tf.io.write_file(path, png)
+            tf.io.write_file(path, tf.io.encode_png(grid))
         if self.log_dir is not None:
             if self._writer is None:
                 self._writer = tf.summary.create_file_writer(self.log_dir)
             with self._writer.as_default():
-                for name, png in pngs.items():
-                    height, width = grids[name].shape[:2]
-                    _write_image(f"image_grid/{name}", png, height, width, step)
+                for name, grid in grids.items():
+                    write_image_summary(f"image_grid/{name}", grid, step)
             self._writer.flush()
 
     def on_train_end(self, logs=None):
@@ -179,7 +164,6 @@ class ImageGrid(EpochSchedule):
     def get_config(self):
         return {
             "directory": self.directory,
-            "x": None if self.x is None else keras.saving.serialize_keras_object(self.x),
             "num_images": self.num_images,
             "every": self.every,
             "log_dir": self.log_dir,

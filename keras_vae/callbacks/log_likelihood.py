@@ -3,7 +3,6 @@
 import keras
 
 from keras_vae.callbacks.epoch_schedule import EpochSchedule
-from keras_vae.callbacks.epoch_schedule import check_examples
 from keras_vae.diagnostics.log_likelihood import log_likelihood
 from keras_vae.utils.validation import check_positive_int
 
@@ -26,8 +25,10 @@ class LogLikelihood(EpochSchedule):
     Nothing is computed on the other epochs.
 
     Args:
-        x: Held-out examples, an array (e.g. the validation set). It is part
-            of the config, so a serialized callback carries its data.
+        x: Held-out examples, an array (e.g. the validation set). It is
+            data, not configuration: `get_config` leaves it out, and a
+            callback rebuilt from its config raises at the start of `fit`
+            until built again with it: `LogLikelihood(x, **config)`.
         every: Positive integer, log every `every` epochs. Defaults to 1.
         num_samples: Positive integer S, importance samples per example.
             Defaults to 1000.
@@ -56,8 +57,7 @@ class LogLikelihood(EpochSchedule):
         batch_size=100,
         name="val_log_likelihood",
     ):
-        super().__init__(every)
-        self.x = check_examples(x)
+        super().__init__(every, x)
         self.num_samples = check_positive_int(num_samples, "num_samples")
         if max_examples is not None:
             max_examples = check_positive_int(max_examples, "max_examples")
@@ -81,7 +81,6 @@ class LogLikelihood(EpochSchedule):
 
     def get_config(self):
         return {
-            "x": keras.saving.serialize_keras_object(self.x),
             "every": self.every,
             "num_samples": self.num_samples,
             "max_examples": self.max_examples,

@@ -134,7 +134,10 @@ def _init_argument_names(instance):
     if isinstance(instance, keras.losses.Loss):
         # keras.losses.Loss.get_config itself leaves out `dtype`.
         names = [n for n in names if n != "dtype"]
-    return names
+    # Data arguments (e.g. the examples of a diagnostic callback) are not
+    # configuration: configs must leave them out.
+    data = getattr(type(instance), "data_arguments", ())
+    return [n for n in names if n not in data]
 
 
 def run_serialization_test(instance, custom_objects=None):
@@ -143,7 +146,9 @@ def run_serialization_test(instance, custom_objects=None):
     `get_config` must be JSON-serializable; `from_config(get_config())` and
     `deserialize_keras_object(serialize_keras_object(...))` (through JSON)
     must give an object of the same class whose config is unchanged. Layers
-    must extend the base config (which holds `name`).
+    must extend the base config (which holds `name`). Every `__init__`
+    argument must be in the config, except the data arguments a class names
+    in `data_arguments` (e.g. a callback's examples), which must not be.
 
     Args:
         instance: A layer, loss, callback, model or other Keras object.
@@ -159,6 +164,12 @@ def run_serialization_test(instance, custom_objects=None):
         raise AssertionError(
             f"Expected {cls.__name__}.get_config() to extend the base layer "
             f"config (with 'name'). Received: {config!r}"
+        )
+    held = [n for n in getattr(type(instance), "data_arguments", ()) if n in config]
+    if held:
+        raise AssertionError(
+            f"Expected {cls.__name__}.get_config() to leave out its data "
+            f"arguments. Received: a config holding {held}"
         )
     missing = [n for n in _init_argument_names(instance) if n not in config]
     if missing:

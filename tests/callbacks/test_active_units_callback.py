@@ -66,11 +66,6 @@ class ActiveUnitsTest(testing.TestCase):
         ).history
         self.assertEqual(logs["active_units"], [2, 2])
 
-    def test_serialization_keeps_the_data(self):
-        logger = ActiveUnits(_data(5), every=3, threshold=0.5)
-        clone = testing.run_serialization_test(logger)
-        self.assertAllClose(clone.x, logger.x)
-        self.assertEqual((clone.every, clone.threshold), (3, 0.5))
 
 
 @pytest.mark.parametrize(

@@ -49,13 +49,6 @@ class ELBOSurgeryCallbackTest(testing.TestCase):
         self.assertTrue(want <= set(logs), set(logs))
         self.assertFalse(set(KEYS) & set(logs))
 
-    def test_serialization_keeps_the_data(self):
-        callback = ELBOSurgery(_data(5), every=2, num_samples=3, batch_size=7, seed=9)
-        clone = testing.run_serialization_test(callback)
-        self.assertAllClose(clone.x, callback.x)
-        self.assertEqual(
-            (clone.every, clone.num_samples, clone.batch_size, clone.seed), (2, 3, 7, 9)
-        )
 
 
 @pytest.mark.parametrize(

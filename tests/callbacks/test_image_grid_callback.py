@@ -91,11 +91,6 @@ class ImageGridTest(testing.TestCase):
         # 6 images of 5 x 4 in rows of 3.
         self.assertEqual(_png(os.path.join(out, "samples_epoch_0001.png")).shape, (11, 14, 1))
 
-    def test_serialization(self):
-        grid = ImageGrid("grids", x=_data(3), num_images=2, image_shape=(4, 9))
-        clone = testing.run_serialization_test(grid)
-        self.assertAllClose(clone.x, grid.x)
-        self.assertEqual((clone.directory, clone.image_shape), ("grids", (4, 9)))
 
 
 @pytest.mark.parametrize(

@@ -41,11 +41,6 @@ class LogLikelihoodCallbackTest(testing.TestCase):
         self.assertIn("train_ll", logs)
         self.assertNotIn("val_log_likelihood", logs)
 
-    def test_serialization_keeps_the_data(self):
-        callback = LogLikelihood(_data(5), every=2, num_samples=7, max_examples=None)
-        clone = testing.run_serialization_test(callback)
-        self.assertAllClose(clone.x, callback.x)
-        self.assertEqual((clone.every, clone.num_samples, clone.max_examples), (2, 7, None))
 
 
 @pytest.mark.parametrize(
