@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -29,7 +30,9 @@ import keras  # noqa: E402
 
 import keras_vae  # noqa: E402
 
-SHARED_TFDS = Path(__file__).resolve().parents[2].parent / "shared" / "tfds"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/
+import example_utils  # noqa: E402
+
 # Hoffman & Johnson (2016), MNIST: ELBO, avg KL, MI, marginal KL.
 REFERENCE = {
     2: (-129.63, 7.41, 7.20, 0.21),
@@ -49,7 +52,8 @@ def parse_args(argv=None):
     add("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
     add("--hidden-units", type=int, default=300, help="gated MLP width (300)")
     add("--num-samples", type=int, default=1, help="surgery samples per image")
-    add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
+    add("--data-dir", help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, "
+        "then TFDS_DATA_DIR)")
     add("--out-dir", default=os.path.join("runs", "elbo_surgery"))
     add("--seed", type=int, default=0)
     add("--steps-per-execution", type=int, default=10)
@@ -62,11 +66,6 @@ def parse_args(argv=None):
     if any(d < 1 for d in args.latent_dims) or args.vamp_latent_dim < 0:
         p.error("latent sizes must be positive")
     return args
-
-
-def default_data_dir():
-    env = os.environ.get("KERAS_VAE_DATA_DIR") or os.environ.get("TFDS_DATA_DIR")
-    return env or (str(SHARED_TFDS) if SHARED_TFDS.is_dir() else None)
 
 
 def model_specs(args):
@@ -101,22 +100,18 @@ def train_or_load(args, model, x_train, out):
     """Train for `args.epochs` (or load a finished model); return seconds."""
     weights = out / "model.weights.h5"
     model.build((None,) + x_train.shape[1:])
-    if weights.exists():
-        print(f"{out.name}: loading {weights}")
-        model.load_weights(weights)
-        return None
-    start = time.perf_counter()
-    model.fit(
+    seconds = example_utils.fit_phase(
+        model,
         x_train,
+        out.name,
+        finished=weights,
+        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
         batch_size=args.batch_size,
         epochs=args.epochs,
         shuffle=True,
-        callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
         verbose=2,
     )
-    seconds = time.perf_counter() - start
-    model.save_weights(weights)
-    return seconds
+    return seconds or None  # None: loaded, not trained
 
 
 def score(args, model, x_train, x_test):

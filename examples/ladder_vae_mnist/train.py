@@ -22,7 +22,7 @@ units), samples.png, final.weights.h5.
 import argparse
 import json
 import os
-import time
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,7 +32,9 @@ import numpy as np  # noqa: E402
 
 import keras_vae  # noqa: E402
 
-SHARED_TFDS = Path(__file__).resolve().parents[2].parent / "shared" / "tfds"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/
+import example_utils  # noqa: E402
+
 MODELS = {
     # name: (inference, batch normalization, warm-up)
     "vae": ("bottom_up", False, False),
@@ -61,7 +63,8 @@ def parse_args(argv=None):
     add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
     add("--nll-examples", type=int, help="score the first N test images (all)")
     add("--active-units-every", type=int, default=10, help="log every N epochs")
-    add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
+    add("--data-dir", help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, "
+        "then TFDS_DATA_DIR)")
     add("--out-dir", help="default runs/ladder_vae_mnist/<model>")
     add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
     add("--seed", type=int, default=0)
@@ -75,11 +78,6 @@ def parse_args(argv=None):
         p.error("--finetune-epochs and --warmup must be non-negative")
     args.out_dir = args.out_dir or os.path.join("runs", "ladder_vae_mnist", args.model)
     return args
-
-
-def default_data_dir():
-    env = os.environ.get("KERAS_VAE_DATA_DIR") or os.environ.get("TFDS_DATA_DIR")
-    return env or (str(SHARED_TFDS) if SHARED_TFDS.is_dir() else None)
 
 
 def load_data(args):
@@ -101,7 +99,7 @@ def make_model(args, objective="elbo", num_samples=1):
         inference=inference,
         batch_norm=batch_norm,
         objective=objective,
-        num_samples=num_samples,
+        num_importance_samples=num_samples,
         free_bits=args.free_bits,
         dynamic_binarization=True,
         seed=args.seed,
@@ -110,52 +108,29 @@ def make_model(args, objective="elbo", num_samples=1):
 
 def train_phase(args, model, x_train, x_test, epochs, tag, warmup):
     """`fit` for `epochs`, resumable; returns the seconds spent in this call."""
-    out = Path(args.out_dir)
     backup = Path(args.backup_dir, tag) if args.backup_dir else None
-    done = backup and backup / "finished.weights.h5"
     model.compile(
         optimizer=keras.optimizers.Adam(args.lr),
         jit_compile=True,
         steps_per_execution=args.steps_per_execution,
     )
-    if done and done.exists():  # a finished phase of a resumed run
-        print(f"phase {tag!r} already finished: loading {done}")
-        model.load_weights(done)
-        return 0.0
-    callbacks = []
-    if warmup:
-        callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup))
-    callbacks += [
-        keras_vae.callbacks.ActiveUnits(x_test, every=args.active_units_every),
-        keras.callbacks.CSVLogger(str(out / f"history_{tag}.csv"), append=True),
-    ]
-    if backup:
-        callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
-    start = time.perf_counter()
-    model.fit(
+    callbacks = [keras_vae.callbacks.KLWarmUp(args.warmup)] if warmup else []
+    callbacks.append(
+        keras_vae.callbacks.ActiveUnits(x_test, every=args.active_units_every)
+    )
+    return example_utils.fit_phase(
+        model,
         x_train,
+        tag,
+        finished=backup and backup / "finished.weights.h5",
+        backup_dir=backup,
+        history=Path(args.out_dir, f"history_{tag}.csv"),
+        callbacks=callbacks,
         batch_size=args.batch_size,
         epochs=epochs,
         shuffle=True,
-        callbacks=callbacks,
         verbose=2,
     )
-    if done:  # BackupAndRestore deletes its directory when fit ends
-        done.parent.mkdir(parents=True, exist_ok=True)
-        model.save_weights(done)
-    return time.perf_counter() - start
-
-
-def save_samples(path, model):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    images = keras.ops.convert_to_numpy(model.sample(100))[..., 0]
-    h, w = images.shape[1:]
-    grid = images.reshape(10, 10, h, w).transpose(0, 2, 1, 3).reshape(10 * h, 10 * w)
-    plt.imsave(path, grid, cmap="gray_r", vmin=0.0, vmax=1.0)
 
 
 def main(argv=None):
@@ -183,7 +158,7 @@ def main(argv=None):
 
     test = model.evaluate(x_test, batch_size=500, verbose=0, return_dict=True)
     nll = keras_vae.diagnostics.log_likelihood(
-        model, x_test, num_samples=args.nll_samples, max_examples=args.nll_examples
+        model, x_test, num_importance_samples=args.nll_samples, max_examples=args.nll_examples
     )
     units = keras_vae.diagnostics.active_units(model, x_test)
     results = {
@@ -192,11 +167,11 @@ def main(argv=None):
         "epochs": args.epochs,
         "finetune_epochs": args.finetune_epochs,
         "test_nll": nll.nll,
-        "nll_samples": nll.num_samples,
+        "nll_samples": nll.num_importance_samples,
         "nll_examples": len(nll.log_likelihood),
         # log w at one z ~ q per image: an unbiased estimate of the test ELBO.
         "test_elbo": -keras_vae.diagnostics.log_likelihood(
-            model, x_test, num_samples=1, max_examples=args.nll_examples
+            model, x_test, num_importance_samples=1, max_examples=args.nll_examples
         ).nll,
         "test_kl_per_layer": [
             float(test[f"kl_{i + 1}"]) for i in range(len(args.latent_dims))
@@ -207,13 +182,17 @@ def main(argv=None):
         "keras_vae_version": keras_vae.__version__,
     }
     model.save_weights(os.path.join(args.out_dir, "final.weights.h5"))
-    save_samples(os.path.join(args.out_dir, "samples.png"), model)
+    example_utils.save_grid(
+        os.path.join(args.out_dir, "samples.png"),
+        keras.ops.convert_to_numpy(model.sample(100)),
+        title="Samples: mean of p(x | z), z ~ p(z)",
+    )
     path = os.path.join(args.out_dir, "results.json")
     with open(path, "w") as f:
         json.dump(results, f, indent=2)
     print(f"active units per layer (z_1 first): {results['active_units']}")
     print(
-        f"test NLL: {nll.nll:.2f} nats ({nll.num_samples} importance samples, "
+        f"test NLL: {nll.nll:.2f} nats ({nll.num_importance_samples} importance samples, "
         f"{results['nll_examples']} test images); results in {path}"
     )
 

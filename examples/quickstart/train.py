@@ -1,7 +1,7 @@
 """Quickstart: train a VAE, score its test log-likelihood, plot and export it.
 
     python examples/quickstart/train.py                      # 8x8 digits, offline
-    python examples/quickstart/train.py --dataset mnist --data-dir ../shared/tfds
+    python examples/quickstart/train.py --dataset mnist --data-dir DIR  # prepared TFDS dir
     python examples/quickstart/train.py --tensorboard logs  # then: tensorboard --logdir logs
 
 Steps:
@@ -26,6 +26,8 @@ START = time.perf_counter()  # the reported run time includes importing TensorFl
 import argparse  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 # Keep TensorFlow's C++ start-up messages out of the example's output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -35,6 +37,9 @@ import numpy as np  # noqa: E402
 
 import keras_vae  # noqa: E402
 import keras_vae.export  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/
+import example_utils  # noqa: E402
 
 # Per-dataset defaults. Digits: small and quick (well under 2 minutes on two
 # CPU cores), KL warm-up over the first fifth of the epochs. MNIST: the gated
@@ -135,32 +140,6 @@ def parse_args(argv=None):
     return args
 
 
-def tile(images, rows, cols):
-    """Arrange `rows * cols` images of shape (H, W, 1) into one 2-D array."""
-    images = np.asarray(images)[: rows * cols, ..., 0]
-    h, w = images.shape[1:]
-    grid = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), 0.3, "float32")
-    for i, image in enumerate(images):
-        r, c = divmod(i, cols)
-        grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = image
-    return grid
-
-
-def save_grid(path, grid, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    height = 6.0 * grid.shape[0] / grid.shape[1] + 0.4
-    fig, ax = plt.subplots(figsize=(6.0, height))
-    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_title(title, fontsize=10)
-    ax.axis("off")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-
-
 def tensorboard_callbacks(log_dir, x_examples, epochs, output_dir):
     """Callbacks that log a run to TensorBoard (`tensorboard --logdir DIR`).
 
@@ -200,7 +179,7 @@ def main(argv=None):
         latent_dim=args.latent_dim,
         hidden_units=args.hidden_units,
         objective=args.objective,
-        num_samples=args.num_samples,
+        num_importance_samples=args.num_samples,
         seed=args.seed,
     )
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), jit_compile=True)
@@ -241,7 +220,7 @@ def main(argv=None):
         f"{args.nll_samples} importance samples each..."
     )
     nll = keras_vae.diagnostics.log_likelihood(
-        model, x_nll, num_samples=args.nll_samples, batch_size=100
+        model, x_nll, num_importance_samples=args.nll_samples, batch_size=100
     )
     au = keras_vae.diagnostics.active_units(model, x_test)
     if not math.isfinite(nll.nll):
@@ -250,14 +229,17 @@ def main(argv=None):
     # 4. Pictures, .keras file and SavedModel export.
     samples = keras.ops.convert_to_numpy(model.sample(100))
     samples_png = os.path.join(args.output_dir, "samples.png")
-    save_grid(samples_png, tile(samples, 10, 10), "Samples: mean of p(x | z), z ~ p(z)")
+    example_utils.save_grid(
+        samples_png, samples, 10, "Samples: mean of p(x | z), z ~ p(z)"
+    )
     shown = x_test[:50]
     recon = keras.ops.convert_to_numpy(model.reconstruct(shown))
     rows = [r for i in range(0, 50, 10) for r in (shown[i : i + 10], recon[i : i + 10])]
     recon_png = os.path.join(args.output_dir, "reconstructions.png")
-    save_grid(
+    example_utils.save_grid(
         recon_png,
-        tile(np.concatenate(rows), 10, 10),
+        np.concatenate(rows),
+        10,
         "Test images (rows 1, 3, ...) above their reconstructions",
     )
     model_path = os.path.join(args.output_dir, "vae.keras")

@@ -29,6 +29,7 @@ import functools
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -40,7 +41,9 @@ import tensorflow as tf  # noqa: E402
 
 import keras_vae  # noqa: E402
 
-SHARED_TFDS = Path(__file__).resolve().parents[2].parent / "shared" / "tfds"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/
+import example_utils  # noqa: E402
+
 NON_NEGATIVE = ("warmup", "curve_every", "seed")
 
 
@@ -63,7 +66,8 @@ def parse_args(argv=None):
     add("--nll-examples", type=int, help="score the first N test images (all)")
     add("--nll-batch-size", type=int, default=100, help="test images per call (100)")
     add("--nll-chunk-size", type=int, help="samples per call (model default)")
-    add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
+    add("--data-dir", help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, "
+        "then TFDS_DATA_DIR)")
     add("--download", action="store_true", help="let TFDS download binarized_mnist")
     add("--out-dir", help="default runs/vamp_prior_mnist/<model>_<prior>")
     add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
@@ -82,11 +86,6 @@ def parse_args(argv=None):
         run += f"_{args.objective}{args.num_samples}"
     args.out_dir = args.out_dir or os.path.join("runs", "vamp_prior_mnist", run)
     return args
-
-
-def default_data_dir():
-    env = os.environ.get("KERAS_VAE_DATA_DIR") or os.environ.get("TFDS_DATA_DIR")
-    return env or (str(SHARED_TFDS) if SHARED_TFDS.is_dir() else None)
 
 
 def load_split(args, split):
@@ -124,15 +123,14 @@ def make_prior(args, x_train):
 
 def make_model(args, prior):
     common = dict(prior=prior, objective=args.objective, seed=args.seed)
-    common["num_samples"] = args.num_samples
+    common["num_importance_samples"] = args.num_samples
     if args.model == "vae":
         return keras_vae.models.VAE(
             latent_dim=args.latent_dim, hidden_units=(args.hidden_units,) * 2, **common
         )
     arch = "gated_mlp" if args.model == "hvae" else "gated_conv"
     return keras_vae.models.HierarchicalVAE(
-        z1_dim=args.latent_dim,
-        z2_dim=args.latent_dim,
+        latent_dims=(args.latent_dim, args.latent_dim),
         architecture=arch,
         hidden_units=args.hidden_units,
         **common,
@@ -230,33 +228,13 @@ class LearningCurve(keras.callbacks.Callback):
             f.write(json.dumps(point) + "\n")
 
 
-def save_grid(path, images, title, cols=10):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    images = np.asarray(images)[..., 0]
-    rows = -(-len(images) // cols)
-    h, w = images.shape[1:]
-    grid = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1), 0.3, "float32")
-    for i, image in enumerate(images):
-        r, c = divmod(i, cols)
-        grid[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = image
-    fig, ax = plt.subplots(figsize=(6.0, 6.0 * grid.shape[0] / grid.shape[1] + 0.4))
-    ax.imshow(grid, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_title(title, fontsize=10)
-    ax.axis("off")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-
-
 def save_pictures(model, args, x_test):
     to_np = keras.ops.convert_to_numpy
+    save_grid = example_utils.save_grid
     save_grid(
         os.path.join(args.out_dir, "samples.png"),
         to_np(model.sample(100)),
-        "Samples: mean of p(x | z), z ~ p(z)",
+        title="Samples: mean of p(x | z), z ~ p(z)",
     )
     shown = x_test[:50]
     recon = to_np(model.reconstruct(shown))
@@ -264,7 +242,7 @@ def save_pictures(model, args, x_test):
     save_grid(
         os.path.join(args.out_dir, "reconstructions.png"),
         np.concatenate(rows),
-        "Test images (rows 1, 3, ...) above their reconstructions",
+        title="Test images (rows 1, 3, ...) above their reconstructions",
     )
     if args.prior in ("vamp", "vamp_data"):
         pseudo = to_np(model.prior.pseudo_inputs)
@@ -272,7 +250,7 @@ def save_pictures(model, args, x_test):
         save_grid(
             os.path.join(args.out_dir, "pseudo_inputs.png"),
             pseudo[:100],
-            f"First {min(100, len(pseudo))} of {len(pseudo)} pseudo-inputs",
+            title=f"First {min(100, len(pseudo))} of {len(pseudo)} pseudo-inputs",
         )
 
 
@@ -310,7 +288,7 @@ def make_callbacks(args, monitor, x_test):
                 x_curve,
                 monitor,
                 out("curve.jsonl"),
-                num_samples=args.curve_samples,
+                num_importance_samples=args.curve_samples,
                 **nll_kwargs,
             )
         )
@@ -333,11 +311,11 @@ def score(model, args, x_test, bound):
         chunk_size=args.nll_chunk_size,
     )
     if bound != "elbo":  # log w at one z ~ q(z|x): an unbiased ELBO estimate
-        results["test_elbo"] = -log_likelihood(num_samples=1).nll
-    nll = log_likelihood(num_samples=args.nll_samples, max_examples=args.nll_examples)
+        results["test_elbo"] = -log_likelihood(num_importance_samples=1).nll
+    nll = log_likelihood(num_importance_samples=args.nll_samples, max_examples=args.nll_examples)
     results.update(
         test_nll=nll.nll,
-        nll_samples=nll.num_samples,
+        nll_samples=nll.num_importance_samples,
         nll_examples=len(nll.log_likelihood),
     )
     units = keras_vae.diagnostics.active_units(model, x_test)

@@ -28,10 +28,10 @@ means), interpolations.png, samples.png.
 
 import argparse
 import csv
-import gzip
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -41,8 +41,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae  # noqa: E402
+from keras_vae.datasets import idx_source  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/
+import example_utils  # noqa: E402
+
 MODELS = ("vhp", "vhp_always", "vae", "iwae")
 DEFAULT_KAPPA = {"mnist": math.sqrt(75.0), "freyfaces": math.sqrt(12.0)}
 
@@ -62,7 +65,13 @@ def parse_args(argv=None):
     add("--iwae-samples", type=int, default=5, help="k of the IWAE baseline")
     add("--nll-samples", type=int, default=1000)
     add("--nll-examples", type=int, default=2000)
-    add("--data-dir", default=str(SHARED), help="the shared raw data directory")
+    add(
+        "--data-dir",
+        help="MNIST: a directory of the original IDX files (or its parent, "
+        "holding mnist/), else a prepared TFDS data dir (default: "
+        "KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR); Frey Faces: the directory "
+        "holding freyfaces/freyfaces.npz (required)",
+    )
     add("--out-dir")
     add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
     add("--seed", type=int, default=0)
@@ -73,28 +82,24 @@ def parse_args(argv=None):
     bad = set(args.models) - set(MODELS)
     if bad or not args.models:
         p.error(f"--models takes {', '.join(MODELS)}. Received: {sorted(bad) or 'none'}")
+    if args.dataset == "freyfaces" and not args.data_dir:
+        p.error("--dataset freyfaces needs --data-dir (holding freyfaces/freyfaces.npz)")
     args.kappa = args.kappa or DEFAULT_KAPPA[args.dataset]
     args.out_dir = args.out_dir or os.path.join("runs", "vhp_vae", args.dataset)
     return args
 
 
-def read_idx(path):
-    with gzip.open(path) as f:
-        data = f.read()
-    magic, n = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big")
-    if magic == 2049:
-        return np.frombuffer(data, np.uint8, offset=8)
-    return np.frombuffer(data, np.uint8, offset=16).reshape(n, 28, 28, 1)
-
-
 def load_data(args):
     """(x_train, x_test, test_labels or None) as float32."""
     if args.dataset == "mnist":
-        raw = Path(args.data_dir) / "mnist"
-        x = read_idx(raw / "train-images-idx3-ubyte.gz")[:50000] / 255.0
-        x_test = read_idx(raw / "t10k-images-idx3-ubyte.gz") / 255.0
-        labels = read_idx(raw / "t10k-labels-idx1-ubyte.gz")
+        load = lambda split: keras_vae.datasets.load(  # noqa: E731
+            "mnist", split, binarization=None, data_dir=args.data_dir,
+            download=False, as_numpy=True,
+        )  # fmt: skip
+        x, x_test = load("train"), load("test")  # the first 50k of the train file
         x_test = np.random.default_rng(0).random(x_test.shape) < x_test
+        idx_dir = idx_source.find_idx_dir(args.data_dir)  # labels colour latent.png
+        labels = idx_dir and idx_source.read_split(idx_dir, "test", labels=True)
     else:
         faces = np.load(Path(args.data_dir) / "freyfaces" / "freyfaces.npz")["images"]
         faces = faces[np.random.default_rng(0).permutation(len(faces))][..., None] / 255.0
@@ -113,12 +118,12 @@ def make_model(name, args):
     if args.dataset == "freyfaces":
         common["likelihood"] = keras_vae.likelihoods.Gaussian(scale=1 / math.sqrt(2 * math.pi))
     if name.startswith("vhp"):
-        prior = keras_vae.priors.HierarchicalPrior(num_samples=args.prior_samples, seed=args.seed)
-        geco = keras_vae.losses.GECO(args.kappa, nu=args.nu, damping=1.0, name="geco")
+        prior = keras_vae.priors.HierarchicalPrior(num_importance_samples=args.prior_samples, seed=args.seed)
+        geco = keras_vae.layers.GECO(args.kappa, nu=args.nu, damping=1.0, name="geco")
         rule = "always" if name == "vhp_always" else "when_satisfied"
         return keras_vae.models.VHPVAE(constraint=geco, prior=prior, prior_update=rule, **common)
     if name == "iwae":
-        return keras_vae.models.VAE(objective="iwae", num_samples=args.iwae_samples, **common)
+        return keras_vae.models.VAE(objective="iwae", num_importance_samples=args.iwae_samples, **common)
     return keras_vae.models.VAE(**common)
 
 
@@ -152,7 +157,7 @@ def train(name, args, x, x_test):
     seconds = time.time() - start
     scores = model.evaluate(x_test, batch_size=500, verbose=0, return_dict=True)
     nll = keras_vae.diagnostics.log_likelihood(
-        model, x_test, num_samples=args.nll_samples, max_examples=args.nll_examples
+        model, x_test, num_importance_samples=args.nll_samples, max_examples=args.nll_examples
     ).nll
     rec = model.reconstruct(x_test[:1000])
     result = {
@@ -213,22 +218,12 @@ def save_figures(model, trace, args, x_test, labels):
         a, b = np.asarray(model.encode(x_test[[i, j]])[0])
         t = np.linspace(0, 1, 10)[:, None]
         rows.append(np.asarray(model.decode((1 - t) * a + t * b)).reshape((10,) + shape))
-    save_grid(out / "interpolations.png", np.stack(rows), "linear interpolation in z")
-    samples = np.asarray(model.sample(60)).reshape((6, 10) + shape)
-    save_grid(out / "samples.png", samples, "samples from the hierarchical prior")
-
-
-def save_grid(path, grid, title):
-    import matplotlib.pyplot as plt
-
-    rows, cols, h, w = grid.shape
-    image = grid.transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
-    fig, ax = plt.subplots(figsize=(cols * w / 20, rows * h / 20 + 0.4))
-    ax.imshow(image, cmap="gray", vmin=0, vmax=1)
-    ax.set_axis_off()
-    ax.set_title(title)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    save_grid = example_utils.save_grid
+    save_grid(out / "interpolations.png", np.concatenate(rows), 10,
+              "linear interpolation in z", cmap="gray")  # fmt: skip
+    samples = np.asarray(model.sample(60)).reshape((60,) + shape)
+    save_grid(out / "samples.png", samples, 10, "samples from the hierarchical prior",
+              cmap="gray")  # fmt: skip
 
 
 def write_table(results, args):

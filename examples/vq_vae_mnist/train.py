@@ -19,10 +19,11 @@ reconstructions.png, samples.png, vqvae.weights.h5, prior.weights.h5.
 """
 
 import argparse
+import functools
 import json
 import math
 import os
-import time
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -32,7 +33,9 @@ import numpy as np  # noqa: E402
 
 import keras_vae  # noqa: E402
 
-SHARED_TFDS = Path(__file__).resolve().parents[2].parent / "shared" / "tfds"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/
+import example_utils  # noqa: E402
+
 LIKELIHOODS = ("mse", "bernoulli", "gaussian", "discretized_logistic")
 
 
@@ -56,7 +59,8 @@ def parse_args(argv=None):
     add("--prior-layers", type=int, default=8)
     add("--num-samples", type=int, default=64, help="sampled images (a square)")
     add("--temperature", type=float, default=1.0, help="sampling temperature")
-    add("--data-dir", default=default_data_dir(), help="prepared TFDS data dir")
+    add("--data-dir", help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, "
+        "then TFDS_DATA_DIR)")
     add("--out-dir", default=os.path.join("runs", "vq_vae_mnist"))
     add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
     add("--seed", type=int, default=0)
@@ -72,11 +76,6 @@ def parse_args(argv=None):
     return args
 
 
-def default_data_dir():
-    env = os.environ.get("KERAS_VAE_DATA_DIR") or os.environ.get("TFDS_DATA_DIR")
-    return env or (str(SHARED_TFDS) if SHARED_TFDS.is_dir() else None)
-
-
 def load_data(args):
     """Grey-level MNIST in [0, 1] (k / 255): all 60k training images, the test set."""
     load = lambda split: keras_vae.datasets.load(  # noqa: E731
@@ -89,43 +88,24 @@ def load_data(args):
 
 def fit_phase(args, model, x, tag, lr):
     """`fit` for one phase, resumable; a finished phase is loaded, not rerun."""
-    epochs = args.epochs if tag == "vqvae" else args.prior_epochs
     backup = Path(args.backup_dir, tag) if args.backup_dir else None
-    done = backup and backup / "finished.weights.h5"
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         jit_compile=True,
         steps_per_execution=args.steps_per_execution,
     )
-    if done and done.exists():
-        print(f"phase {tag!r} already finished: loading {done}")
-        model.load_weights(done)
-        return 0.0
-    callbacks = [
-        keras.callbacks.CSVLogger(str(Path(args.out_dir, f"history_{tag}.csv")), append=True)
-    ]
-    if backup:
-        callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
-    start = time.perf_counter()
-    model.fit(x, batch_size=args.batch_size, epochs=epochs, shuffle=True,
-              callbacks=callbacks, verbose=2)  # fmt: skip
-    if done:  # BackupAndRestore deletes its directory when fit ends
-        done.parent.mkdir(parents=True, exist_ok=True)
-        model.save_weights(done)
-    return time.perf_counter() - start
-
-
-def save_grid(path, images, rows):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    images = np.asarray(images)[..., 0]
-    n, h, w = images.shape
-    cols = n // rows
-    grid = images.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
-    plt.imsave(path, grid, cmap="gray", vmin=0.0, vmax=1.0)
+    return example_utils.fit_phase(
+        model,
+        x,
+        tag,
+        finished=backup and backup / "finished.weights.h5",
+        backup_dir=backup,
+        history=Path(args.out_dir, f"history_{tag}.csv"),
+        batch_size=args.batch_size,
+        epochs=args.epochs if tag == "vqvae" else args.prior_epochs,
+        shuffle=True,
+        verbose=2,
+    )
 
 
 def main(argv=None):
@@ -142,7 +122,7 @@ def main(argv=None):
     vqvae = keras_vae.models.VQVAE(
         num_embeddings=args.num_embeddings,
         embedding_dim=args.embedding_dim,
-        hidden_units=args.hidden_units,
+        filters=args.hidden_units,
         residual_units=args.residual_units,
         likelihood=args.likelihood,
         quantizer=args.quantizer,
@@ -165,10 +145,10 @@ def main(argv=None):
 
     codes_train = np.asarray(vqvae.encode(x_train))
     codes_test = np.asarray(vqvae.encode(x_test))
-    prior = keras_vae.models.PixelCNNPrior(
+    prior = keras_vae.models.PixelCNN(
         args.num_embeddings,
         vqvae.code_shape,
-        hidden_units=args.prior_hidden_units,
+        filters=args.prior_hidden_units,
         num_layers=args.prior_layers,
         seed=args.seed,
     )
@@ -179,9 +159,10 @@ def main(argv=None):
     if args.likelihood != "mse":
         bits_per_dim = float(np.mean(prior.bits_per_dim(vqvae, x_test)))
 
-    rows = math.isqrt(args.num_samples)
+    cols = math.isqrt(args.num_samples)
     samples = prior.sample_images(vqvae, args.num_samples, temperature=args.temperature)
-    save_grid(os.path.join(args.out_dir, "samples.png"), samples, rows)
+    save_grid = functools.partial(example_utils.save_grid, cmap="gray")
+    save_grid(os.path.join(args.out_dir, "samples.png"), samples, cols)
     pairs = np.stack([x_test[:32], recon[:32]], 1).reshape((-1,) + x_test.shape[1:])
     save_grid(os.path.join(args.out_dir, "reconstructions.png"), pairs, 8)
     vqvae.save_weights(os.path.join(args.out_dir, "vqvae.weights.h5"))

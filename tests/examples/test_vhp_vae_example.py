@@ -1,8 +1,8 @@
 """examples/vhp_vae: a tiny end-to-end run on the real MNIST and Frey Faces.
 
 `train.py` runs in a fresh interpreter with a tiny budget (512 training
-images, small networks, one epoch). Skips when the shared raw data
-directory (`../shared/data` beside the checkout) is absent.
+images, small networks, one epoch). Skips when no raw data directory
+(`KERAS_VAE_RAW_DATA_DIR`, see `tests/conftest.py`) holds the files.
 """
 
 import json
@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from keras_vae.testing import run_script
+from keras_vae.testing.real_data import raw_data_dir
 from keras_vae.testing.real_data import requires_data
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "vhp_vae" / "train.py"
-DATA = ROOT.parent / "shared" / "data"
+DATA = raw_data_dir()
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = (
     "--max-train-examples", "512",
@@ -32,7 +33,8 @@ TINY = (
 
 def needs(*parts):
     return requires_data(
-        DATA.joinpath(*parts).exists(), reason=f"no {Path(*parts)} under {DATA}"
+        DATA is not None and DATA.joinpath(*parts).exists(),
+        reason=f"no {Path(*parts)} under KERAS_VAE_RAW_DATA_DIR={DATA}",
     )
 
 
