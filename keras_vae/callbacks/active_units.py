@@ -5,6 +5,7 @@ import keras
 from keras_vae.callbacks.epoch_schedule import EpochSchedule
 from keras_vae.callbacks.epoch_schedule import log_layers
 from keras_vae.diagnostics.active_units import active_units
+from keras_vae.utils.validation import check_non_negative_float
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -47,11 +48,7 @@ class ActiveUnits(EpochSchedule):
 
     def __init__(self, x, every=1, threshold=0.01, batch_size=500):
         super().__init__(every, x)
-        if not threshold >= 0:
-            raise ValueError(
-                f"Expected `threshold` >= 0. Received: threshold={threshold!r}"
-            )
-        self.threshold = float(threshold)
+        self.threshold = check_non_negative_float(threshold, "threshold")
         self.batch_size = check_positive_int(batch_size, "batch_size")
 
     def measure(self, epoch, logs):

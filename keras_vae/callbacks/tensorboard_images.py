@@ -37,9 +37,10 @@ def write_image_summary(tag, image, step):
 
     Example:
 
-    >>> writer = tf.summary.create_file_writer(log_dir)
+    >>> writer = tf.summary.create_file_writer("logs")
     >>> with writer.as_default():
     ...     write_image_summary("grid", np.zeros((4, 6, 1), "uint8"), step=1)
+    True
     """
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4):
@@ -55,4 +56,4 @@ def write_image_summary(tag, image, step):
     tensor = tf.stack(
         [tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(image)]
     )
-    return tf.summary.write(tag, tensor, step=step, metadata=metadata)
+    return bool(tf.summary.write(tag, tensor, step=step, metadata=metadata))

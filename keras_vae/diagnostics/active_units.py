@@ -1,6 +1,5 @@
 """Active latent units (Burda et al., 2016, Sec. 5.2)."""
 
-import math
 import typing
 
 import numpy as np
@@ -8,6 +7,7 @@ from keras import ops
 
 from keras_vae.diagnostics.batching import example_rank
 from keras_vae.diagnostics.batching import host_batches
+from keras_vae.utils.validation import check_non_negative_float
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -109,16 +109,7 @@ def active_units(model, data, threshold=0.01, batch_size=100):
             "posterior `(loc, scale)`, like `keras_vae.models.VAE`. "
             f"Received: model of type {type(model).__name__}"
         )
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float, np.floating, np.integer))
-        or not math.isfinite(threshold)
-        or threshold < 0
-    ):
-        raise ValueError(
-            "Expected `threshold` to be a non-negative float. "
-            f"Received: threshold={threshold!r}"
-        )
+    threshold = check_non_negative_float(threshold, "threshold")
     batch_size = check_positive_int(batch_size, "batch_size")
 
     moments, single, unit_shapes = None, None, None

@@ -72,7 +72,8 @@ class ActiveUnitsTest(testing.TestCase):
     "kwargs, message",
     [
         ({"every": 0}, r"`every` to be a positive integer"),
-        ({"threshold": -1.0}, r"`threshold` >= 0"),
+        ({"threshold": -1.0}, r"`threshold` to be a non-negative float"),
+        ({"threshold": float("inf")}, r"`threshold` to be a non-negative float"),
         ({"batch_size": 0}, r"`batch_size` to be a positive"),
         ({"x": np.zeros((0, 4), "float32")}, r"non-empty batch.*\(0, 4\)"),
         ({"x": np.zeros(4, "float32")}, r"non-empty batch.*\(4,\)"),
