@@ -43,7 +43,11 @@ def write_image_summary(tag, image, step):
     True
     """
     image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4):
+    if (
+        image.dtype != np.uint8
+        or image.ndim != 3
+        or image.shape[-1] not in (1, 2, 3, 4)
+    ):
         raise ValueError(
             "Expected `image` to be a uint8 array of shape (height, width, "
             f"channels) with 1 to 4 channels. Received: image of dtype "

@@ -25,14 +25,23 @@ from keras_vae.callbacks import LogLikelihood
 # Hyper-parameters other than the defaults, to see them survive the trip.
 CALLBACKS = {
     "ActiveUnits": (ActiveUnits, {"every": 3, "threshold": 0.5, "batch_size": 7}),
-    "ELBOSurgery": (ELBOSurgery, {"every": 2, "num_samples": 3, "batch_size": 7, "seed": 9}),
+    "ELBOSurgery": (
+        ELBOSurgery,
+        {"every": 2, "num_samples": 3, "batch_size": 7, "seed": 9},
+    ),
     "LogLikelihood": (
         LogLikelihood,
         {"every": 2, "max_examples": None, "batch_size": 9, "name": "ll"},
     ),
     "ImageGrid": (
         ImageGrid,
-        {"directory": "grids", "num_images": 2, "every": 3, "log_dir": "logs", "image_shape": [6, 6]},
+        {
+            "directory": "grids",
+            "num_images": 2,
+            "every": 3,
+            "log_dir": "logs",
+            "image_shape": [6, 6],
+        },
     ),
 }
 
@@ -81,7 +90,9 @@ def test_round_trip_keeps_the_config_and_drops_the_data(name):
     again = cls(x=callback.x, **clone.get_config())
     assert again.get_config() == callback.get_config()
     np.testing.assert_array_equal(again.x, callback.x)
-    np.testing.assert_array_equal(cls.from_config({**clone.get_config(), "x": callback.x}).x, callback.x)
+    np.testing.assert_array_equal(
+        cls.from_config({**clone.get_config(), "x": callback.x}).x, callback.x
+    )
 
 
 def _vae():
@@ -94,11 +105,17 @@ def _vae():
 def test_a_restored_callback_without_data_fails_before_training(name):
     cls, kwargs = CALLBACKS[name]
     restored = keras.saving.deserialize_keras_object(
-        json.loads(json.dumps(keras.saving.serialize_keras_object(cls(_data(4), **kwargs))))
+        json.loads(
+            json.dumps(keras.saving.serialize_keras_object(cls(_data(4), **kwargs)))
+        )
     )
     epochs = []
-    watch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: epochs.append(e))
-    with pytest.raises(ValueError, match=rf"examples {name} measures on.*{name}\(x, \*\*config\)"):
+    watch = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda e, logs: epochs.append(e)
+    )
+    with pytest.raises(
+        ValueError, match=rf"examples {name} measures on.*{name}\(x, \*\*config\)"
+    ):
         _vae().fit(_data(8), epochs=1, verbose=0, callbacks=[watch, restored])
     assert epochs == []
 

@@ -65,9 +65,7 @@ class WriteImageSummaryTest(testing.TestCase):
             tf.summary.image("grid", image[None], step=2)
         [a], [b] = _events(ours), _events(theirs)
         self.assertEqual(a[:2], b[:2])
-        self.assertEqual(
-            a[2].plugin_data.plugin_name, b[2].plugin_data.plugin_name
-        )
+        self.assertEqual(a[2].plugin_data.plugin_name, b[2].plugin_data.plugin_name)
         # TensorBoard's metadata content is ImagePluginData(version=0): empty.
         self.assertEqual(a[2].plugin_data.content, b[2].plugin_data.content)
         np.testing.assert_array_equal(tf.make_ndarray(a[3]), tf.make_ndarray(b[3]))
@@ -75,7 +73,11 @@ class WriteImageSummaryTest(testing.TestCase):
 
 @pytest.mark.parametrize(
     "image",
-    [np.zeros((4, 4, 1), "float32"), np.zeros((4, 4), "uint8"), np.zeros((4, 4, 5), "uint8")],
+    [
+        np.zeros((4, 4, 1), "float32"),
+        np.zeros((4, 4), "uint8"),
+        np.zeros((4, 4, 5), "uint8"),
+    ],
 )
 def test_bad_images_raise(image):
     with pytest.raises(ValueError, match=r"uint8 array of shape \(height, width"):

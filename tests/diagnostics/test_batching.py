@@ -21,15 +21,17 @@ def _sources(x):
         "unbatched dataset": slices(x),
         "batched dataset": slices(x).batch(5),
         "(x, y) dataset": slices((x, np.zeros(len(x)))).batch(4),
-        "dataset of unknown element shape": slices(x).batch(6).map(
-            lambda e: tf.reshape(e, tf.shape(e))
-        ),
+        "dataset of unknown element shape": slices(x)
+        .batch(6)
+        .map(lambda e: tf.reshape(e, tf.shape(e))),
         "iterator of batches": iter([x[:10], x[10:11], x[11:]]),
     }
 
 
 @pytest.mark.parametrize("source", sorted(_sources(_x())))
-@pytest.mark.parametrize("batch_size, max_examples", [(7, None), (1, 3), (50, None), (4, 9)])
+@pytest.mark.parametrize(
+    "batch_size, max_examples", [(7, None), (1, 3), (50, None), (4, 9)]
+)
 def test_batches_are_the_examples_in_order(source, batch_size, max_examples):
     x = _x()
     batches = list(host_batches(_sources(x)[source], batch_size, 2, max_examples))
@@ -45,7 +47,10 @@ def test_batches_are_the_examples_in_order(source, batch_size, max_examples):
 def test_example_rank_decides_what_an_element_is():
     # Elements of shape (3, 2): a batch of three 2-vectors, or one 3 x 2 example.
     dataset = tf.data.Dataset.from_tensor_slices(_x(4))
-    assert [b.shape for b in host_batches(dataset, 8, example_rank=1)] == [(8, 2), (4, 2)]
+    assert [b.shape for b in host_batches(dataset, 8, example_rank=1)] == [
+        (8, 2),
+        (4, 2),
+    ]
     assert [b.shape for b in host_batches(dataset, 8, example_rank=2)] == [(4, 3, 2)]
 
 
