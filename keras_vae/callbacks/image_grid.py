@@ -48,8 +48,14 @@ class ImageGrid(EpochSchedule):
 
     Example:
 
-    >>> vae.fit(x_train, epochs=10, callbacks=[
+    >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
+    >>> vae.compile(optimizer="adam")
+    >>> history = vae.fit(x_train, epochs=2, verbose=0, callbacks=[
     ...     keras_vae.callbacks.ImageGrid("grids", x=x_test, log_dir="logs")])
+    >>> import os
+    >>> sorted(os.listdir("grids"))
+    ['reconstructions_epoch_0001.png', 'reconstructions_epoch_0002.png',
+     'samples_epoch_0001.png', 'samples_epoch_0002.png']
     """
 
     requires_x = False

@@ -33,11 +33,17 @@ class KLWarmUp(keras.callbacks.Callback):
 
     Example:
 
-    >>> vae.fit(x, epochs=200, callbacks=[keras_vae.callbacks.KLWarmUp(100)])
-    >>> vae.fit(x, epochs=200, validation_data=(x_val,), callbacks=[
-    ...     keras_vae.callbacks.KLWarmUp(100),
+    >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
+    >>> vae.compile(optimizer="adam")
+    >>> history = vae.fit(x_train, epochs=4, verbose=0,
+    ...                   callbacks=[keras_vae.callbacks.KLWarmUp(2)])
+    >>> history.history["beta"]  # beta of each epoch
+    [0.0, 0.5, 1.0, 1.0]
+    >>> history = vae.fit(x_train, epochs=4, verbose=0, validation_data=(x_val,),
+    ...                   callbacks=[
+    ...     keras_vae.callbacks.KLWarmUp(2),
     ...     keras.callbacks.EarlyStopping(
-    ...         monitor="val_elbo", mode="max", patience=20, restore_best_weights=True)])
+    ...         monitor="val_elbo", mode="max", patience=2, restore_best_weights=True)])
 
     Reference:
         - [Sønderby et al., 2016](https://arxiv.org/abs/1602.02282)

@@ -97,8 +97,12 @@ def active_units(model, data, threshold=0.01, batch_size=100):
 
     Example:
 
+    >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
+    >>> vae.compile(optimizer="adam")
+    >>> history = vae.fit(x_train, epochs=2, verbose=0)
     >>> result = keras_vae.diagnostics.active_units(vae, x_test)
-    >>> print(f"{result.num_active} of {vae.latent_dim} units are active")
+    >>> print(f"{vae.latent_dim} units, {result.num_active} active")
+    4 units, ... active
 
     Reference:
         - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)

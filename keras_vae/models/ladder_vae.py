@@ -98,11 +98,13 @@ class LadderVAE(LatentVariableModel):
 
     Example:
 
-    >>> lvae = keras_vae.models.LadderVAE(free_bits=0.5)
-    >>> lvae.compile(optimizer=keras.optimizers.Adam(2e-3), jit_compile=True)
-    >>> history = lvae.fit(x_train, epochs=1, batch_size=256,
+    >>> lvae = keras_vae.models.LadderVAE(  # the paper: the default 5 layers
+    ...     latent_dims=(8, 4), hidden_units=(64, 32), free_bits=0.5, seed=0)
+    >>> lvae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    >>> history = lvae.fit(x_train, epochs=1, batch_size=256, verbose=0,
     ...                    callbacks=[keras_vae.callbacks.KLWarmUp(200)])
     >>> [u.num_active for u in keras_vae.diagnostics.active_units(lvae, x_test)]
+    [..., ...]
 
     Reference:
         - [Sønderby et al., 2016](https://arxiv.org/abs/1602.02282)

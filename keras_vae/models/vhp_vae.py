@@ -82,9 +82,10 @@ class VHPVAE(VAE):
     Example:
 
     >>> vhp = keras_vae.models.VHPVAE(kappa=8.0, latent_dim=8, hidden_units=(64,))
-    >>> vhp.compile(optimizer="adam", jit_compile=True)
-    >>> history = vhp.fit(x_train, epochs=1, batch_size=100)
-    >>> history.history["lambda"]
+    >>> vhp.compile(optimizer="adam")
+    >>> history = vhp.fit(x_train, epochs=1, batch_size=100, verbose=0)
+    >>> history.history["lambda"]  # the Lagrange multiplier after each epoch
+    [...]
 
     Reference:
         - [Klushyn et al., 2019](https://arxiv.org/abs/1905.04982), Sec. 2

@@ -51,17 +51,25 @@ class VampPrior(Prior):
 
     Example:
 
-    >>> vae = keras_vae.models.VAE(
-    ...     latent_dim=40, prior=keras_vae.priors.VampPrior(500))
-    >>> vae.compile(optimizer=keras.optimizers.Adam(5e-4), jit_compile=True)
-    >>> history = vae.fit(x_train, epochs=1, batch_size=100)
+    >>> vae = keras_vae.models.VAE(  # the paper: latent_dim=40, VampPrior(500)
+    ...     latent_dim=4, hidden_units=(32,), prior=keras_vae.priors.VampPrior(50))
+    >>> vae.compile(optimizer=keras.optimizers.Adam(5e-4))
+    >>> history = vae.fit(x_train, epochs=1, batch_size=100, verbose=0)
     >>> images = keras.ops.convert_to_numpy(vae.prior.pseudo_inputs)
+    >>> images.shape  # 50 pseudo-inputs of the data's shape (8x8 digits)
+    (50, 8, 8, 1)
 
     Standalone, with any layer returning a Gaussian posterior `(loc, scale)`:
 
-    >>> prior = keras_vae.priors.VampPrior(10, pseudo_input_shape=(784,))
+    >>> prior = keras_vae.priors.VampPrior(
+    ...     10, pseudo_input_shape=(784,), latent_dim=2)
+    >>> posterior_layer = keras.Sequential([
+    ...     keras.layers.Dense(64, activation="relu"),
+    ...     keras_vae.layers.GaussianParameters(2)])
     >>> prior.attach_encoder(posterior_layer)
-    >>> log_pz = prior.log_prob(z)
+    >>> z = np.zeros((3, 2), "float32")
+    >>> prior.log_prob(z).shape
+    TensorShape([3])
 
     Reference:
         - [Tomczak & Welling, 2018](https://arxiv.org/abs/1705.07120)
