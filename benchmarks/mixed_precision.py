@@ -46,7 +46,7 @@ def build_model(name, seed):
 
     common = dict(latent_dim=40, hidden_units=(300, 300), dynamic_binarization=True, seed=seed)
     if name == "iwae":
-        return keras_vae.models.VAE(objective="iwae", num_samples=5, **common)
+        return keras_vae.models.VAE(objective="iwae", num_importance_samples=5, **common)
     if name == "vamp":
         return keras_vae.models.VAE(prior=keras_vae.priors.VampPrior(500), **common)
     return keras_vae.models.VAE(**common)
@@ -106,7 +106,7 @@ def worker(args):
     x_test = test_set(args)[: args.nll_examples]
     start = time.perf_counter()
     result = keras_vae.diagnostics.log_likelihood(
-        model, x_test, num_samples=args.nll_samples, batch_size=500
+        model, x_test, num_importance_samples=args.nll_samples, batch_size=500
     )
     print(
         json.dumps(

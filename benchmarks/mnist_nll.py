@@ -43,7 +43,7 @@ def burda_learning_rate(epoch):
 
 
 def build_model(args):
-    common = dict(objective=args.objective, num_samples=args.k, seed=args.seed,
+    common = dict(objective=args.objective, num_importance_samples=args.k, seed=args.seed,
                   dynamic_binarization=True)
     if args.architecture == "gated":
         prior = keras_vae.priors.VampPrior(args.components) if args.prior == "vamp" else None
@@ -89,7 +89,7 @@ class NLLCurve(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         result = keras_vae.diagnostics.log_likelihood(
-            self.model, self.x_test, num_samples=self.num_samples, batch_size=500)
+            self.model, self.x_test, num_importance_samples=self.num_samples, batch_size=500)
         new = not os.path.exists(self.path)
         with open(self.path, "a", newline="") as f:
             w = csv.writer(f)
@@ -158,7 +158,7 @@ def main():
     train_seconds = time.time() - start
     x_eval = x_test[: args.nll_examples]
     start = time.time()
-    result = keras_vae.diagnostics.log_likelihood(model, x_eval, num_samples=args.nll_samples,
+    result = keras_vae.diagnostics.log_likelihood(model, x_eval, num_importance_samples=args.nll_samples,
                                                   batch_size=500)
     units = keras_vae.diagnostics.active_units(model, x_test)
     out = {

@@ -1,7 +1,7 @@
 """Throughput cost of the in-step input checks (issue 13, item 5).
 
 keras_vae's train step checks every batch inside the compiled step (finite,
-in the likelihood's support) and records a bad step for the `TerminateOnNaN`
+in the likelihood's support) and records a bad step for the `RaiseOnNonFinite`
 guard. This script times `fit` of the paper's default model (VAE, gated MLP
 784-300-300-40, Bernoulli likelihood, dynamic binarization, Adam, XLA) with
 the checks ("checked") against a subclass whose `_data_flags` returns

@@ -101,7 +101,7 @@ def build_model(config, seed=0):
             **size, restart_dead_codes=True, seed=seed
         )
     model = keras_vae.models.VQVAE(
-        **size, hidden_units=64, residual_units=32, quantizer=quantizer, seed=seed
+        **size, filters=64, residual_units=32, quantizer=quantizer, seed=seed
     )
     model.compile(optimizer=keras.optimizers.Adam(2e-4), jit_compile=True)
     return model

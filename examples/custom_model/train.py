@@ -1,23 +1,26 @@
-"""keras_vae's layers and losses inside your own `keras.Model`: an IWAE.
+"""Your own model on keras_vae's public contract: an IWAE.
 
-    python examples/custom_model/train.py
+    python examples/custom_model/train.py [--export-dir DIR]
 
-`keras_vae.models.VAE` is one way to use the library; this example builds an
-importance weighted autoencoder (Burda et al., 2016) by hand from its parts:
+`keras_vae.models.VAE` is one ready model; this example writes an importance
+weighted autoencoder (Burda et al., 2016) as a subclass of
+`keras_vae.models.LatentVariableModel`, using only public API:
 
     encoder    GatedDense, GatedDense, GaussianParameters -> loc, scale of q(z|x)
-    sampling   GaussianSample(num_samples=k)    -> z of shape (k, batch, latent)
-    decoder    GatedDense, GatedDense, Dense    -> Bernoulli logits of p(x|z)
-    densities  Bernoulli().log_prob, StandardNormal().log_prob
-    loss       IWAELoss: -log (1/k) sum_i w_i,  log w_i = log p(x, z_i) - log q(z_i|x)
+    sampling   self.reparameterize(loc, scale, k)  -> z of shape (k, batch, latent)
+    decoder    GatedDense, GatedDense, Dense       -> Bernoulli logits of p(x|z)
+    densities  Bernoulli().log_prob, StandardNormal().log_prob, utils.gaussian.log_normal
+    objective  self.objective_terms(rec, kl): the IWAE bound over the k samples
 
-The model's `call` returns the log importance weights and `compute_loss`
-feeds them to `keras_vae.losses.IWAELoss`, so Keras's own `fit` and
-`evaluate` train and score it, XLA-compiled.
+The subclass implements `build`, `compute_terms`, `log_importance_weights` and
+the graph hooks `encode_tensors`/`decode_tensors`; the base class gives it
+`fit` (XLA, non-finite guard, KL warm-up), `log_likelihood`, the eager
+`encode`/`decode`/`reconstruct`/`sample`, `serving_signatures()` for
+`keras_vae.export.export_for_serving` and `latent_layers()` for
+`keras_vae.diagnostics.elbo_surgery`.
 """
 
 import argparse
-import math
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,71 +29,117 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 import keras_vae  # noqa: E402
+from keras_vae.utils.gaussian import log_normal  # noqa: E402
 
 
-class IWAE(keras.Model):
-    """An IWAE for flat binary vectors, assembled from keras_vae parts."""
+@keras.saving.register_keras_serializable(package="custom_model")
+class IWAE(keras_vae.models.LatentVariableModel):
+    """An IWAE for flat binary vectors, on the `LatentVariableModel` contract.
+
+    ```none
+    log w_i = log p(x | z_i) + log p(z_i) - log q(z_i | x),   z_i ~ q(z | x)
+    L_k     = log (1/k) sum_i w_i
+    ```
+    """
 
     def __init__(
-        self, data_dim, latent_dim=8, hidden_units=128, k=10, seed=None, **kwargs
+        self,
+        latent_dim=8,
+        hidden_units=(128, 128),
+        num_importance_samples=10,
+        beta=1.0,
+        seed=None,
+        **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(
+            metric_names=("reconstruction", "kl"),
+            objective="iwae",
+            beta=beta,
+            seed=seed,
+            **kwargs,
+        )
         self.latent_dim = latent_dim
+        self.hidden_units = tuple(hidden_units)
+        self.num_importance_samples = num_importance_samples
         GatedDense = keras_vae.layers.GatedDense
-        self.encoder = keras.Sequential(
-            [GatedDense(hidden_units), GatedDense(hidden_units)]
-        )
+        self.encoder = keras.Sequential([GatedDense(u) for u in self.hidden_units])
         self.posterior = keras_vae.layers.GaussianParameters(latent_dim)
-        self.sample_z = keras_vae.layers.GaussianSample(num_samples=k, seed=seed)
-        self.decoder = keras.Sequential(
-            [
-                GatedDense(hidden_units),
-                GatedDense(hidden_units),
-                keras.layers.Dense(data_dim),
-            ]
-        )
         self.likelihood = keras_vae.likelihoods.Bernoulli()
-        self.prior = keras_vae.priors.StandardNormal()
-        self.iwae_loss = keras_vae.losses.IWAELoss()
+        self.prior = keras_vae.priors.StandardNormal(latent_dim=latent_dim)
+        self.decoder = None
+        self.data_shape = None
 
     def build(self, input_shape):
-        # Create every sub-layer's weights from the data shape (batch, data_dim).
+        # Everything is created from the data shape (batch, data_dim).
+        self.data_shape = tuple(input_shape[1:])
+        GatedDense = keras_vae.layers.GatedDense
+        self.decoder = keras.Sequential(
+            [GatedDense(u) for u in reversed(self.hidden_units)]
+            + [keras.layers.Dense(self.data_shape[-1])]
+        )
         self.encoder.build(input_shape)
         self.posterior.build(self.encoder.compute_output_shape(input_shape))
-        self.decoder.build((None, None, self.latent_dim))  # z is (k, batch, latent)
+        self.decoder.build((None, self.latent_dim))
+        self.prior.build((None, self.latent_dim))
+        self.built = True
 
-    def call(self, x):
-        """Log importance weights log p(x, z_i) - log q(z_i | x), shape (k, batch)."""
-        loc, scale = self.posterior(self.encoder(x))  # (batch, latent) each
-        z = self.sample_z(loc, scale)  # (k, batch, latent): sample axis first
-        logits = self.decoder(z)  # (k, batch, data_dim)
-        log_px_z = self.likelihood.log_prob(x, logits)  # (k, batch)
-        log_pz = self.prior.log_prob(z)  # (k, batch)
-        # log q(z | x) of the diagonal Gaussian posterior.
-        log_qz_x = ops.sum(
-            -0.5 * ops.square((z - loc) / scale)
-            - ops.log(scale)
-            - 0.5 * math.log(2 * math.pi),
-            axis=-1,
-        )
-        return log_px_z + log_pz - log_qz_x
+    # The graph hooks: q(z | x) and the mean of p(x | z).
+    def encode_tensors(self, x):
+        return self.posterior(self.encoder(x))
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        # Keras loss classes reduce over the leading (batch) axis, so IWAELoss
-        # takes the log weights as (batch, k): move the sample axis last.
-        return self.iwae_loss(None, ops.transpose(y_pred))
+    def decode_tensors(self, z):
+        return self.likelihood.mean(self._logits(z))
+
+    def _logits(self, z, training=False):
+        """Decoder logits for z of shape `(..., latent_dim)`."""
+        lead = tuple(ops.shape(z)[:-1])
+        flat = self.decoder(ops.reshape(z, (-1, self.latent_dim)), training=training)
+        return ops.reshape(flat, lead + self.data_shape)
+
+    def _terms(self, x, k, training=False):
+        """log p(x | z) and log q(z | x) - log p(z) of k samples, `(k, batch)` each."""
+        loc, scale = self.posterior(self.encoder(x, training=training))
+        z = self.reparameterize(loc, scale, k)  # (k, batch, latent): sample axis first
+        rec = self.likelihood.log_prob(x, self._logits(z, training))
+        kl = log_normal(z, loc, scale) - self.prior.log_prob(z)
+        return rec, kl
+
+    def compute_terms(self, x, training=False):
+        rec, kl = self._terms(x, self.num_importance_samples, training)
+        objective, bound = self.objective_terms(rec, kl)  # beta-weighted, true bound
+        return {
+            "loss": -ops.mean(objective),
+            "iwae_bound": ops.mean(bound),
+            "reconstruction": ops.mean(rec),
+            "kl": ops.mean(kl),
+        }
+
+    def log_importance_weights(self, x, num_importance_samples):
+        rec, kl = self._terms(x, num_importance_samples)
+        return rec - kl
+
+    def call(self, x, training=False):
+        loc, scale = self.posterior(self.encoder(x, training=training))
+        return self.likelihood.mean(self._logits(self.reparameterize(loc, scale), training))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "hidden_units": list(self.hidden_units),
+            "num_importance_samples": self.num_importance_samples,
+        }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        description="Train an IWAE built from keras_vae parts."
+        description="Train an IWAE written on keras_vae's LatentVariableModel."
     )
     parser.add_argument("--epochs", type=int, default=50, help="(50)")
     parser.add_argument("-k", type=int, default=10, help="samples per example (10)")
     parser.add_argument("--seed", type=int, default=0, help="(0)")
-    parser.add_argument("--quiet", action="store_true", help="no per-epoch log")
+    parser.add_argument("--export-dir", help="also export it for TF Serving here")
+    parser.add_argument("--quiet", action="store_true", help="the bound line only")
     args = parser.parse_args(argv)
     keras.utils.set_random_seed(args.seed)
 
@@ -99,16 +148,29 @@ def main(argv=None):
     train = keras_vae.datasets.load("digits", "train", batch_size=100, flatten=True)
     test = keras_vae.datasets.load("digits", "test", batch_size=300, flatten=True)
 
-    model = IWAE(data_dim=64, k=args.k, seed=args.seed)
+    model = IWAE(num_importance_samples=args.k, seed=args.seed)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
     # `shuffle=False`: keras_vae.datasets.load already reshuffles every epoch.
     model.fit(train, epochs=args.epochs, shuffle=False, verbose=0 if args.quiet else 2)
 
-    bound = -model.evaluate(test, verbose=0, return_dict=True)["loss"]
+    bound = model.evaluate(test, verbose=0, return_dict=True)["iwae_bound"]
     print(
         f"test IWAE bound L_{args.k}: {bound:.2f} nats "
         f"(a lower bound on log p(x), mean over 300 test images)"
     )
+    if args.quiet:
+        return
+    x_test = keras.ops.convert_to_numpy(next(iter(test)))
+    surgery = keras_vae.diagnostics.elbo_surgery(model, x_test, seed=args.seed)
+    print(
+        f"ELBO surgery: avg KL {surgery.avg_kl:.2f} = I[i, z] "
+        f"{surgery.mutual_information:.2f} (<= log N = {surgery.log_n:.2f}) "
+        f"+ marginal KL {surgery.marginal_kl:.2f} nats"
+    )
+    if args.export_dir:
+        path = keras_vae.export.export_for_serving(model, args.export_dir)
+        print(f"exported for TF Serving: {path} (signatures "
+              f"{', '.join(keras_vae.export.available_signatures(model))})")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ from keras_vae.callbacks.elbo_surgery import ELBOSurgery
 from keras_vae.callbacks.image_grid import ImageGrid
 from keras_vae.callbacks.kl_warm_up import KLWarmUp
 from keras_vae.callbacks.log_likelihood import LogLikelihood
-from keras_vae.callbacks.terminate_on_nan import NonFiniteLossError
-from keras_vae.callbacks.terminate_on_nan import TerminateOnNaN
+from keras_vae.callbacks.raise_on_non_finite import NonFiniteLossError
+from keras_vae.callbacks.raise_on_non_finite import RaiseOnNonFinite
 
 __all__ = [
     "ActiveUnits",
@@ -15,5 +15,5 @@ __all__ = [
     "KLWarmUp",
     "LogLikelihood",
     "NonFiniteLossError",
-    "TerminateOnNaN",
+    "RaiseOnNonFinite",
 ]

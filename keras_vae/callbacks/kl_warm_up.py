@@ -5,6 +5,21 @@ import keras
 from keras_vae.utils.validation import check_positive_int
 
 
+def check_has_beta(model, schedule):
+    """Raise unless `model` has a KL weight `beta` to schedule.
+
+    A `keras_vae.models.LatentVariableModel` has one; an `Autoencoder`
+    without a KL term (`VQVAE`) does not.
+    """
+    if not isinstance(getattr(model, "beta", None), keras.Variable):
+        raise ValueError(
+            f"Expected a model with a KL weight `beta` for {schedule} (a "
+            "`keras_vae.models.LatentVariableModel`). Received: model of type "
+            f"{type(model).__name__}, which has no `beta` (a VQVAE has no KL "
+            "term to weight)"
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_vae")
 class KLWarmUp(keras.callbacks.Callback):
     """Ramps the model's KL weight `beta` linearly from 0 to `max_value`.
@@ -35,12 +50,12 @@ class KLWarmUp(keras.callbacks.Callback):
 
     >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
     >>> vae.compile(optimizer="adam")
-    >>> history = vae.fit(x_train, epochs=4, verbose=0,
+    >>> history = vae.fit(x_train, epochs=4, batch_size=100, verbose=0,
     ...                   callbacks=[keras_vae.callbacks.KLWarmUp(2)])
     >>> history.history["beta"]  # beta of each epoch
     [0.0, 0.5, 1.0, 1.0]
-    >>> history = vae.fit(x_train, epochs=4, verbose=0, validation_data=(x_val,),
-    ...                   callbacks=[
+    >>> history = vae.fit(x_train, epochs=4, batch_size=100, verbose=0,
+    ...                   validation_data=(x_val,), callbacks=[
     ...     keras_vae.callbacks.KLWarmUp(2),
     ...     keras.callbacks.EarlyStopping(
     ...         monitor="val_elbo", mode="max", patience=2, restore_best_weights=True)])
@@ -65,12 +80,11 @@ class KLWarmUp(keras.callbacks.Callback):
         progress = (epoch - self.start_epoch) / self.epochs
         return self.max_value * min(1.0, max(0.0, progress))
 
+    def on_train_begin(self, logs=None):
+        check_has_beta(self.model, type(self).__name__)
+
     def on_epoch_begin(self, epoch, logs=None):
-        if not hasattr(self.model, "beta"):
-            raise ValueError(
-                "KLWarmUp needs a model with a `beta` variable (a keras_vae "
-                f"model). Received: model of type {type(self.model).__name__}"
-            )
+        check_has_beta(self.model, type(self).__name__)
         self.model.beta.assign(self.value(epoch))
 
     def get_config(self):

@@ -30,7 +30,7 @@ class LogLikelihood(EpochSchedule):
             callback rebuilt from its config raises at the start of `fit`
             until built again with it: `LogLikelihood(x, **config)`.
         every: Positive integer, log every `every` epochs. Defaults to 1.
-        num_samples: Positive integer S, importance samples per example.
+        num_importance_samples: Positive integer S, importance samples per example.
             Defaults to 1000.
         max_examples: Optional positive integer, score only the first
             `max_examples` examples of `x`. Defaults to 1000.
@@ -41,8 +41,13 @@ class LogLikelihood(EpochSchedule):
 
     Example:
 
-    >>> vae.fit(x_train, epochs=100, callbacks=[
-    ...     keras_vae.callbacks.LogLikelihood(x_val, every=10)])
+    >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
+    >>> vae.compile(optimizer="adam")
+    >>> history = vae.fit(x_train, epochs=2, batch_size=100, verbose=0, callbacks=[
+    ...     keras_vae.callbacks.LogLikelihood(
+    ...         x_val, every=10, num_importance_samples=100)])
+    >>> len(history.history["val_log_likelihood"])  # epoch 1 only
+    1
 
     Reference:
         - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
@@ -52,13 +57,13 @@ class LogLikelihood(EpochSchedule):
         self,
         x,
         every=1,
-        num_samples=1000,
+        num_importance_samples=1000,
         max_examples=1000,
         batch_size=100,
         name="val_log_likelihood",
     ):
         super().__init__(every, x)
-        self.num_samples = check_positive_int(num_samples, "num_samples")
+        self.num_importance_samples = check_positive_int(num_importance_samples, "num_importance_samples")
         if max_examples is not None:
             max_examples = check_positive_int(max_examples, "max_examples")
         self.max_examples = max_examples
@@ -73,7 +78,7 @@ class LogLikelihood(EpochSchedule):
         result = log_likelihood(
             self.model,
             self.x,
-            num_samples=self.num_samples,
+            num_importance_samples=self.num_importance_samples,
             batch_size=self.batch_size,
             max_examples=self.max_examples,
         )
@@ -82,7 +87,7 @@ class LogLikelihood(EpochSchedule):
     def get_config(self):
         return {
             "every": self.every,
-            "num_samples": self.num_samples,
+            "num_importance_samples": self.num_importance_samples,
             "max_examples": self.max_examples,
             "batch_size": self.batch_size,
             "name": self.name,

@@ -1,4 +1,4 @@
-"""TerminateOnNaN: stop with a clear error at the first bad training step."""
+"""RaiseOnNonFinite: stop with a clear error at the first bad training step."""
 
 import math
 
@@ -6,7 +6,7 @@ import keras
 
 
 class NonFiniteLossError(FloatingPointError):
-    """Raised by `TerminateOnNaN` when training produces a non-finite loss
+    """Raised by `RaiseOnNonFinite` when training produces a non-finite loss
     or gradient (or meets a batch with non-finite values)."""
 
 
@@ -18,7 +18,7 @@ class NonFiniteDataError(NonFiniteLossError, ValueError):
     """
 
 
-# Bits of a step guard's `reason` (see `keras_vae.models.tensorflow_trainer`).
+# Bits of a step guard's `reason` (see `keras_vae.models.guarded_steps`).
 _NON_FINITE_DATA, _BELOW, _ABOVE, _LOSS, _GRADIENT = 1, 2, 4, 8, 16
 _MODES = {"train": "training", "test": "evaluation", "predict": "prediction"}
 
@@ -42,7 +42,7 @@ def step_guard_error(model, mode, report, epoch=None):
             f"stopped. {skipped}Check the data pipeline."
         )
     if reason & (_BELOW | _ABOVE):
-        low, high = model._data_support()
+        low, high = model.data_support()
         return ValueError(
             f"Expected `x` to lie in [{low:g}, {high:g}] (the support of the "
             f"model's {type(model.likelihood).__name__} likelihood). Received: "
@@ -59,7 +59,7 @@ def step_guard_error(model, mode, report, epoch=None):
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class TerminateOnNaN(keras.callbacks.Callback):
+class RaiseOnNonFinite(keras.callbacks.Callback):
     """Stops training at the first bad step, with a clear error.
 
     keras_vae's train step skips the update of any step whose loss or
@@ -76,12 +76,23 @@ class TerminateOnNaN(keras.callbacks.Callback):
 
     `fit`, `evaluate` and `predict` on keras_vae models add it unless one
     is already given, also when Keras's own `keras.callbacks.TerminateOnNaN`
-    is (which sees only the loss). On other models it checks the logged
-    loss.
+    is (which sees only the loss and stops quietly; this one raises and
+    names the cause, hence its own name). On other models it checks the
+    logged loss.
 
     Example:
 
-    >>> vae.fit(x, callbacks=[keras_vae.callbacks.TerminateOnNaN()])
+    >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,))
+    >>> vae.compile(optimizer="adam")
+    >>> x = x_train.copy()
+    >>> x[150] = np.nan  # a corrupt example in the second batch of 100
+    >>> data = tf.data.Dataset.from_tensor_slices(x).batch(100)
+    >>> vae.fit(data, verbose=0, callbacks=[keras_vae.callbacks.RaiseOnNonFinite()])
+    Traceback (most recent call last):
+    ...
+    keras_vae.callbacks.raise_on_non_finite.NonFiniteDataError: Expected `x` to
+    hold only finite values. Received: a batch with non-finite values (NaN or inf)
+    at epoch 0, batch 1. ...
     """
 
     def __init__(self):
@@ -89,7 +100,7 @@ class TerminateOnNaN(keras.callbacks.Callback):
         self._epoch = 0
 
     def _guard(self, mode):
-        step_guard = getattr(self.model, "_step_guard", None)
+        step_guard = getattr(self.model, "step_guard", None)
         return None if step_guard is None else step_guard(mode)
 
     def _reset(self, mode, step=True):

@@ -10,6 +10,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_vae.priors.gaussian_mixture import gaussian_log_prob_features
+from keras_vae.priors.gaussian_mixture import gaussian_log_prob_weights
+
 # Padding columns get this constant term: exp(-1e30 - max) = 0 exactly.
 _PAD = -1e30
 # float64: the expanded squares cancel (a float32 block loses ~1e-3 nats on
@@ -25,7 +28,7 @@ def _block_logsumexp(z, weights, const):
     `z` is `(R, D)`; `weights` `(2D, C)` and `const` `(C,)` encode the
     quadratic form of C Gaussians, so the block is one matmul.
     """
-    features = ops.concatenate([ops.square(z), z], axis=-1)
+    features = gaussian_log_prob_features(z)
     return ops.logsumexp(ops.matmul(features, weights) + const, axis=-1)
 
 
@@ -33,8 +36,7 @@ def log_aggregate_posterior(z, loc, scale, chunk_size=2048):
     """log q̄(z) = logsumexp_m log N(z; loc_m, diag scale_m^2) - log N.
 
     ```none
-    log N(z; m, s) = sum_d [ -z_d^2 / (2 s_d^2) + z_d m_d / s_d^2 ]
-                     + sum_d [ -m_d^2 / (2 s_d^2) - log s_d ] - D/2 log 2 pi
+    log N(z; m, s) = [z^2, z] . w + b     (`priors.gaussian_mixture.gaussian_log_prob_weights`)
     ```
 
     The sum over the N components is exact (every one of them), taken in
@@ -56,15 +58,12 @@ def log_aggregate_posterior(z, loc, scale, chunk_size=2048):
     z = np.asarray(z, dtype="float64")
     loc = np.asarray(loc, dtype="float64")
     scale = np.asarray(scale, dtype="float64")
-    num, dim = loc.shape
+    num = loc.shape[0]
     centre = loc.mean(axis=0)
     z, loc = z - centre, loc - centre
-    precision = 1.0 / np.square(scale)
-    weights = np.concatenate([-0.5 * precision, loc * precision], axis=1).T
-    const = (
-        -0.5 * np.sum(np.square(loc) * precision, axis=1)
-        - np.sum(np.log(scale), axis=1)
-        - 0.5 * dim * math.log(2.0 * math.pi)
+    weights, const = (
+        np.asarray(ops.convert_to_numpy(a), "float64")
+        for a in gaussian_log_prob_weights(loc, scale)
     )
     # Pad to whole blocks so that one compiled shape serves every block.
     cols = -(-num // chunk_size) * chunk_size

@@ -10,6 +10,8 @@ from keras_vae.diagnostics.aggregate_posterior import log_aggregate_posterior
 from keras_vae.diagnostics.batching import example_rank
 from keras_vae.diagnostics.batching import host_batches
 from keras_vae.priors.prior import Prior
+from keras_vae.utils.gaussian import kl_normal
+from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -102,12 +104,14 @@ def elbo_surgery(
     involve the prior and stays exact.
 
     Args:
-        model: A keras_vae model with a continuous latent: `VAE`,
-            `HierarchicalVAE` or `LadderVAE`, with any prior. (A model
-            plugs in by a method `_surgery_layers(x)` returning, bottom
-            layer first, `(loc, scale, prior)` per layer: the diagonal
-            Gaussian posteriors of the batch and either a
-            `keras_vae.priors.Prior` or per-example `(p_loc, p_scale)`.)
+        model: A model with Gaussian latents: `VAE`, `HierarchicalVAE`,
+            `LadderVAE`, `VHPVAE` or your own
+            `keras_vae.models.LatentVariableModel`, with any prior. The
+            model's public method `latent_layers(x)` gives, bottom layer
+            first, `(loc, scale, prior)` per layer: the diagonal Gaussian
+            posteriors of the batch and either a `keras_vae.priors.Prior`
+            or per-example `(p_loc, p_scale)`. A model with `latent_dims`
+            (several layers) gets a list of results.
         data: The N examples (e.g. the training set): a numpy array or
             tensor, or a finite `tf.data.Dataset`, batched or not, whose
             elements are `x` or tuples `(x, ...)`.
@@ -135,7 +139,7 @@ def elbo_surgery(
 
     >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
     >>> vae.compile(optimizer="adam")
-    >>> history = vae.fit(x_train, epochs=2, verbose=0)
+    >>> history = vae.fit(x_train, epochs=2, batch_size=100, verbose=0)
     >>> result = keras_vae.diagnostics.elbo_surgery(vae, x_train)  # N = 1297
     >>> print(f"I = {result.mutual_information:.2f} <= log N = "
     ...       f"{result.log_n:.2f}, marginal KL = {result.marginal_kl:.2f}")
@@ -147,7 +151,7 @@ def elbo_surgery(
           ("ELBO surgery", NIPS 2016 workshop on Advances in Approximate
           Bayesian Inference)
     """
-    hook = getattr(model, "_surgery_layers", None)
+    hook = getattr(model, "latent_layers", None)
     if not callable(hook):
         raise TypeError(
             "Expected `model` to be a keras_vae model with a continuous "
@@ -178,9 +182,8 @@ def elbo_surgery(
         results.append(
             _layer_result(arrays, prior, num_samples, rng, batch_size, chunk_size)
         )
-    single = len(results) == 1 and not isinstance(
-        getattr(model, "latent_dim", None), (tuple, list)
-    )
+    # The vocabulary: `latent_dims` names the layers of a layered model.
+    single = len(results) == 1 and not hasattr(model, "latent_dims")
     return results[0] if single else results
 
 
@@ -227,18 +230,8 @@ def _layer_arrays(loc, scale, prior):
 
 
 def _log_normal(z, loc, scale):
-    """log N(z; loc, diag scale^2) in float64, summed over the last axis."""
-    return np.sum(
-        -0.5 * np.square((z - loc) / scale) - np.log(scale), axis=-1
-    ) - 0.5 * z.shape[-1] * math.log(2.0 * math.pi)
-
-
-def _kl_normal(loc, scale, p_loc, p_scale):
-    """Closed-form KL(N(loc, scale^2) || N(p_loc, p_scale^2)), per row."""
-    ratio = np.square(scale / p_scale)
-    return 0.5 * np.sum(
-        ratio + np.square((loc - p_loc) / p_scale) - 1.0 - np.log(ratio), axis=-1
-    )
+    """float64 `keras_vae.utils.gaussian.log_normal`, summed over the last axis."""
+    return np.asarray(ops.convert_to_numpy(log_normal(z, loc, scale)), "float64")
 
 
 def _batched(fn, array, batch_size):
@@ -259,7 +252,8 @@ def _layer_result(arrays, prior, num_samples, rng, batch_size, chunk_size):
     if prior is None:
         p_loc, p_scale = arrays[2:]
         log_p = _log_normal(z, p_loc, p_scale).reshape(-1)
-        analytic = float(np.mean(_kl_normal(loc, scale, p_loc, p_scale)))
+        kl = kl_normal((loc, scale), (p_loc, p_scale))
+        analytic = float(np.mean(ops.convert_to_numpy(kl)))
     else:
         # Enough rows per call to amortize a VampPrior's encoding of its
         # pseudo-inputs.

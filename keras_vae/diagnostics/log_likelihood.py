@@ -16,18 +16,18 @@ class LogLikelihoodResult(typing.NamedTuple):
         nll: Mean negative log-likelihood in nats, `-mean(log_likelihood)`.
         log_likelihood: Float64 numpy array of shape `(num_examples,)`, the
             estimate of log p(x) of every example, in data order.
-        num_samples: The number of importance samples per example.
+        num_importance_samples: The number of importance samples per example.
     """
 
     nll: float
     log_likelihood: np.ndarray
-    num_samples: int
+    num_importance_samples: int
 
 
 def log_likelihood(
     model,
     data,
-    num_samples=5000,
+    num_importance_samples=5000,
     batch_size=100,
     chunk_size=None,
     max_examples=None,
@@ -42,17 +42,17 @@ def log_likelihood(
     The estimate of each log p(x) is the IWAE bound with S samples: a lower
     bound whose expectation rises to log p(x) as S grows. Burda et al. (2016)
     report test NLL with S = 5000. Batches are drawn on the host and scored by
-    `model.log_likelihood(x_batch, num_samples, chunk_size)`, which draws the
+    `model.log_likelihood(x_batch, num_importance_samples, chunk_size)`, which draws the
     S samples in chunks, so memory stays bounded.
 
     Args:
-        model: A model with a `log_likelihood(x, num_samples, chunk_size)`
+        model: A model with a `log_likelihood(x, num_importance_samples, chunk_size)`
             method returning log p(x) per example, e.g.
             `keras_vae.models.VAE`.
         data: A numpy array or tensor of examples (first axis = examples), or
             a `tf.data.Dataset`, batched or not, whose elements are `x` or
             tuples `(x, ...)` (only `x` is used).
-        num_samples: Positive integer S, importance samples per example.
+        num_importance_samples: Positive integer S, importance samples per example.
             Defaults to 5000.
         batch_size: Positive integer, examples per call of
             `model.log_likelihood`. Defaults to 100.
@@ -62,24 +62,29 @@ def log_likelihood(
             `max_examples` examples.
 
     Returns:
-        A `LogLikelihoodResult(nll, log_likelihood, num_samples)`.
+        A `LogLikelihoodResult(nll, log_likelihood, num_importance_samples)`.
 
     Example:
 
-    >>> result = keras_vae.diagnostics.log_likelihood(
-    ...     vae, x_test, num_samples=5000, batch_size=100)
+    >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
+    >>> vae.compile(optimizer="adam")
+    >>> history = vae.fit(x_train, epochs=2, batch_size=100, verbose=0)
+    >>> result = keras_vae.diagnostics.log_likelihood(  # the papers use 5000
+    ...     vae, x_test, num_importance_samples=500, batch_size=100)
     >>> print(f"test NLL: {result.nll:.2f} nats")
+    test NLL: ... nats
 
     Reference:
         - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
     """
     if not callable(getattr(model, "log_likelihood", None)):
         raise TypeError(
-            "Expected `model` to have a `log_likelihood(x, num_samples, "
-            "chunk_size)` method, like `keras_vae.models.VAE`. "
+            "Expected `model` to have a `log_likelihood(x, num_importance_samples, "
+            "chunk_size)` method, like a `keras_vae.models.LatentVariableModel`"
+            " (a `VQVAE` has none: see `keras_vae.models.PixelCNN.bits_per_dim`). "
             f"Received: model of type {type(model).__name__}"
         )
-    num_samples = check_positive_int(num_samples, "num_samples")
+    num_importance_samples = check_positive_int(num_importance_samples, "num_importance_samples")
     batch_size = check_positive_int(batch_size, "batch_size")
     if chunk_size is not None:
         chunk_size = check_positive_int(chunk_size, "chunk_size")
@@ -89,13 +94,13 @@ def log_likelihood(
     parts = []
     for x in host_batches(data, batch_size, example_rank(model), max_examples):
         log_px = model.log_likelihood(
-            x, num_samples=num_samples, chunk_size=chunk_size
+            x, num_importance_samples=num_importance_samples, chunk_size=chunk_size
         )
         parts.append(np.asarray(log_px, dtype="float64").reshape(-1))
     log_px = np.concatenate(parts)
     return LogLikelihoodResult(
         nll=float(-np.mean(log_px)),
         log_likelihood=log_px,
-        num_samples=num_samples,
+        num_importance_samples=num_importance_samples,
     )
 

@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from keras_vae.export import input_checks
 from keras_vae.export import warmup as warmup_requests
+from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils.validation import check_positive_int
 
 SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
@@ -20,12 +22,12 @@ SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
 def available_signatures(model):
     """Signature names `model` can export, in export order.
 
-    Those of `model._serving_functions()`, then `log_likelihood` unless the
-    model sets `has_log_likelihood = False` (a `VQVAE`, whose objective is
-    not a bound).
+    Those of `model.serving_signatures()`, then `log_likelihood` for a
+    `keras_vae.models.LatentVariableModel` (an `Autoencoder` such as
+    `VQVAE`, whose objective is not a bound, has none).
     """
-    names = tuple(model._serving_functions())
-    if getattr(model, "has_log_likelihood", True):
+    names = tuple(model.serving_signatures())
+    if isinstance(model, LatentVariableModel):
         names += ("log_likelihood",)
     return names
 
@@ -63,7 +65,7 @@ def _endpoint(model, fn, inputs):
 
 def _endpoints(model, names, chunk):
     """`{name: (graph function, input specs)}` of the signatures `names`."""
-    specs = dict(model._serving_functions())
+    specs = dict(model.serving_signatures())
     if "log_likelihood" in names:
 
         def log_likelihood(x, num_samples):
@@ -161,7 +163,9 @@ def export_for_serving(
     A `VQVAE` exports `reconstruct(x) -> {"mean"}`, `codes(x) ->
     {"indices"}` (int32 `(batch, h, w)` code maps) and
     `decode_codes(indices) -> {"mean"}`; it has no importance-sampled
-    likelihood (`has_log_likelihood = False`), so no `log_likelihood`. The
+    likelihood (it is an `Autoencoder`, not a `LatentVariableModel`), so
+    no `log_likelihood`. A model of your own exports the signatures of its
+    `serving_signatures()` (see `keras_vae.models.Autoencoder`). The
     log-likelihood is the model's importance-sampled estimator, drawn inside
     the graph in chunks of `log_likelihood_chunk` samples combined by a
     running log-sum-exp, so a request with S = 5000 samples needs the memory
@@ -215,10 +219,11 @@ def export_for_serving(
     ```
 
     Args:
-        model: A built `keras_vae.models.VAE`, `HierarchicalVAE`,
-            `LadderVAE`, `VHPVAE` or `VQVAE` (any `LatentVariableModel` with
-            `_serving_functions`, and `log_importance_weights` for the
-            `log_likelihood` signature).
+        model: A built `keras_vae.models.Autoencoder`: `VAE`,
+            `HierarchicalVAE`, `LadderVAE`, `VHPVAE`, `VQVAE` or a subclass
+            of your own. Its `serving_signatures()` are exported, and for a
+            `LatentVariableModel` a `log_likelihood` signature from its
+            `log_importance_weights`.
         export_dir: The model's base directory; created if missing. Its
             name is the model name of the warm-up requests.
         version: Optional positive integer. Defaults to one more than the
@@ -246,7 +251,7 @@ def export_for_serving(
     >>> import tensorflow as tf
     >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
     >>> vae.compile(optimizer="adam")
-    >>> history = vae.fit(x_train, epochs=1, verbose=0)
+    >>> history = vae.fit(x_train, epochs=1, batch_size=100, verbose=0)
     >>> path = keras_vae.export.export_for_serving(vae, "exports/vae")
     >>> path
     'exports/vae/1'
@@ -282,14 +287,11 @@ def export_for_serving(
             "call `model.build((None,) + data_shape)`. Received: a model with "
             f"built={getattr(model, 'built', None)}"
         )
-    missing = [
-        a for a in ("_serving_functions", "log_importance_weights") if not hasattr(model, a)
-    ]
-    if missing:
+    if not isinstance(model, Autoencoder):
         raise TypeError(
-            f"Cannot export the model: it lacks {missing} (see "
-            "`keras_vae.models.LatentVariableModel`). Received: model of type "
-            f"{type(model).__name__}"
+            "Expected a `keras_vae.models.Autoencoder` (e.g. a "
+            "`LatentVariableModel`), whose `serving_signatures()` are exported. "
+            f"Received: model of type {type(model).__name__}"
         )
     available = available_signatures(model)
     if signatures is None:

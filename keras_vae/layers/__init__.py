@@ -5,6 +5,7 @@ from keras_vae.layers.gated_dense import GatedDense
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from keras_vae.layers.gaussian_sample import GaussianSample
+from keras_vae.layers.geco import GECO
 from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
 from keras_vae.layers.vector_quantizer import VectorQuantizer
 from keras_vae.layers.vector_quantizer_ema import VectorQuantizerEMA
@@ -15,6 +16,7 @@ __all__ = [
     "GatedPixelCNNBlock",
     "GaussianParameters",
     "GaussianSample",
+    "GECO",
     "PrecisionWeightedMerge",
     "VectorQuantizer",
     "VectorQuantizerEMA",

@@ -27,6 +27,8 @@ class GaussianSample(SeedStateMixin, keras.layers.Layer):
     Call arguments:
         loc: Tensor of means.
         scale: Tensor of standard deviations, broadcastable to `loc`.
+        num_samples: Optional positive integer overriding the layer's
+            `num_samples` for this call.
 
     Returns:
         Samples of shape `loc.shape` or `(num_samples,) + loc.shape`. The
@@ -57,10 +59,11 @@ class GaussianSample(SeedStateMixin, keras.layers.Layer):
         # (e.g. `model.summary()`) calls it with the recorded build shapes.
         pass
 
-    def call(self, loc, scale):
+    def call(self, loc, scale, num_samples=None):
         shape = ops.shape(loc)
-        if self.num_samples is not None:
-            shape = (self.num_samples,) + tuple(shape)
+        num_samples = self.num_samples if num_samples is None else num_samples
+        if num_samples is not None:
+            shape = (num_samples,) + tuple(shape)
         eps = random.normal(shape, dtype=loc.dtype, seed=self.seed_generator)
         return loc + scale * eps
 

@@ -86,7 +86,7 @@ class GECO(keras.layers.Layer):
 
     Example:
 
-    >>> vae = keras_vae.models.VAE(constraint=keras_vae.losses.GECO(kappa=8.0))
+    >>> vae = keras_vae.models.VAE(constraint=keras_vae.layers.GECO(kappa=8.0))
     >>> vae.compile(optimizer="adam", jit_compile=True)
 
     Reference:

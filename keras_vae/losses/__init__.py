@@ -2,13 +2,11 @@
 
 from keras_vae.losses.bounds import elbo, iwae_bound, log_mean_exp
 from keras_vae.losses.elbo_loss import ELBOLoss
-from keras_vae.losses.geco import GECO
 from keras_vae.losses.gradient_estimators import iwae_objective
 from keras_vae.losses.iwae_loss import IWAELoss
 
 __all__ = [
     "ELBOLoss",
-    "GECO",
     "IWAELoss",
     "elbo",
     "iwae_bound",

@@ -15,13 +15,12 @@ class ELBOLoss(LogWeightsLoss):
     ```
 
     `y_true` is ignored (pass `None`); `y_pred` holds the log weights with
-    shape `(batch, k)` (Keras losses reduce over the leading batch axis, so the
-    sample axis is last here, unlike `iwae_bound`'s default).
+    shape `(k, batch)`, the sample axis first (as for `iwae_bound`).
 
     Example:
 
     >>> loss = keras_vae.losses.ELBOLoss()
-    >>> float(loss(None, np.array([[-1.0, -3.0]], "float32")))
+    >>> float(loss(None, np.array([[-1.0], [-3.0]], "float32")))
     2.0
     """
 
@@ -29,4 +28,4 @@ class ELBOLoss(LogWeightsLoss):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        return -ops.mean(ops.cast(y_pred, "float32"), axis=-1)
+        return -ops.mean(ops.cast(y_pred, "float32"), axis=0)

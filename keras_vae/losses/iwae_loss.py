@@ -19,12 +19,12 @@ class IWAELoss(LogWeightsLoss):
     value is the bound itself, not a surrogate.
 
     `y_true` is ignored (pass `None`); `y_pred` holds the log weights with
-    shape `(batch, k)`.
+    shape `(k, batch)`, the sample axis first.
 
     Example:
 
     >>> loss = keras_vae.losses.IWAELoss()
-    >>> float(loss(None, np.log(np.array([[1.0, 3.0]], "float32"))))
+    >>> float(loss(None, np.log(np.array([[1.0], [3.0]], "float32"))))
     -0.6931472
 
     Reference:
@@ -35,4 +35,4 @@ class IWAELoss(LogWeightsLoss):
         super().__init__(reduction=reduction, name=name, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        return -iwae_bound(y_pred, axis=-1)
+        return -iwae_bound(y_pred, axis=0)

@@ -1,4 +1,4 @@
-"""TensorFlow-specific training steps shared by every keras_vae model.
+"""GuardedSteps: the TensorFlow train/test/predict steps of keras_vae models.
 
 Everything that needs `tf.GradientTape` or `tf.distribute` lives here, so a
 later JAX backend is a contained change.
@@ -7,6 +7,8 @@ later JAX backend is a contained change.
 import keras
 import tensorflow as tf
 from keras import ops
+
+from keras_vae.utils import tf_internal
 
 MODES = ("train", "test", "predict")
 
@@ -30,7 +32,7 @@ def apply_if(optimizer, apply, grads, variables):
     inside a replica context, so under a strategy without merge-call support
     the branch is taken in the cross-replica context.
     """
-    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+    if tf_internal.strategy_supports_no_merge_call():
 
         def apply_fn():
             optimizer.apply(grads, variables)
@@ -104,35 +106,70 @@ _ELEMENTWISE = (
 def dataset_looks_unbatched(dataset):
     """Whether a `tf.data.Dataset` yields single examples, not batches.
 
-    True when the pipeline reads rows (`from_tensor_slices`, `unbatch`) and
-    only element-wise transformations follow; `False` when it batches, or
-    when its source (e.g. a generator) does not say.
+    The public element spec answers first: an unknown leading dimension is
+    a batch axis (`batch()` without `drop_remainder`). Otherwise the
+    pipeline is read: `True` when it reads rows (`from_tensor_slices`,
+    `unbatch`) and only element-wise transformations follow; `False` when
+    it batches, or when its source (e.g. a generator) does not say.
     """
+    spec = dataset.element_spec
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    shape = getattr(spec, "shape", None)
+    if shape is not None and shape.rank and shape[0] is None:
+        return False
+    return _reads_rows(dataset)
+
+
+def _reads_rows(dataset):
     name = type(dataset).__name__.lower().replace("_", "")
     if "unbatch" in name or "tensorslice" in name:
         return True
     if "batch" in name or "flatmap" in name or not any(k in name for k in _ELEMENTWISE):
         return False
-    try:
-        inputs = dataset._inputs()
-    except Exception:  # a private API: when it changes, do not guess
-        return False
-    return bool(inputs) and all(dataset_looks_unbatched(d) for d in inputs)
+    inputs = tf_internal.dataset_inputs(dataset)
+    return bool(inputs) and all(_reads_rows(d) for d in inputs)
 
 
-class TensorFlowTrainer:
-    """Mixin with `train_step`/`test_step` for `LatentVariableModel`.
+class _Untracked:
+    """Per-model state Keras must not track (not a layer, variable, list or
+    dict): the step guards and the compiled helper functions. Kept out of
+    the model's weights, so it is neither saved nor exported."""
 
-    The step computes the model's objective with `compute_terms`, divides the
-    loss by the number of replicas (Keras sums gradients over replicas) and
-    skips the optimizer update when the batch breaks the data's rules (not
-    finite, outside the likelihood's support), the loss is not finite, or a
-    gradient is not finite (under `LossScaleOptimizer`, only once the loss
-    scale is down to 1: before that a float16 overflow is not an error, and
-    the optimizer lowers the scale). A bad step is recorded in a `StepGuard`
+    def __init__(self):
+        self.guards = {}
+        self.functions = {}
+
+
+class GuardedSteps:
+    """Mixin with the `train_step`/`test_step`/`predict_step` of keras_vae models.
+
+    The model it is mixed into (a `keras.Model`; in keras_vae, an
+    `Autoencoder`) provides these public hooks, and only these:
+
+    - `unpack(data)`: the batch `x` of a step's data;
+    - `preprocess(x, training)`: the batch the objective sees (dynamic
+      binarization in training);
+    - `compute_terms(x, training)`: dict with the scalar `"loss"` and the
+      batch means of the metrics;
+    - `compute_loss(x=x, y_pred=terms, training=...)`: the scalar loss to
+      minimize (Keras's extension point: a subclass may add terms);
+    - `compute_metrics(x, y, y_pred, sample_weight)`: updates the metric
+      trackers from `y_pred` (the terms, with `"loss"` the value of
+      `compute_loss`) and returns their results;
+    - `data_support()`: `(low, high)` of valid data values, or `None`;
+    - `data_shape`: the shape of one example once built (or `None`).
+
+    The step divides the loss by the number of replicas (Keras sums
+    gradients over replicas) and skips the optimizer update when the batch
+    breaks the data's rules (not finite, outside `data_support()`), the
+    loss is not finite, or a gradient is not finite (under
+    `LossScaleOptimizer`, only once the loss scale is down to 1: before
+    that a float16 overflow is not an error, and the optimizer lowers the
+    scale). A bad step is recorded in a `StepGuard` (`step_guard(mode)`)
     and every later step of the same execution (`steps_per_execution > 1`)
     skips its update too, so the weights stay those of the last good step;
-    `keras_vae.callbacks.TerminateOnNaN` then raises, naming the true batch.
+    `keras_vae.callbacks.RaiseOnNonFinite` then raises, naming the true
+    batch.
 
     The checks are one fused reduction over the batch, compiled with the step
     (XLA drops `tf.debugging.assert_*` and `check_numerics` ops: measured),
@@ -141,27 +178,29 @@ class TensorFlowTrainer:
 
     # ------------------------------------------------------------ the steps
     def train_step(self, data):
-        x = self._unpack(data)
+        x = self.unpack(data)
         data_flags, data_range = self._data_flags(x)
-        if self.dynamic_binarization:
-            x = self.binarize(x)
+        x = self.preprocess(x, training=True)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            terms = self._total_terms(x, training=True)
-            loss = terms["loss"]
+            terms = self.compute_terms(x, training=True)
+            loss = self.compute_loss(x=x, y_pred=terms, training=True)
             scaled = self.optimizer.scale_loss(loss / replicas)
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
         self._apply_if_good(grads, variables, loss, data_flags, data_range)
-        return self._update_trackers(terms)
+        return self.compute_metrics(x, None, dict(terms, loss=loss), None)
 
     def test_step(self, data):
-        x = self._unpack(data)
+        x = self.unpack(data)
         self._record_step("test", *self._data_flags(x))
-        return self._update_trackers(self._total_terms(x, training=False))
+        x = self.preprocess(x, training=False)
+        terms = self.compute_terms(x, training=False)
+        loss = self.compute_loss(x=x, y_pred=terms, training=False)
+        return self.compute_metrics(x, None, dict(terms, loss=loss), None)
 
     def predict_step(self, data):
-        x = self._unpack(data)
+        x = self.unpack(data)
         self._record_step("predict", *self._data_flags(x))
         return self(x, training=False)
 
@@ -174,7 +213,7 @@ class TensorFlowTrainer:
         self._check_batch_spec(x)
         x = ops.cast(x, "float32")
         non_finite = ops.logical_not(ops.all(ops.isfinite(x)))
-        support = self._data_support()
+        support = self.data_support()
         if support is None:
             below = above = ops.convert_to_tensor(False)
             lo = hi = ops.convert_to_tensor(0.0, "float32")
@@ -208,13 +247,10 @@ class TensorFlowTrainer:
                 f"Received: x.shape={shape}"
             )
 
-    def _data_support(self):
-        """`(low, high)` of the likelihood's support, or `None` if unbounded."""
-        return None
-
-    def _check_dataset(self, dataset, name="x"):
+    def check_dataset(self, dataset, name="x"):
         """Check a `tf.data.Dataset`'s element spec before any step runs:
-        dtype, shape, and that it is batched. Returns the spec of `x`."""
+        dtype, shape, and that it is batched. Returns the spec of `x`, or
+        `None` if the spec is not a `tf.TensorSpec`."""
         spec = dataset.element_spec
         spec = spec[0] if isinstance(spec, tuple) else spec
         if not isinstance(spec, tf.TensorSpec):
@@ -230,9 +266,19 @@ class TensorFlowTrainer:
         return spec
 
     # ------------------------------------------------------------- the guard
-    def _step_guard(self, mode):
-        """The `StepGuard` of `mode`, created under the model's strategy."""
-        guards = self.__dict__.setdefault("_step_guards", {})
+    def _untracked(self):
+        state = self.__dict__.get("_untracked_state")
+        if state is None:
+            # A plain object: Keras tracks layers, variables, lists and
+            # dicts assigned to a model, not this.
+            state = _Untracked()
+            self._untracked_state = state
+        return state
+
+    def step_guard(self, mode):
+        """The `StepGuard` of `mode` (`"train"`, `"test"` or `"predict"`),
+        created under the model's strategy on first use."""
+        guards = self._untracked().guards
         if mode not in guards:
             with self.distribute_strategy.scope():
                 guards[mode] = StepGuard(mode)
@@ -244,7 +290,7 @@ class TensorFlowTrainer:
         Under several replicas the flags (and each replica's data range) are
         all-reduced first, so every replica records, and decides, the same.
         """
-        guard = self._step_guard(mode)
+        guard = self.step_guard(mode)
         flags = ops.cast(flags, "float32")
         data_range = ops.cast(data_range, "float32")
         k = flags.shape[0]
@@ -293,14 +339,17 @@ class TensorFlowTrainer:
         apply = ops.logical_not(ops.logical_or(bad, earlier_bad))
         if not scaling:
             apply = ops.logical_and(apply, finite_grads)
-        self._apply_if(apply, grads, variables)
+        self.apply_gradients_if(apply, grads, variables)
 
-    def _apply_if(self, apply, grads, variables):
+    def apply_gradients_if(self, apply, grads, variables):
+        """Apply `grads` to `variables` with the model's optimizer if the
+        boolean tensor `apply` holds. A subclass may split the update (e.g.
+        `VHPVAE` gates its prior's weights)."""
         apply_if(self.optimizer, apply, grads, variables)
 
     # ------------------------------------------------ Keras trainer plumbing
     def make_train_function(self, force=False):
-        self._step_guard("train")
+        self.step_guard("train")
         optimizer = getattr(self, "optimizer", None)
         if self.built and optimizer is not None and not optimizer.built:
             # Before tracing, so the step reads the loss scale's variable.
@@ -309,14 +358,14 @@ class TensorFlowTrainer:
         return super().make_train_function(force=force)
 
     def make_test_function(self, force=False):
-        self._step_guard("test")
+        self.step_guard("test")
         return super().make_test_function(force=force)
 
     def make_predict_function(self, force=False):
-        self._step_guard("predict")
+        self.step_guard("predict")
         return super().make_predict_function(force=force)
 
-    def _compiled(self, name, fn):
+    def compiled_function(self, name, fn):
         """`fn` wrapped in an XLA-compiled `tf.function`, cached per model.
 
         A model created under a multi-replica strategy (e.g. MirroredStrategy)
@@ -324,7 +373,7 @@ class TensorFlowTrainer:
         read ("resource located in device CPU:1 from device CPU:0"), so there
         the function runs as a plain graph.
         """
-        cache = self.__dict__.setdefault("_compiled_functions", {})
+        cache = self._untracked().functions
         if name not in cache:
             jit = self.distribute_strategy.num_replicas_in_sync == 1
             cache[name] = tf.function(fn, jit_compile=jit, reduce_retracing=True)

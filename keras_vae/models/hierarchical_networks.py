@@ -18,16 +18,32 @@ import keras
 
 from keras_vae.layers.gated_conv2d import GatedConv2D
 from keras_vae.layers.gated_dense import GatedDense
-from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
+from keras_vae.utils.validation import check_widths
 
 
-def _check_sizes(z1_dim, z2_dim, hidden_units):
-    return (
-        check_positive_int(z1_dim, "z1_dim"),
-        check_positive_int(z2_dim, "z2_dim"),
-        check_positive_int(hidden_units, "hidden_units"),
-    )
+def _check_sizes(latent_dims, hidden_units):
+    """`(z1_dim, z2_dim, u)` from `latent_dims` (bottom first) and one width."""
+    latent_dims = check_shape(latent_dims, "latent_dims")
+    if len(latent_dims) != 2:
+        raise ValueError(
+            "Expected `latent_dims` of two sizes (z1_dim, z2_dim), bottom "
+            f"first. Received: latent_dims={latent_dims!r}"
+        )
+    return latent_dims + (check_single_width(hidden_units),)
+
+
+def check_single_width(hidden_units):
+    """The one width `u` of `hidden_units` (an int or a tuple `(u,)`): every
+    hidden layer of the two-level VAE's networks has the same width."""
+    widths = check_widths(hidden_units, "hidden_units")
+    if len(widths) != 1:
+        raise ValueError(
+            "Expected `hidden_units` to be one width `(u,)` (or an int): every "
+            "hidden layer of the two-level VAE's networks has the same width. "
+            f"Received: hidden_units={hidden_units!r}"
+        )
+    return widths[0]
 
 
 def _joint_encoder_z1(x_features, z2_dim, z2_units, hidden_units):
@@ -54,7 +70,7 @@ def _decoder_inputs(z1_dim, z2_dim, hidden_units):
     return [z1, z2], h
 
 
-def gated_mlp_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300):
+def gated_mlp_hvae_networks(data_shape, latent_dims=(40, 40), hidden_units=(300,)):
     """Gated MLP networks of the two-level VAE (`HVAE_2level` of the paper).
 
     With `u = hidden_units`:
@@ -72,9 +88,9 @@ def gated_mlp_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300):
 
     Args:
         data_shape: Shape of one example, such as `(28, 28, 1)`.
-        z1_dim: Dimension of the lower latent variable z1.
-        z2_dim: Dimension of the top latent variable z2.
-        hidden_units: Width of every hidden layer (300 in the paper).
+        latent_dims: Sizes `(z1_dim, z2_dim)` of the latents, bottom first.
+        hidden_units: Width `(u,)` (or an int) of every hidden layer (300
+            in the paper).
 
     Returns:
         A dict of functional `keras.Model`s named after their keys:
@@ -91,7 +107,7 @@ def gated_mlp_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300):
         - [Tomczak & Welling, 2018](https://arxiv.org/abs/1705.07120)
     """
     data_shape = check_shape(data_shape, "data_shape")
-    z1_dim, z2_dim, u = _check_sizes(z1_dim, z2_dim, hidden_units)
+    z1_dim, z2_dim, u = _check_sizes(latent_dims, hidden_units)
 
     x = keras.Input(data_shape, name="x")
     h = GatedDense(u)(GatedDense(u)(keras.layers.Flatten()(x)))
@@ -115,7 +131,7 @@ def gated_mlp_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300):
     }
 
 
-def gated_conv_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300):
+def gated_conv_hvae_networks(data_shape, latent_dims=(40, 40), hidden_units=(300,)):
     """Gated convolutional networks of the two-level VAE (`convHVAE_2level`).
 
     For images of shape `(H, W, C)`, with `u = hidden_units`, every
@@ -138,9 +154,9 @@ def gated_conv_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300)
 
     Args:
         data_shape: Image shape `(height, width, channels)`.
-        z1_dim: Dimension of the lower latent variable z1.
-        z2_dim: Dimension of the top latent variable z2.
-        hidden_units: Width of the dense hidden layers (300 in the paper).
+        latent_dims: Sizes `(z1_dim, z2_dim)` of the latents, bottom first.
+        hidden_units: Width `(u,)` (or an int) of the dense hidden layers
+            (300 in the paper).
 
     Returns:
         A dict of functional `keras.Model`s named after their keys:
@@ -162,7 +178,7 @@ def gated_conv_hvae_networks(data_shape, z1_dim=40, z2_dim=40, hidden_units=300)
             "Expected `data_shape` to be an image shape (height, width, "
             f"channels). Received: data_shape={data_shape!r}"
         )
-    z1_dim, z2_dim, u = _check_sizes(z1_dim, z2_dim, hidden_units)
+    z1_dim, z2_dim, u = _check_sizes(latent_dims, hidden_units)
 
     def conv_trunk(name, layers):
         x = keras.Input(data_shape, name="x")

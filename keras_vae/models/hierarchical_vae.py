@@ -8,10 +8,12 @@ from keras_vae import priors as priors_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.models import hierarchical_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.models.layered_latents import LayeredLatents
 from keras_vae.utils.gaussian import kl_normal
 from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.validation import check_shape
 
 ARCHITECTURES = {
     "gated_mlp": hierarchical_networks.gated_mlp_hvae_networks,
@@ -22,7 +24,7 @@ NETWORKS = ("encoder_z2", "encoder_z1_x", "encoder_z1_joint", "prior_z1", "decod
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class HierarchicalVAE(LatentVariableModel):
+class HierarchicalVAE(LayeredLatents, LatentVariableModel):
     """Two-level VAE q(z2|x) q(z1|x,z2), p(x|z1,z2) p(z1|z2) p(z2).
 
     ```none
@@ -48,16 +50,18 @@ class HierarchicalVAE(LatentVariableModel):
     example, not once per sample of z2.
 
     Args:
-        z1_dim: Size of the lower latent z1. Defaults to 40.
-        z2_dim: Size of the top latent z2. Defaults to 40.
+        latent_dims: Sizes `(z1_dim, z2_dim)` of the latents z1 and z2,
+            bottom first. Defaults to `(40, 40)`.
         prior: Prior p(z2): a `keras_vae.priors.Prior`, `None` or
             `"standard_normal"`.
         likelihood: `"bernoulli"`, `"gaussian"` or a `Likelihood`.
         objective: `"elbo"` or `"iwae"`.
-        num_samples: Samples k of (z1, z2) per example in training.
+        num_importance_samples: Samples k of (z1, z2) per example in
+            training (the k of the IWAE bound).
         beta: Initial KL weight (a variable; see `KLWarmUp`).
         architecture: `"gated_mlp"` or `"gated_conv"` (image data).
-        hidden_units: Width of the default networks' layers (300).
+        hidden_units: Width `(u,)` (or an int) of the default networks'
+            hidden layers. Defaults to `(300,)`.
         encoder_z2: Optional Keras layer replacing the default network of
             q(z2 | x) (see `gated_mlp_hvae_networks` for all five).
         encoder_z1_x: Optional layer replacing the x branch of q(z1 | x, z2).
@@ -77,29 +81,36 @@ class HierarchicalVAE(LatentVariableModel):
 
     Example:
 
-    >>> hvae = keras_vae.models.HierarchicalVAE(
-    ...     prior=keras_vae.priors.VampPrior(500))
-    >>> hvae.compile(optimizer=keras.optimizers.Adam(5e-4), jit_compile=True)
-    >>> history = hvae.fit(x_train, epochs=1, batch_size=100,
+    >>> hvae = keras_vae.models.HierarchicalVAE(  # paper: defaults, VampPrior(500)
+    ...     latent_dims=(4, 4), hidden_units=(32,),
+    ...     prior=keras_vae.priors.VampPrior(50), seed=0)
+    >>> hvae.compile(optimizer=keras.optimizers.Adam(5e-4))
+    >>> history = hvae.fit(x_train, epochs=1, batch_size=100, verbose=0,
     ...                    callbacks=[keras_vae.callbacks.KLWarmUp(100)])
-    >>> log_px = hvae.log_likelihood(x_test[:10], num_samples=5000)
+    >>> sorted(key for key in history.history if key.startswith("kl"))
+    ['kl', 'kl_z1', 'kl_z2']
+    >>> log_px = hvae.log_likelihood(x_test[:10], num_importance_samples=100)
+    >>> log_px.shape
+    (10,)
 
     Reference:
         - [Tomczak & Welling, 2018](https://arxiv.org/abs/1705.07120)
         - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
     """
 
+    # The decoder reads both layers: p(x | z1, z2).
+    decoded_layers = 2
+
     def __init__(
         self,
-        z1_dim=40,
-        z2_dim=40,
+        latent_dims=(40, 40),
         prior=None,
         likelihood="bernoulli",
         objective="elbo",
-        num_samples=1,
+        num_importance_samples=1,
         beta=1.0,
         architecture="gated_mlp",
-        hidden_units=300,
+        hidden_units=(300,),
         encoder_z2=None,
         encoder_z1_x=None,
         encoder_z1_joint=None,
@@ -120,11 +131,19 @@ class HierarchicalVAE(LatentVariableModel):
             seed=seed,
             **kwargs,
         )
-        self.z1_dim = check_positive_int(z1_dim, "z1_dim")
-        self.z2_dim = check_positive_int(z2_dim, "z2_dim")
-        self.num_samples = check_positive_int(num_samples, "num_samples")
+        if isinstance(latent_dims, int) and not isinstance(latent_dims, bool):
+            latent_dims = (latent_dims, latent_dims)
+        self.latent_dims = check_shape(latent_dims, "latent_dims")
+        if len(self.latent_dims) != 2:
+            raise ValueError(
+                "Expected `latent_dims` of two sizes (z1_dim, z2_dim), bottom "
+                f"first. Received: latent_dims={latent_dims!r}"
+            )
+        self.num_importance_samples = check_positive_int(
+            num_importance_samples, "num_importance_samples"
+        )
         self.architecture = check_one_of(architecture, "architecture", tuple(ARCHITECTURES))
-        self.hidden_units = check_positive_int(hidden_units, "hidden_units")
+        self.hidden_units = (hierarchical_networks.check_single_width(hidden_units),)
         self.analytic_kl = bool(analytic_kl)
         self.min_log_var = float(min_log_var)
         self.max_log_var = float(max_log_var)
@@ -143,19 +162,14 @@ class HierarchicalVAE(LatentVariableModel):
         with self._seeded("components"):
             self.prior = self._adopt(priors_lib.get(prior), "prior")
             self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
-            self.q_z2_head = GaussianParameters(self.z2_dim, name="q_z2", **clamp)
-            self.q_z1_head = GaussianParameters(self.z1_dim, name="q_z1", **clamp)
-            self.p_z1_head = GaussianParameters(self.z1_dim, name="p_z1", **clamp)
+            self.q_z2_head = GaussianParameters(self.latent_dims[1], name="q_z2", **clamp)
+            self.q_z1_head = GaussianParameters(self.latent_dims[0], name="q_z1", **clamp)
+            self.p_z1_head = GaussianParameters(self.latent_dims[0], name="p_z1", **clamp)
         self.data_shape = None
         if architecture == "gated_conv":
             # 64-channel gated convolutions at full resolution hold ~500x the
             # decoder output (0.8 GB per 1000 MNIST samples): keep chunks ~1 GB.
             self.likelihood_chunk_floats = 2**20
-
-    @property
-    def latent_dim(self):
-        """Sizes `(z1_dim, z2_dim)` of the two latent layers."""
-        return (self.z1_dim, self.z2_dim)
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
@@ -164,14 +178,14 @@ class HierarchicalVAE(LatentVariableModel):
         if missing:
             with self._seeded("networks"):
                 nets = ARCHITECTURES[self.architecture](
-                    self.data_shape, self.z1_dim, self.z2_dim, self.hidden_units
+                    self.data_shape, self.latent_dims, self.hidden_units
                 )
             for name in missing:
                 setattr(self, name, nets[name])
         batch = (None,) + self.data_shape
         h_z2 = self._features(self.encoder_z2, batch, "encoder_z2")
         h_x = self._features(self.encoder_z1_x, batch, "encoder_z1_x")
-        z1, z2 = (None, self.z1_dim), (None, self.z2_dim)
+        z1, z2 = (None, self.latent_dims[0]), (None, self.latent_dims[1])
         h_z1 = self._features(self.encoder_z1_joint, [h_x, z2], "encoder_z1_joint")
         h_p1 = self._features(self.prior_z1, z2, "prior_z1")
         for head, features in (
@@ -180,20 +194,7 @@ class HierarchicalVAE(LatentVariableModel):
             (self.p_z1_head, h_p1),
         ):
             head.build(features)
-        self.decoder.build([z1, z2])
-        decoded = tuple(self.decoder.compute_output_shape([z1, z2]))[1:]
-        if decoded != self.data_shape:
-            raise ValueError(
-                "Expected the decoder to output likelihood parameters with the "
-                f"data's shape {self.data_shape}. Received: decoder output shape "
-                f"{decoded}"
-            )
-        self.prior.attach_encoder(self._q_z2, self.data_shape)
-        if not self.prior.built:
-            with self._seeded("prior"):  # priors with networks make them here
-                self.prior.build(z2)
-        if not self.likelihood.built:
-            self.likelihood.build(batch)
+        self._build_generative([z1, z2], z2, self._q_z2)
         self.built = True
 
     @staticmethod
@@ -217,25 +218,25 @@ class HierarchicalVAE(LatentVariableModel):
         lead = ops.shape(z2)[:-1]
         h_x = ops.broadcast_to(ops.expand_dims(h_x, 0), tuple(lead) + (h_x.shape[-1],))
         h = self.encoder_z1_joint(
-            [ops.reshape(h_x, (-1, h_x.shape[-1])), ops.reshape(z2, (-1, self.z2_dim))],
+            [ops.reshape(h_x, (-1, h_x.shape[-1])), ops.reshape(z2, (-1, self.latent_dims[1]))],
             training=training,
         )
         loc, scale = self.q_z1_head(h)
-        shape = tuple(lead) + (self.z1_dim,)
+        shape = tuple(lead) + (self.latent_dims[0],)
         return ops.reshape(loc, shape), ops.reshape(scale, shape)
 
     def _p_z1(self, z2, training=False):
         lead = ops.shape(z2)[:-1]
         loc, scale = self.p_z1_head(
-            self.prior_z1(ops.reshape(z2, (-1, self.z2_dim)), training=training)
+            self.prior_z1(ops.reshape(z2, (-1, self.latent_dims[1])), training=training)
         )
-        shape = tuple(lead) + (self.z1_dim,)
+        shape = tuple(lead) + (self.latent_dims[0],)
         return ops.reshape(loc, shape), ops.reshape(scale, shape)
 
     def _decode_params(self, z1, z2, training=False):
         lead = ops.shape(z1)[:-1]
         params = self.decoder(
-            [ops.reshape(z1, (-1, self.z1_dim)), ops.reshape(z2, (-1, self.z2_dim))],
+            [ops.reshape(z1, (-1, self.latent_dims[0])), ops.reshape(z2, (-1, self.latent_dims[1]))],
             training=training,
         )
         return ops.reshape(params, tuple(lead) + self.data_shape)
@@ -243,9 +244,9 @@ class HierarchicalVAE(LatentVariableModel):
     def _forward(self, x, num_samples, training=False):
         """Samples and densities of k draws (z1, z2) ~ q, each `(k, batch)`."""
         loc2, scale2 = self._q_z2(x, training)
-        z2 = self._sample(loc2, scale2, num_samples)
+        z2 = self.reparameterize(loc2, scale2, num_samples)
         loc1, scale1 = self._q_z1(self.encoder_z1_x(x, training=training), z2, training)
-        z1 = self._sample(loc1, scale1)
+        z1 = self.reparameterize(loc1, scale1)
         p_loc1, p_scale1 = self._p_z1(z2, training)
         return {
             "q_z2": (loc2, scale2),
@@ -260,7 +261,7 @@ class HierarchicalVAE(LatentVariableModel):
 
     def compute_terms(self, x, training=False):
         self._check_input(x)
-        f = self._forward(x, self.num_samples, training)
+        f = self._forward(x, self.num_importance_samples, training)
         kl_z1 = f["log_q_z1"] - f["log_p_z1"]
         kl_z2 = f["log_q_z2"] - f["log_p_z2"]
         if self.objective == "elbo" and self.analytic_kl:
@@ -268,104 +269,65 @@ class HierarchicalVAE(LatentVariableModel):
             if self.prior.has_analytic_kl:
                 kl_z2 = self.prior.kl_divergence(*f["q_z2"])
         rec, kl = f["rec"], kl_z1 + kl_z2
-        objective, bound = self._objective_and_bound(rec, kl)
+        objective, bound = self.objective_terms(rec, kl)
         return {
             "loss": -ops.mean(objective),
-            self._bound_name: ops.mean(bound),
+            self.bound_metric: ops.mean(bound),
             "reconstruction": ops.mean(rec),
             "kl": ops.mean(kl),
             "kl_z1": ops.mean(kl_z1),
             "kl_z2": ops.mean(kl_z2),
         }
 
-    def log_importance_weights(self, x, num_samples):
-        f = self._forward(x, num_samples)
+    def log_importance_weights(self, x, num_importance_samples):
+        f = self._forward(x, num_importance_samples)
         return f["rec"] + f["log_p_z1"] + f["log_p_z2"] - f["log_q_z1"] - f["log_q_z2"]
-
-    def _encode_tensors(self, x):
-        loc2, scale2 = self._q_z2(x)
-        loc1, scale1 = self._q_z1(self.encoder_z1_x(x), ops.expand_dims(loc2, 0))
-        return (loc1[0], scale1[0]), (loc2, scale2)
-
-    def _sample_tensors(self, num_samples):
-        z2 = self.prior.sample(num_samples)
-        z1 = self._sample(*self._p_z1(z2))
-        return z1, z2
 
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
         self._check_input(x)
         loc2, scale2 = self._q_z2(x, training)
-        z2 = self._sample(loc2, scale2, 1)
+        z2 = self.reparameterize(loc2, scale2, 1)
         loc1, scale1 = self._q_z1(self.encoder_z1_x(x, training=training), z2, training)
-        params = self._decode_params(self._sample(loc1, scale1), z2, training)
+        params = self._decode_params(self.reparameterize(loc1, scale1), z2, training)
         return self.likelihood.mean(params[0])
 
-    def encode(self, x):
-        """Posteriors `[(loc1, scale1), (loc2, scale2)]`, lower layer first.
+    def encode_tensors(self, x):
+        """Posteriors `[(loc1, scale1), (loc2, scale2)]`, lower layer first;
+        q(z1 | x, z2) is taken at z2 = E[z2 | x]."""
+        loc2, scale2 = self._q_z2(x)
+        loc1, scale1 = self._q_z1(self.encoder_z1_x(x), ops.expand_dims(loc2, 0))
+        return [(loc1[0], scale1[0]), (loc2, scale2)]
 
-        q(z1 | x, z2) is taken at z2 = E[z2 | x].
-        """
-        x = self.validate_data(x)
-        self._build_for_batch(x)
-        return list(self._encode_tensors(x))
-
-    def decode(self, z1, z2):
-        """Mean of p(x | z1, z2) for latents of shapes `(batch, z1_dim)`, `(batch, z2_dim)`."""
-        z1 = self._check_latent(z1, self.z1_dim, "z1")
-        z2 = self._check_latent(z2, self.z2_dim, "z2")
+    def decode_tensors(self, z1, z2):
+        """Mean of p(x | z1, z2) for latents `(batch, z1_dim)`, `(batch, z2_dim)`."""
         return self.likelihood.mean(self._decode_params(z1, z2))
 
-    def reconstruct(self, x):
-        """Mean of p(x | z1, z2) at the posterior means (z2 first, then z1)."""
-        (loc1, _), (loc2, _) = self.encode(x)
-        return self.decode(loc1, loc2)
+    def sample_tensors(self, num_samples):
+        """z2 ~ p(z2), z1 ~ p(z1 | z2): `[z1, z2]`."""
+        z2 = self.prior.sample(num_samples)
+        z1 = self.reparameterize(*self._p_z1(z2))
+        return [z1, z2]
 
-    def sample(self, num_samples):
-        """Means of p(x | z1, z2) for z2 ~ p(z2), z1 ~ p(z1 | z2)."""
-        num_samples = check_positive_int(num_samples, "num_samples")
-        self._check_built()
-        return self.likelihood.mean(self._decode_params(*self._sample_tensors(num_samples)))
-
-    def _serving_functions(self):
-        """Serving signatures: name -> (graph function, input specs)."""
-        data = ("x", (None,) + self.data_shape, "float32")
-        z1_spec = ("z1", (None, self.z1_dim), "float32")
-        z2_spec = ("z2", (None, self.z2_dim), "float32")
-
-        def mean(z1, z2):
-            return self.likelihood.mean(self._decode_params(z1, z2))
-
-        def encode(x):
-            (loc1, scale1), (loc2, scale2) = self._encode_tensors(x)
-            return {"loc_z1": loc1, "scale_z1": scale1, "loc_z2": loc2, "scale_z2": scale2}
-
-        def reconstruct(x):
-            (loc1, _), (loc2, _) = self._encode_tensors(x)
-            return {"mean": mean(loc1, loc2)}
-
-        def sample(num_samples):
-            z1, z2 = self._sample_tensors(num_samples)
-            return {"mean": mean(z1, z2), "z1": z1, "z2": z2}
-
-        return {
-            "encode": (encode, [data]),
-            "decode": (lambda z1, z2: {"mean": mean(z1, z2)}, [z1_spec, z2_spec]),
-            "reconstruct": (reconstruct, [data]),
-            "sample": (sample, [("num_samples", (), "int32")]),
-        }
+    def latent_layers(self, x):
+        """z1 first: q(z1 | x, z2) and the conditional prior p(z1 | z2), both
+        at z2 = E[z2 | x] (as in `encode`), as `(loc, scale, (p_loc,
+        p_scale))`; then q(z2 | x) and the marginal prior p(z2). See
+        `LatentVariableModel.latent_layers`."""
+        (loc1, scale1), (loc2, scale2) = self.encode(x)
+        p_loc1, p_scale1 = self._p_z1(loc2)
+        return [(loc1, scale1, (p_loc1, p_scale1)), (loc2, scale2, self.prior)]
 
     def get_config(self):
         ser = keras.saving.serialize_keras_object
         return {
             **super().get_config(),
-            "z1_dim": self.z1_dim,
-            "z2_dim": self.z2_dim,
+            "latent_dims": list(self.latent_dims),
             "prior": ser(self.prior),
             "likelihood": ser(self.likelihood),
-            "num_samples": self.num_samples,
+            "num_importance_samples": self.num_importance_samples,
             "architecture": self.architecture,
-            "hidden_units": self.hidden_units,
+            "hidden_units": list(self.hidden_units),
             "analytic_kl": self.analytic_kl,
             "min_log_var": self.min_log_var,
             "max_log_var": self.max_log_var,
@@ -375,17 +337,3 @@ class HierarchicalVAE(LatentVariableModel):
                 for name in NETWORKS
             },
         }
-
-    def _surgery_layers(self, x):
-        """Per latent layer `(loc, scale, prior)` of a batch, for ELBO surgery.
-
-        See `keras_vae.diagnostics.elbo_surgery`. z1 first: q(z1 | x, z2) and
-        the conditional prior p(z1 | z2), both at z2 = E[z2 | x] (as in
-        `encode`), as `(loc, scale, (p_loc, p_scale))`; then q(z2 | x) and
-        the marginal prior p(z2).
-        """
-        x = self.validate_data(x)
-        self._build_for_batch(x)
-        (loc1, scale1), (loc2, scale2) = self._encode_tensors(x)
-        p_loc1, p_scale1 = self._p_z1(loc2)
-        return [(loc1, scale1, (p_loc1, p_scale1)), (loc2, scale2, self.prior)]

@@ -10,22 +10,21 @@ from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
 from keras_vae.models import ladder_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.models.layered_latents import LayeredLatents
 from keras_vae.priors.standard_normal import StandardNormal
-from keras_vae.utils import random
 from keras_vae.utils.gaussian import kl_normal
 from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_free_bits
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
+from keras_vae.utils.validation import check_widths
 
 INFERENCE = ("ladder", "bottom_up")
 
 
-
-
 @keras.saving.register_keras_serializable(package="keras_vae")
-class LadderVAE(LatentVariableModel):
+class LadderVAE(LayeredLatents, LatentVariableModel):
     """Ladder VAE: a deterministic bottom-up pass, a stochastic top-down pass.
 
     ```none
@@ -80,7 +79,8 @@ class LadderVAE(LatentVariableModel):
             Defaults to `(512, 256, 128, 64, 32)`.
         likelihood: `"bernoulli"`, `"gaussian"` or a `Likelihood`.
         objective: `"elbo"` or `"iwae"`.
-        num_samples: Samples k of (z_1, ..., z_L) per example in training.
+        num_importance_samples: Samples k of (z_1, ..., z_L) per example in
+            training (the k of the IWAE bound).
         beta: Initial KL weight (a variable; see `KLWarmUp`).
         free_bits: `None` or a non-negative float lambda, nats per latent
             layer (Kingma et al., 2016): each layer's batch-mean KL in the
@@ -118,7 +118,7 @@ class LadderVAE(LatentVariableModel):
         hidden_units=(512, 256, 128, 64, 32),
         likelihood="bernoulli",
         objective="elbo",
-        num_samples=1,
+        num_importance_samples=1,
         beta=1.0,
         free_bits=None,
         inference="ladder",
@@ -129,8 +129,9 @@ class LadderVAE(LatentVariableModel):
         seed=None,
         **kwargs,
     ):
+        # One size per layer, explicitly (an int is not taken for one layer).
         latent_dims = check_shape(latent_dims, "latent_dims")
-        hidden_units = check_shape(hidden_units, "hidden_units")
+        hidden_units = check_widths(hidden_units, "hidden_units")
         if len(latent_dims) != len(hidden_units):
             raise ValueError(
                 "Expected `latent_dims` and `hidden_units` of the same length "
@@ -152,7 +153,9 @@ class LadderVAE(LatentVariableModel):
         self.latent_dims = latent_dims
         self.hidden_units = hidden_units
         self.num_layers = len(latent_dims)
-        self.num_samples = check_positive_int(num_samples, "num_samples")
+        self.num_importance_samples = check_positive_int(
+            num_importance_samples, "num_importance_samples"
+        )
         self.free_bits = check_free_bits(free_bits, objective)
         if self.free_bits is not None and self.constraint is not None:
             raise ValueError(
@@ -193,11 +196,6 @@ class LadderVAE(LatentVariableModel):
             GaussianParameters(dims[i], name=f"p_z{i + 1}", **clamp)
             for i in range(self.num_layers - 1)
         ]
-
-    @property
-    def latent_dim(self):
-        """Sizes of the latent layers, bottom (z_1) first."""
-        return self.latent_dims
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
@@ -261,7 +259,7 @@ class LadderVAE(LatentVariableModel):
         """
 
         def draw(q, k=None):
-            return q[0] if at_mean else self._sample(*q, k)
+            return q[0] if at_mean else self.reparameterize(*q, k)
 
         if self.inference == "bottom_up":
             # q(z_1 | x) q(z_2 | z_1) ... q(z_L | z_{L-1}), then the priors.
@@ -300,7 +298,7 @@ class LadderVAE(LatentVariableModel):
 
     def compute_terms(self, x, training=False):
         self._check_input(x)
-        rec, layers = self._forward(x, self.num_samples, training)
+        rec, layers = self._forward(x, self.num_importance_samples, training)
         kls = []
         for z, q, p in layers:
             # A closed-form KL given z_{i+1} is unbiased only if z_{i+1} was
@@ -316,7 +314,7 @@ class LadderVAE(LatentVariableModel):
         # A closed-form KL may have no sample axis: broadcast it.
         kls = [ops.broadcast_to(kl, ops.shape(rec)) for kl in kls]
         kl = sum(kls[1:], kls[0])
-        objective, bound = self._objective_and_bound(rec, kl)
+        objective, bound = self.objective_terms(rec, kl)
         loss = -ops.mean(objective)
         if self.free_bits is not None:
             beta = ops.cast(self.beta, "float32")
@@ -324,28 +322,16 @@ class LadderVAE(LatentVariableModel):
             loss = -ops.mean(rec) + beta * sum(clamped[1:], clamped[0])
         terms = {
             "loss": loss,
-            self._bound_name: ops.mean(bound),
+            self.bound_metric: ops.mean(bound),
             "reconstruction": ops.mean(rec),
             "kl": ops.mean(kl),
         }
         terms.update({name: ops.mean(k) for name, k in zip(self._kl_names, kls)})
         return terms
 
-    def log_importance_weights(self, x, num_samples):
-        rec, layers = self._forward(x, num_samples)
+    def log_importance_weights(self, x, num_importance_samples):
+        rec, layers = self._forward(x, num_importance_samples)
         return rec - sum(self._log_q_minus_log_p(*layer) for layer in layers)
-
-    def _encode_tensors(self, x):
-        """Posterior `(loc, scale)` per layer, bottom first, at the means."""
-        return [q for _, q, _ in self._latents(x, None, at_mean=True)]
-
-    def _sample_tensors(self, num_samples):
-        """Ancestral samples `[z_1, ..., z_L]` from the generative model."""
-        z = random.normal((num_samples, self.latent_dims[-1]), seed=self.seed_generator)
-        samples = [z]
-        for i in reversed(range(self.num_layers - 1)):
-            samples.insert(0, self._sample(*self._prior(i, samples[0])))
-        return samples
 
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
@@ -353,61 +339,33 @@ class LadderVAE(LatentVariableModel):
         z1 = self._latents(x, None, training)[0][0]
         return self.likelihood.mean(self._decode_params(z1, training))
 
-    def encode(self, x):
-        """Posteriors `[(loc_1, scale_1), ..., (loc_L, scale_L)]`, z_1 first.
+    def encode_tensors(self, x):
+        """Posterior `(loc, scale)` per layer, bottom first: the top-down pass
+        runs at the posterior means, q(z_i | .) is taken at
+        z_{i+1} = E[z_{i+1} | .]. Batch normalization is in inference mode."""
+        return [q for _, q, _ in self._latents(x, None, at_mean=True)]
 
-        The top-down pass runs at the posterior means: q(z_i | .) is taken at
-        z_{i+1} = E[z_{i+1} | .]. Batch normalization is in inference mode.
-        """
-        x = self.validate_data(x)
-        self._build_for_batch(x)
-        return self._encode_tensors(x)
-
-    def decode(self, z1):
+    def decode_tensors(self, z1):
         """Mean of p(x | z_1) for latents of shape `(batch, latent_dims[0])`."""
-        self._check_built()
-        z1 = self._check_latent(z1, self.latent_dims[0], "z1")
         return self.likelihood.mean(self._decode_params(z1))
 
-    def reconstruct(self, x):
-        """Mean of p(x | z_1) at the posterior means of the top-down pass."""
-        return self.decode(self.encode(x)[0][0])
+    def sample_tensors(self, num_samples):
+        """Ancestral samples `[z_1, ..., z_L]`: z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1})."""
+        top = (num_samples, self.latent_dims[-1])
+        samples = [self.reparameterize(ops.zeros(top), ops.ones(top))]
+        for i in reversed(range(self.num_layers - 1)):
+            samples.insert(0, self.reparameterize(*self._prior(i, samples[0])))
+        return samples
 
-    def sample(self, num_samples):
-        """Means of p(x | z_1) at z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1}) (ancestral)."""
-        num_samples = check_positive_int(num_samples, "num_samples")
-        self._check_built()
-        return self.likelihood.mean(
-            self._decode_params(self._sample_tensors(num_samples)[0])
-        )
-
-    def _serving_functions(self):
-        """Serving signatures: name -> (graph function, input specs)."""
-        data = ("x", (None,) + self.data_shape, "float32")
-        z1_spec = ("z1", (None, self.latent_dims[0]), "float32")
-
-        def mean(z1):
-            return self.likelihood.mean(self._decode_params(z1))
-
-        def encode(x):
-            out = {}
-            for i, (loc, scale) in enumerate(self._encode_tensors(x)):
-                out[f"loc_z{i + 1}"], out[f"scale_z{i + 1}"] = loc, scale
-            return out
-
-        def sample(num_samples):
-            zs = self._sample_tensors(num_samples)
-            return {"mean": mean(zs[0]), **{f"z{i + 1}": z for i, z in enumerate(zs)}}
-
-        return {
-            "encode": (encode, [data]),
-            "decode": (lambda z1: {"mean": mean(z1)}, [z1_spec]),
-            "reconstruct": (
-                lambda x: {"mean": mean(self._encode_tensors(x)[0][0])},
-                [data],
-            ),
-            "sample": (sample, [("num_samples", (), "int32")]),
-        }
+    def latent_layers(self, x):
+        """Bottom first, the inference pass at the posterior means (as in
+        `encode`): lower layers pair q(z_i | .) with the conditional prior
+        p(z_i | z_{i+1} = mean) as `(loc, scale, (p_loc, p_scale))`; the top
+        layer has p(z_L) = N(0, I). See `LatentVariableModel.latent_layers`."""
+        x = self.prepare(x)
+        layers = self._latents(x, None, at_mean=True)
+        top = StandardNormal(latent_dim=self.latent_dims[-1])
+        return [(*q, top if p is None else p) for _, q, p in layers]
 
     def get_config(self):
         return {
@@ -415,24 +373,10 @@ class LadderVAE(LatentVariableModel):
             "latent_dims": list(self.latent_dims),
             "hidden_units": list(self.hidden_units),
             "likelihood": keras.saving.serialize_keras_object(self.likelihood),
-            "num_samples": self.num_samples,
+            "num_importance_samples": self.num_importance_samples,
             "free_bits": self.free_bits,
             "inference": self.inference,
             "batch_norm": self.batch_norm,
             "min_log_var": self.min_log_var,
             "max_log_var": self.max_log_var,
         }
-
-    def _surgery_layers(self, x):
-        """Per latent layer `(loc, scale, prior)` of a batch, for ELBO surgery.
-
-        See `keras_vae.diagnostics.elbo_surgery`. Bottom first, the inference
-        pass at the posterior means (as in `encode`): lower layers pair
-        q(z_i | .) with the conditional prior p(z_i | z_{i+1} = mean) as
-        `(loc, scale, (p_loc, p_scale))`; the top layer has p(z_L) = N(0, I).
-        """
-        x = self.validate_data(x)
-        self._build_for_batch(x)
-        layers = self._latents(x, None, at_mean=True)
-        top = StandardNormal(latent_dim=self.latent_dims[-1])
-        return [(*q, top if p is None else p) for _, q, p in layers]

@@ -1,4 +1,4 @@
-"""PixelCNNPrior: a gated PixelCNN over a VQ-VAE's discrete code maps."""
+"""PixelCNN: a gated PixelCNN, the VQ-VAE's prior over its discrete code maps."""
 
 import math
 
@@ -18,8 +18,13 @@ LOG2 = math.log(2.0)
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
-    """Autoregressive prior p(z) over `(h, w)` maps of codes in {0 .. K-1}.
+class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
+    """Gated PixelCNN: the VQ-VAE's autoregressive prior p(z) over `(h, w)`
+    maps of codes in {0 .. K-1}.
+
+    It is a `keras.Model` trained on code maps, not a `keras_vae.priors.Prior`
+    (those are densities over continuous latents used inside a model's
+    bound): a `VQVAE` is trained first, then its codes train this prior.
 
     ```none
     p(z) = prod_{t=1..hw} p(z_t | z_<t)          (raster order)
@@ -54,7 +59,7 @@ class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
     Args:
         num_embeddings: Positive integer K, the codebook size.
         code_shape: `(h, w)` of the code maps.
-        hidden_units: Channels of the embedding, the stacks and the head.
+        filters: Channels of the embedding, the stacks and the head.
             Defaults to 64.
         num_layers: Gated blocks. Defaults to 8 (with `kernel_size=3` the
             receptive field covers every earlier position of a 7x7 map).
@@ -71,12 +76,21 @@ class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
 
     Example:
 
+    >>> vqvae = keras_vae.models.VQVAE(
+    ...     num_embeddings=16, embedding_dim=4, filters=16, residual_units=8,
+    ...     likelihood="bernoulli", seed=0)
+    >>> vqvae.compile(optimizer="adam")
+    >>> history = vqvae.fit(x_train, epochs=1, batch_size=128, verbose=0)
     >>> codes = vqvae.encode(x_train)
-    >>> prior = keras_vae.models.PixelCNNPrior(vqvae.num_embeddings, vqvae.code_shape)
-    >>> prior.compile(optimizer="adam", jit_compile=True)
-    >>> history = prior.fit(codes, epochs=10, batch_size=128)
+    >>> prior = keras_vae.models.PixelCNN(
+    ...     vqvae.num_embeddings, vqvae.code_shape, filters=16, num_layers=2, seed=0)
+    >>> prior.compile(optimizer="adam")
+    >>> history = prior.fit(codes, epochs=1, batch_size=128, verbose=0)
     >>> images = prior.sample_images(vqvae, 16)
-    >>> prior.bits_per_dim(vqvae, x_test).mean()
+    >>> images.shape
+    TensorShape([16, 8, 8, 1])
+    >>> prior.bits_per_dim(vqvae, x_test).shape  # one value per test image
+    (300,)
 
     Reference:
         - [van den Oord et al., 2016](https://arxiv.org/abs/1606.05328)
@@ -91,7 +105,7 @@ class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
         self,
         num_embeddings,
         code_shape,
-        hidden_units=64,
+        filters=64,
         num_layers=8,
         kernel_size=3,
         seed=None,
@@ -104,7 +118,7 @@ class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
             raise ValueError(
                 f"Expected `code_shape` to be (height, width). Received: code_shape={code_shape!r}"
             )
-        self.hidden_units = check_positive_int(hidden_units, "hidden_units")
+        self.filters = check_positive_int(filters, "filters")
         self.num_layers = check_positive_int(num_layers, "num_layers")
         self.kernel_size = check_positive_int(kernel_size, "kernel_size")
         self.seed = seed
@@ -114,16 +128,16 @@ class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
         # With a seed, the initial weights come from the seed's stream too.
         with seed_streams.seeded_construction(seed, "networks"):
             self.embedding = keras.layers.Embedding(
-                num_embeddings, hidden_units, name="embedding"
+                num_embeddings, filters, name="embedding"
             )
             self.blocks = [
                 GatedPixelCNNBlock(
-                    hidden_units, kernel_size, "A" if i == 0 else "B", name=f"gated_block_{i}"
+                    filters, kernel_size, "A" if i == 0 else "B", name=f"gated_block_{i}"
                 )
                 for i in range(num_layers)
             ]
             self.head_hidden = keras.layers.Conv2D(
-                hidden_units, 1, activation="relu", name="head_hidden"
+                filters, 1, activation="relu", name="head_hidden"
             )
             self.head_logits = keras.layers.Conv2D(num_embeddings, 1, name="head_logits")
         self.bits_tracker = keras.metrics.Mean(name="bits_per_code")
@@ -135,7 +149,7 @@ class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
                 f"Expected code maps of shape (batch,) + {self.code_shape}. "
                 f"Received: input_shape={tuple(input_shape)}"
             )
-        features = (None,) + self.code_shape + (self.hidden_units,)
+        features = (None,) + self.code_shape + (self.filters,)
         self.embedding.build((None,) + self.code_shape)
         for block in self.blocks:
             block.build((features, features))
@@ -269,7 +283,7 @@ class PixelCNNPrior(seed_streams.SeedStateMixin, keras.Model):
             **super().get_config(),
             "num_embeddings": self.num_embeddings,
             "code_shape": list(self.code_shape),
-            "hidden_units": self.hidden_units,
+            "filters": self.filters,
             "num_layers": self.num_layers,
             "kernel_size": self.kernel_size,
             "seed": self.seed,

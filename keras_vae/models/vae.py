@@ -2,19 +2,16 @@
 
 import keras
 from keras import ops
-from tensorflow_probability import distributions as tfd
 
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import priors as priors_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
-from keras_vae.layers.gaussian_sample import GaussianSample
 from keras_vae.models.gated_mlp import gated_mlp_decoder
 from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_positive_int
-from keras_vae.utils import random
-from keras_vae.utils import seed_streams
-
+from keras_vae.utils.validation import check_widths
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -46,9 +43,11 @@ class VAE(LatentVariableModel):
         likelihood: `"bernoulli"`, `"gaussian"` or a
             `keras_vae.likelihoods.Likelihood`.
         objective: `"elbo"` or `"iwae"`.
-        num_samples: Positive integer k, samples of z per example in training.
+        num_importance_samples: Positive integer k, samples of z per example
+            in training (the k of the IWAE bound).
         beta: Initial KL weight (a variable; see `KLWarmUp`).
-        hidden_units: Widths of the default gated MLP trunks.
+        hidden_units: Widths of the default gated MLP trunks (a tuple; an
+            int `u` means `(u,)`).
         analytic_kl: Use the prior's closed-form KL for the ELBO when it has
             one (lower variance). Defaults to `True`.
         min_log_var: Lower clamp of the posterior log-variance (-6).
@@ -62,10 +61,12 @@ class VAE(LatentVariableModel):
 
     Example:
 
-    >>> vae = keras_vae.models.VAE(latent_dim=8, hidden_units=(64, 64))
-    >>> vae.compile(optimizer="adam", jit_compile=True)
-    >>> history = vae.fit(x_train, epochs=1, batch_size=100)
-    >>> log_px = vae.log_likelihood(x_test[:10], num_samples=1000)
+    >>> vae = keras_vae.models.VAE(latent_dim=8, hidden_units=(64, 64), seed=0)
+    >>> vae.compile(optimizer="adam")  # jit_compile=True: the step under XLA
+    >>> history = vae.fit(x_train, epochs=1, batch_size=100, verbose=0)
+    >>> log_px = vae.log_likelihood(x_test[:10], num_importance_samples=1000)
+    >>> log_px.shape
+    (10,)
 
     Reference:
         - [Kingma & Welling, 2014](https://arxiv.org/abs/1312.6114)
@@ -80,7 +81,7 @@ class VAE(LatentVariableModel):
         prior=None,
         likelihood="bernoulli",
         objective="elbo",
-        num_samples=1,
+        num_importance_samples=1,
         beta=1.0,
         hidden_units=(300, 300),
         analytic_kl=True,
@@ -99,8 +100,10 @@ class VAE(LatentVariableModel):
             **kwargs,
         )
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.num_samples = check_positive_int(num_samples, "num_samples")
-        self.hidden_units = tuple(check_positive_int(u, "hidden_units") for u in hidden_units)
+        self.num_importance_samples = check_positive_int(
+            num_importance_samples, "num_importance_samples"
+        )
+        self.hidden_units = check_widths(hidden_units, "hidden_units")
         self.analytic_kl = bool(analytic_kl)
         self.min_log_var = float(min_log_var)
         self.max_log_var = float(max_log_var)
@@ -118,11 +121,6 @@ class VAE(LatentVariableModel):
             )
         self.encoder = encoder
         self.decoder = decoder
-        self.sampler = GaussianSample(
-            num_samples=self.num_samples,
-            seed=seed_streams.stream_seed(seed, "sampler"),
-            name="sampler",
-        )
         self.data_shape = None
 
     # ------------------------------------------------------------------ build
@@ -142,21 +140,8 @@ class VAE(LatentVariableModel):
         self.posterior.build(features)
         latent = (features[0], self.latent_dim)
         self.sampler.build(latent, latent)
-        self.decoder.build((None, self.latent_dim))
-        decoded = tuple(self.decoder.compute_output_shape((None, self.latent_dim)))[1:]
-        if decoded != self.data_shape:
-            raise ValueError(
-                "Expected the decoder to output likelihood parameters with the "
-                f"data's shape {self.data_shape}. Received: decoder output "
-                f"shape {decoded} for latents of size {self.latent_dim}"
-            )
-        self.prior.attach_encoder(self._posterior, self.data_shape)
-        # Sublayers restored from a `.keras` config arrive already built.
-        if not self.prior.built:
-            with self._seeded("prior"):  # priors with networks make them here
-                self.prior.build((None, self.latent_dim))
-        if not self.likelihood.built:
-            self.likelihood.build((None,) + self.data_shape)
+        latent = (None, self.latent_dim)
+        self._build_generative(latent, latent, self._posterior)
         self.built = True
 
     # -------------------------------------------------------------- internals
@@ -173,13 +158,12 @@ class VAE(LatentVariableModel):
     def _log_weight_parts(self, x, z, loc, scale, training=False):
         """log p(x|z), log p(z) and log q(z|x) for z of shape (k, batch, d)."""
         rec = self.likelihood.log_prob(x, self._decode_params(z, training))
-        log_q = ops.sum(tfd.Normal(loc, scale).log_prob(z), axis=-1)
-        return rec, self.prior.log_prob(z), log_q
+        return rec, self.prior.log_prob(z), log_normal(z, loc, scale)
 
     def compute_terms(self, x, training=False):
         self._check_input(x)
         loc, scale = self._posterior(x, training)
-        z = self.sampler(loc, scale)
+        z = self.reparameterize(loc, scale, self.num_importance_samples)
         analytic = (
             self.objective == "elbo" and self.analytic_kl and self.prior.has_analytic_kl
         )
@@ -189,20 +173,17 @@ class VAE(LatentVariableModel):
         else:
             rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale, training)
             kl = log_q - log_p
-        objective, bound = self._objective_and_bound(rec, kl)
+        objective, bound = self.objective_terms(rec, kl)
         return {
             "loss": -ops.mean(objective),
-            self._bound_name: ops.mean(bound),
+            self.bound_metric: ops.mean(bound),
             "reconstruction": ops.mean(rec),
             "kl": ops.mean(kl),
         }
 
-    def log_importance_weights(self, x, num_samples):
+    def log_importance_weights(self, x, num_importance_samples):
         loc, scale = self._posterior(x)
-        eps = random.normal(
-            (num_samples,) + tuple(ops.shape(loc)), seed=self.seed_generator
-        )
-        z = loc + scale * eps
+        z = self.reparameterize(loc, scale, num_importance_samples)
         rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale)
         return rec + log_p - log_q
 
@@ -210,57 +191,14 @@ class VAE(LatentVariableModel):
     def call(self, x, training=False):
         self._check_input(x)
         loc, scale = self._posterior(x, training)
-        z = loc + scale * random.normal(ops.shape(loc), seed=self.seed_generator)
+        z = self.reparameterize(loc, scale)
         return self.likelihood.mean(self._decode_params(z, training))
 
-    def encode(self, x):
-        """Posterior parameters `(loc, scale)` of q(z | x), each `(batch, d)`."""
-        x = self.validate_data(x)
-        self._build_for_batch(x)
+    def encode_tensors(self, x):
         return self._posterior(x)
 
-    def decode(self, z):
-        """Mean of p(x | z) for latents `z` of shape `(batch, latent_dim)`."""
-        z = self._check_latent(z, self.latent_dim)
+    def decode_tensors(self, z):
         return self.likelihood.mean(self._decode_params(z))
-
-    def reconstruct(self, x):
-        """Mean of p(x | z) at the posterior mean z = E_q[z]."""
-        loc, _ = self.encode(x)
-        return self.decode(loc)
-
-    def sample(self, num_samples):
-        """Means of p(x | z) for `num_samples` draws z ~ p(z)."""
-        num_samples = check_positive_int(num_samples, "num_samples")
-        self._check_built()
-        return self.decode(self.prior.sample(num_samples))
-
-    def _serving_functions(self):
-        """Serving signatures: name -> (graph function, input specs).
-
-        An input spec is `(name, shape, dtype)`; `export_for_serving` turns
-        them into `tf.TensorSpec`s.
-        """
-        data = ("x", (None,) + self.data_shape, "float32")
-        latent = ("z", (None, self.latent_dim), "float32")
-
-        def mean(z):
-            return self.likelihood.mean(self._decode_params(z))
-
-        def encode(x):
-            loc, scale = self._posterior(x)
-            return {"loc": loc, "scale": scale}
-
-        def sample(num_samples):
-            z = self.prior.sample(num_samples)
-            return {"mean": mean(z), "z": z}
-
-        return {
-            "encode": (encode, [data]),
-            "decode": (lambda z: {"mean": mean(z)}, [latent]),
-            "reconstruct": (lambda x: {"mean": mean(self._posterior(x)[0])}, [data]),
-            "sample": (sample, [("num_samples", (), "int32")]),
-        }
 
     def get_config(self):
         ser = keras.saving.serialize_keras_object
@@ -271,20 +209,9 @@ class VAE(LatentVariableModel):
             "latent_dim": self.latent_dim,
             "prior": ser(self.prior),
             "likelihood": ser(self.likelihood),
-            "num_samples": self.num_samples,
+            "num_importance_samples": self.num_importance_samples,
             "hidden_units": list(self.hidden_units),
             "analytic_kl": self.analytic_kl,
             "min_log_var": self.min_log_var,
             "max_log_var": self.max_log_var,
         }
-
-    def _surgery_layers(self, x):
-        """Per latent layer `(loc, scale, prior)` of a batch, for ELBO surgery.
-
-        See `keras_vae.diagnostics.elbo_surgery`: one layer, q(z | x) and the
-        marginal prior p(z).
-        """
-        x = self.validate_data(x)
-        self._build_for_batch(x)
-        loc, scale = self._posterior(x)
-        return [(loc, scale, self.prior)]

@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
-from keras_vae.losses.geco import GECO
-from keras_vae.models.tensorflow_trainer import apply_if
+from keras_vae.layers.geco import GECO
+from keras_vae.models.guarded_steps import apply_if
 from keras_vae.models.vae import VAE
 from keras_vae.priors.hierarchical_prior import HierarchicalPrior
 from keras_vae.utils.gaussian import log_normal
@@ -33,7 +33,7 @@ class VHPVAE(VAE):
     Algorithm 1:
 
     1. C_ba, the batch mean of C, updates the moving average Ĉ_t and λ with
-       the VHP-VAE rule (`keras_vae.losses.GECO` with `damping`: λ grows
+       the VHP-VAE rule (`keras_vae.layers.GECO` with `damping`: λ grows
        while Ĉ_t > κ² and relaxes towards 1, the ELBO, once it holds);
     2. one gradient step on L with λ_t for the encoder φ and decoder θ;
     3. with `prior_update="when_satisfied"` (the default), a gradient step
@@ -67,7 +67,7 @@ class VHPVAE(VAE):
         decoder: As in `keras_vae.models.VAE`.
         latent_dim: As in `keras_vae.models.VAE`. Defaults to 32.
         likelihood: As in `keras_vae.models.VAE`.
-        num_samples: As in `keras_vae.models.VAE`.
+        num_importance_samples: As in `keras_vae.models.VAE`.
         hidden_units: As in `keras_vae.models.VAE`.
         prior: A `HierarchicalPrior`; `None` builds the default one
             (ζ of the latent size, 256-256 gated MLPs, K = 10).
@@ -104,7 +104,7 @@ class VHPVAE(VAE):
         prior=None,
         constraint=None,
         likelihood="bernoulli",
-        num_samples=1,
+        num_importance_samples=1,
         hidden_units=(300, 300),
         objective="elbo",
         prior_update="when_satisfied",
@@ -138,7 +138,7 @@ class VHPVAE(VAE):
             prior=prior,
             likelihood=likelihood,
             objective="elbo",
-            num_samples=num_samples,
+            num_importance_samples=num_importance_samples,
             hidden_units=hidden_units,
             analytic_kl=False,
             constraint=constraint,
@@ -177,18 +177,18 @@ class VHPVAE(VAE):
             if not self.prior_optimizer.built:
                 self.prior_optimizer.build(self.prior.trainable_variables)
 
-    def _apply_if(self, apply, grads, variables):
+    def apply_gradients_if(self, apply, grads, variables):
         """Step 3 of the class docstring: the prior's weights only move
         (with `prior_optimizer`) while the moving average of the constraint
         is below κ²; the other weights move whenever `apply` holds."""
         if self.prior_optimizer is None:
-            return super()._apply_if(apply, grads, variables)
+            return super().apply_gradients_if(apply, grads, variables)
         prior_ids = {id(v) for v in self.prior.trainable_variables}
         pairs = list(zip(grads, variables))
         rest = [(g, v) for g, v in pairs if id(v) not in prior_ids]
         own = [(g, v) for g, v in pairs if id(v) in prior_ids]
         rest_grads, rest_variables = [g for g, _ in rest], [v for _, v in rest]
-        super()._apply_if(apply, rest_grads, rest_variables)
+        super().apply_gradients_if(apply, rest_grads, rest_variables)
         average = ops.convert_to_tensor(self.constraint.constraint_average)
         satisfied = ops.less(average, self.constraint.kappa_squared)
         apply_if(
@@ -202,9 +202,9 @@ class VHPVAE(VAE):
     def kappa(self):
         return self.constraint.kappa
 
-    def log_importance_weights(self, x, num_samples):
+    def log_importance_weights(self, x, num_importance_samples):
         loc, scale = self._posterior(x)
-        z = self._sample(loc, scale, num_samples)
+        z = self.reparameterize(loc, scale, num_importance_samples)
         rec = self.likelihood.log_prob(x, self._decode_params(z))
         log_q = log_normal(z, loc, scale)
         # One ζ per z: the joint (z, ζ) proposal keeps the bound valid at

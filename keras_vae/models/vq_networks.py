@@ -35,7 +35,7 @@ def check_image_shape(data_shape, num_downsamples):
     return height // factor, width // factor
 
 
-def _residual_stack(x, hidden_units, residual_units, num_blocks, name):
+def _residual_stack(x, filters, residual_units, num_blocks, name):
     """`num_blocks` x [x + conv1x1(relu(conv3x3(relu(x))))], then a ReLU."""
     for i in range(num_blocks):
         h = keras.layers.ReLU(name=f"{name}_res{i}_relu_a")(x)
@@ -43,7 +43,7 @@ def _residual_stack(x, hidden_units, residual_units, num_blocks, name):
             residual_units, 3, padding="same", name=f"{name}_res{i}_conv3x3"
         )(h)
         h = keras.layers.ReLU(name=f"{name}_res{i}_relu_b")(h)
-        h = keras.layers.Conv2D(hidden_units, 1, name=f"{name}_res{i}_conv1x1")(h)
+        h = keras.layers.Conv2D(filters, 1, name=f"{name}_res{i}_conv1x1")(h)
         x = keras.layers.Add(name=f"{name}_res{i}_add")([x, h])
     return keras.layers.ReLU(name=f"{name}_res_out_relu")(x)
 
@@ -51,7 +51,7 @@ def _residual_stack(x, hidden_units, residual_units, num_blocks, name):
 def vq_encoder(
     data_shape,
     embedding_dim,
-    hidden_units=128,
+    filters=128,
     residual_units=32,
     num_residual_blocks=2,
     num_downsamples=2,
@@ -66,13 +66,13 @@ def vq_encoder(
     ```
 
     The paper uses two downsamplings and 256 channels; every convolution
-    but the residual 3x3 (`residual_units`) has `hidden_units` channels.
+    but the residual 3x3 (`residual_units`) has `filters` channels.
 
     Args:
         data_shape: `(height, width, channels)`, height and width divisible
             by `2**num_downsamples`.
         embedding_dim: Positive integer D, the size of a code vector.
-        hidden_units: Channels of the trunk. Defaults to 128.
+        filters: Channels of the trunk. Defaults to 128.
         residual_units: Channels of the residual 3x3 convolutions.
         num_residual_blocks: Non-negative integer. Defaults to 2.
         num_downsamples: Positive integer n of stride-2 convolutions.
@@ -91,7 +91,7 @@ def vq_encoder(
         - [van den Oord et al., 2017](https://arxiv.org/abs/1711.00937)
     """
     embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-    hidden_units = check_positive_int(hidden_units, "hidden_units")
+    filters = check_positive_int(filters, "filters")
     residual_units = check_positive_int(residual_units, "residual_units")
     num_residual_blocks = _check_non_negative_int(num_residual_blocks, "num_residual_blocks")
     num_downsamples = check_positive_int(num_downsamples, "num_downsamples")
@@ -99,10 +99,10 @@ def vq_encoder(
     x = inputs = keras.Input(tuple(data_shape), name="x")
     for i in range(num_downsamples):
         x = keras.layers.Conv2D(
-            hidden_units, 4, strides=2, padding="same", activation="relu", name=f"down{i}"
+            filters, 4, strides=2, padding="same", activation="relu", name=f"down{i}"
         )(x)
-    x = keras.layers.Conv2D(hidden_units, 3, padding="same", name="conv3x3")(x)
-    x = _residual_stack(x, hidden_units, residual_units, num_residual_blocks, "enc")
+    x = keras.layers.Conv2D(filters, 3, padding="same", name="conv3x3")(x)
+    x = _residual_stack(x, filters, residual_units, num_residual_blocks, "enc")
     z_e = keras.layers.Conv2D(embedding_dim, 1, name="pre_quantization")(x)
     return keras.Model(inputs, z_e, name=name)
 
@@ -111,7 +111,7 @@ def vq_decoder(
     code_shape,
     embedding_dim,
     output_channels,
-    hidden_units=128,
+    filters=128,
     residual_units=32,
     num_residual_blocks=2,
     num_downsamples=2,
@@ -130,7 +130,7 @@ def vq_decoder(
         embedding_dim: Positive integer D.
         output_channels: Channels of the output (the likelihood's parameters
             per pixel times the image channels).
-        hidden_units: Channels of the trunk. Defaults to 128.
+        filters: Channels of the trunk. Defaults to 128.
         residual_units: Channels of the residual 3x3 convolutions.
         num_residual_blocks: Non-negative integer. Defaults to 2.
         num_downsamples: Positive integer n of stride-2 upsamplings.
@@ -151,16 +151,16 @@ def vq_decoder(
     """
     embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
     output_channels = check_positive_int(output_channels, "output_channels")
-    hidden_units = check_positive_int(hidden_units, "hidden_units")
+    filters = check_positive_int(filters, "filters")
     residual_units = check_positive_int(residual_units, "residual_units")
     num_residual_blocks = _check_non_negative_int(num_residual_blocks, "num_residual_blocks")
     num_downsamples = check_positive_int(num_downsamples, "num_downsamples")
     x = inputs = keras.Input(tuple(code_shape) + (embedding_dim,), name="z_q")
-    x = keras.layers.Conv2D(hidden_units, 3, padding="same", name="conv3x3")(x)
-    x = _residual_stack(x, hidden_units, residual_units, num_residual_blocks, "dec")
+    x = keras.layers.Conv2D(filters, 3, padding="same", name="conv3x3")(x)
+    x = _residual_stack(x, filters, residual_units, num_residual_blocks, "dec")
     for i in range(num_downsamples - 1):
         x = keras.layers.Conv2DTranspose(
-            hidden_units, 4, strides=2, padding="same", activation="relu", name=f"up{i}"
+            filters, 4, strides=2, padding="same", activation="relu", name=f"up{i}"
         )(x)
     params = keras.layers.Conv2DTranspose(
         output_channels, 4, strides=2, padding="same", name="params"

@@ -10,7 +10,7 @@ from keras_vae.layers.vector_quantizer import codebook_statistics
 from keras_vae.layers.vector_quantizer_ema import VectorQuantizerEMA
 from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
 from keras_vae.models import vq_networks
-from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_unit_interval
@@ -21,7 +21,7 @@ MSE = "mse"
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
-class VQVAE(LatentVariableModel):
+class VQVAE(Autoencoder):
     """Vector-quantized VAE: a conv encoder, a codebook and a conv decoder.
 
     ```none
@@ -36,9 +36,10 @@ class VQVAE(LatentVariableModel):
 
     N is the number of data dimensions (pixels x channels) and the VQ means
     run over all latent elements, so both terms are per-element means. The
-    objective is not a bound on log p(x), so there is no `objective` and no
-    `log_likelihood` (a PixelCNN prior over the codes gives one:
-    `keras_vae.models.PixelCNNPrior.bits_per_dim`).
+    objective is not a bound on log p(x) and there is no KL term, so the
+    model is an `Autoencoder`, not a `LatentVariableModel`: no `beta`, no
+    `objective`, no `log_likelihood` (a PixelCNN prior over the codes gives
+    one: `keras_vae.models.PixelCNN.bits_per_dim`).
 
     The VQ loss arrives through the quantizer's `add_loss`: the training
     step adds `model.losses` to `compute_terms(x)["loss"]` (the reconstruction
@@ -58,8 +59,8 @@ class VQVAE(LatentVariableModel):
             to `vq_decoder`.
         num_embeddings: Codebook size K. Defaults to 512.
         embedding_dim: Code vector size D. Defaults to 64.
-        hidden_units: Channels of the default networks (the paper: 256).
-            Defaults to 128, enough for MNIST-sized images.
+        filters: Channels of the default networks' convolutions (the paper:
+            256). Defaults to 128, enough for MNIST-sized images.
         residual_units: Channels of the residual 3x3 convolutions. Defaults
             to 32.
         num_residual_blocks: Residual blocks in each network. Defaults to 2.
@@ -88,18 +89,20 @@ class VQVAE(LatentVariableModel):
 
     Example:
 
-    >>> vqvae = keras_vae.models.VQVAE(num_embeddings=64, embedding_dim=16)
-    >>> vqvae.compile(optimizer=keras.optimizers.Adam(2e-4), jit_compile=True)
-    >>> history = vqvae.fit(x_train, epochs=1, batch_size=128)
-    >>> codes = vqvae.encode(x_test[:8])            # int32 (8, 7, 7)
-    >>> images = vqvae.decode(codes)               # (8, 28, 28, 1)
+    >>> vqvae = keras_vae.models.VQVAE(
+    ...     num_embeddings=16, embedding_dim=4, filters=16, residual_units=8, seed=0)
+    >>> vqvae.compile(optimizer=keras.optimizers.Adam(2e-4))
+    >>> history = vqvae.fit(x_train, epochs=1, batch_size=128, verbose=0)
+    >>> codes = vqvae.encode(x_test[:8])  # 8x8 digits, downsampled twice
+    >>> codes.dtype, codes.shape
+    (tf.int32, TensorShape([8, 2, 2]))
+    >>> vqvae.decode(codes).shape
+    TensorShape([8, 8, 8, 1])
 
     Reference:
         - [van den Oord et al., 2017](https://arxiv.org/abs/1711.00937)
     """
 
-    # The objective is not a bound: export skips the `log_likelihood` signature.
-    has_log_likelihood = False
     # Examples per eager chunk of `encode`, `decode` and `reconstruct`.
     batch_size = 256
 
@@ -109,7 +112,7 @@ class VQVAE(LatentVariableModel):
         decoder=None,
         num_embeddings=512,
         embedding_dim=64,
-        hidden_units=128,
+        filters=128,
         residual_units=32,
         num_residual_blocks=2,
         num_downsamples=2,
@@ -129,11 +132,9 @@ class VQVAE(LatentVariableModel):
             seed=seed,
             **kwargs,
         )
-        # `beta` (a KL weight) has no meaning here: do not report it.
-        self._trackers.pop("beta")
         self.num_embeddings = check_positive_int(num_embeddings, "num_embeddings")
         self.embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-        self.hidden_units = check_positive_int(hidden_units, "hidden_units")
+        self.filters = check_positive_int(filters, "filters")
         self.residual_units = check_positive_int(residual_units, "residual_units")
         if not isinstance(num_residual_blocks, int) or num_residual_blocks < 0:
             raise ValueError(
@@ -210,7 +211,7 @@ class VQVAE(LatentVariableModel):
             )
         self.data_shape = data_shape
         net = dict(
-            hidden_units=self.hidden_units,
+            filters=self.filters,
             residual_units=self.residual_units,
             num_residual_blocks=self.num_residual_blocks,
             num_downsamples=self.num_downsamples,
@@ -287,22 +288,6 @@ class VQVAE(LatentVariableModel):
             "usage": usage,
         }
 
-    def log_importance_weights(self, x, num_samples):
-        raise NotImplementedError(self._no_likelihood_message())
-
-    def log_likelihood(self, x, num_samples=5000, chunk_size=None):
-        """Not available: see `PixelCNNPrior.bits_per_dim`."""
-        raise NotImplementedError(self._no_likelihood_message())
-
-    @staticmethod
-    def _no_likelihood_message():
-        return (
-            "VQVAE has no importance-sampled log-likelihood: its posterior is a "
-            "deterministic code map and its prior is not learned with it. Fit a "
-            "`keras_vae.models.PixelCNNPrior` on the codes and use "
-            "`prior.bits_per_dim(vqvae, x)` for a bound on -log p(x)."
-        )
-
     def validate_data(self, x, name="x"):
         x = super().validate_data(x, name)
         if isinstance(self.likelihood, DiscretizedLogistic):
@@ -329,8 +314,7 @@ class VQVAE(LatentVariableModel):
 
     def encode(self, x):
         """Int32 code indices of images `x`, shape `(batch,) + code_shape`."""
-        x = self.validate_data(x)
-        self._build_for_batch(x)
+        x = self.prepare(x)
         self._check_input(x)
         return self._batched(self._codes, x)
 
@@ -352,8 +336,7 @@ class VQVAE(LatentVariableModel):
                 "Expected a VQVAE with a likelihood to score log p(x | z_q); "
                 "squared error is not a density. Received: likelihood='mse'"
             )
-        x = self.validate_data(x)
-        self._build_for_batch(x)
+        x = self.prepare(x)
         self._check_input(x)
 
         def score(batch):
@@ -362,8 +345,9 @@ class VQVAE(LatentVariableModel):
 
         return self._batched(score, x)
 
-    def _serving_functions(self):
-        """Serving signatures `reconstruct`, `codes` and `decode_codes`."""
+    def serving_signatures(self):
+        """Serving signatures `reconstruct`, `codes` and `decode_codes` (see
+        `Autoencoder.serving_signatures`)."""
         data = ("x", (None,) + self.data_shape, "float32")
         codes = ("indices", (None,) + self.code_shape, "int32")
         return {
@@ -378,14 +362,13 @@ class VQVAE(LatentVariableModel):
     def get_config(self):
         ser = keras.saving.serialize_keras_object
         config = super().get_config()
-        config.pop("beta", None)
         return {
             **config,
             "encoder": None if self._default_encoder else ser(self.encoder),
             "decoder": None if self._default_decoder else ser(self.decoder),
             "num_embeddings": self.num_embeddings,
             "embedding_dim": self.embedding_dim,
-            "hidden_units": self.hidden_units,
+            "filters": self.filters,
             "residual_units": self.residual_units,
             "num_residual_blocks": self.num_residual_blocks,
             "num_downsamples": self.num_downsamples,

@@ -11,6 +11,7 @@ from keras_vae.priors.prior import Prior
 from keras_vae.utils import random
 from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.validation import check_widths
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -39,8 +40,8 @@ class HierarchicalPrior(Prior):
         zeta_dim: Optional size of ζ. Defaults to `latent_dim`.
         hidden_units: Widths of the hidden layers of both networks. Defaults
             to `(256, 256)`; `()` makes both linear-Gaussian.
-        num_samples: Positive integer K, importance samples of ζ per z.
-            Defaults to 10.
+        num_importance_samples: Positive integer K, importance samples of ζ
+            per z. Defaults to 10.
         min_log_var: Lower clamp of both networks' log-variances (-6).
         max_log_var: Upper clamp of both networks' log-variances (2).
         seed: Optional integer seed of the ζ draws and of `sample`.
@@ -48,7 +49,8 @@ class HierarchicalPrior(Prior):
 
     Example:
 
-    >>> prior = keras_vae.priors.HierarchicalPrior(latent_dim=2, num_samples=5)
+    >>> prior = keras_vae.priors.HierarchicalPrior(
+    ...     latent_dim=2, num_importance_samples=5)
     >>> prior.log_prob(np.zeros((3, 2), "float32")).shape
     TensorShape([3])
     >>> prior.sample(4).shape
@@ -66,7 +68,7 @@ class HierarchicalPrior(Prior):
         latent_dim=None,
         zeta_dim=None,
         hidden_units=(256, 256),
-        num_samples=10,
+        num_importance_samples=10,
         min_log_var=-6.0,
         max_log_var=2.0,
         seed=None,
@@ -76,8 +78,11 @@ class HierarchicalPrior(Prior):
         if zeta_dim is not None:
             zeta_dim = check_positive_int(zeta_dim, "zeta_dim")
         self.zeta_dim = zeta_dim
-        self.hidden_units = tuple(check_positive_int(u, "hidden_units") for u in hidden_units)
-        self.num_samples = check_positive_int(num_samples, "num_samples")
+        linear = isinstance(hidden_units, (list, tuple)) and len(hidden_units) == 0
+        self.hidden_units = () if linear else check_widths(hidden_units, "hidden_units")
+        self.num_importance_samples = check_positive_int(
+            num_importance_samples, "num_importance_samples"
+        )
         self.min_log_var = float(min_log_var)
         self.max_log_var = float(max_log_var)
 
@@ -110,18 +115,20 @@ class HierarchicalPrior(Prior):
         """Parameters `(loc, scale)` of q_Φ(ζ | z) for z of shape `(n, latent_dim)`."""
         return self.inference_head(self.inference_trunk(z))
 
-    def log_weights(self, z, num_samples=None):
+    def log_weights(self, z, num_importance_samples=None):
         """log p_Θ(z, ζ_k) - log q_Φ(ζ_k | z) for K draws ζ_k ~ q_Φ(ζ | z).
 
         Args:
             z: Latents of shape `(..., latent_dim)`.
-            num_samples: K; defaults to `self.num_samples`.
+            num_importance_samples: K; defaults to `self.num_importance_samples`.
 
         Returns:
             Shape `(K,) + z.shape[:-1]`.
         """
         self._check_built()
-        k = self.num_samples if num_samples is None else check_positive_int(num_samples, "num_samples")
+        k = self.num_importance_samples
+        if num_importance_samples is not None:
+            k = check_positive_int(num_importance_samples, "num_importance_samples")
         z = ops.cast(z, "float32")
         lead = tuple(ops.shape(z)[:-1])
         flat = ops.reshape(z, (-1, self.latent_dim))
@@ -137,12 +144,12 @@ class HierarchicalPrior(Prior):
         )
         return ops.reshape(log_w, (k,) + lead)
 
-    def log_prob(self, z, num_samples=None):
+    def log_prob(self, z, num_importance_samples=None):
         """The bound F(z) with K samples (a stochastic lower bound of log p(z)).
 
         Shape `z.shape[:-1]`.
         """
-        log_w = self.log_weights(z, num_samples)
+        log_w = self.log_weights(z, num_importance_samples)
         return ops.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
 
     def sample(self, num_samples):
@@ -156,7 +163,7 @@ class HierarchicalPrior(Prior):
             **super().get_config(),
             "zeta_dim": self.zeta_dim,
             "hidden_units": list(self.hidden_units),
-            "num_samples": self.num_samples,
+            "num_importance_samples": self.num_importance_samples,
             "min_log_var": self.min_log_var,
             "max_log_var": self.max_log_var,
         }

@@ -285,7 +285,7 @@ CONFORMANCE = {
     ),
     "keras_vae.priors.HierarchicalPrior": Spec(
         "layer",
-        {"latent_dim": 3, "zeta_dim": 2, "hidden_units": (4,), "num_samples": 3, "seed": 1},
+        {"latent_dim": 3, "zeta_dim": 2, "hidden_units": (4,), "num_importance_samples": 3, "seed": 1},
         input_shape=(4, 3),
         expected_output_shape=(4,),
         note="log_prob draws the importance samples of zeta from the prior's "
@@ -324,7 +324,7 @@ CONFORMANCE = {
     # ---------------------------------------------------------------- losses
     "keras_vae.losses.ELBOLoss": Spec("loss", input_shape=(4, 3)),
     "keras_vae.losses.IWAELoss": Spec("loss", input_shape=(4, 3)),
-    "keras_vae.losses.GECO": _marker(
+    "keras_vae.layers.GECO": _marker(
         "model_component", note="holds a model's Lagrange multiplier; see the "
         "VAE and VHPVAE specs"
     ),
@@ -365,7 +365,7 @@ CONFORMANCE = {
             "constraint": {"class_name": "keras_vae>GECO", "config": {"kappa": 4.0, "damping": 1.0}},
             "prior": {
                 "class_name": "keras_vae>HierarchicalPrior",
-                "config": {"hidden_units": [4], "num_samples": 2, "seed": 1},
+                "config": {"hidden_units": [4], "num_importance_samples": 2, "seed": 1},
             },
         },
         input_data=_binary_images,
@@ -373,18 +373,17 @@ CONFORMANCE = {
     "keras_vae.models.HierarchicalVAE": (
         Spec(
             "model",
-            {"z1_dim": 3, "z2_dim": 2, "hidden_units": 8, "seed": 1, "prior": _vamp_prior(3)},
+            {"latent_dims": (3, 2), "hidden_units": 8, "seed": 1, "prior": _vamp_prior(3)},
             input_data=_binary_images,
         ),
         Spec(
             "model",
             {
-                "z1_dim": 2,
-                "z2_dim": 2,
+                "latent_dims": (2, 2),
                 "hidden_units": 4,
                 "architecture": "gated_conv",
                 "objective": "iwae",
-                "num_samples": 2,
+                "num_importance_samples": 2,
                 "seed": 1,
             },
             input_data=_binary_images,
@@ -414,7 +413,7 @@ CONFORMANCE = {
                 "latent_dims": (3, 2, 2),
                 "hidden_units": (8, 4, 4),
                 "objective": "iwae",
-                "num_samples": 2,
+                "num_importance_samples": 2,
                 "seed": 1,
             },
             input_data=_binary_images,
@@ -426,7 +425,7 @@ CONFORMANCE = {
             {
                 "num_embeddings": 6,
                 "embedding_dim": 3,
-                "hidden_units": 4,
+                "filters": 4,
                 "residual_units": 2,
                 "num_residual_blocks": 1,
                 "num_downsamples": 1,
@@ -440,7 +439,7 @@ CONFORMANCE = {
             {
                 "num_embeddings": 6,
                 "embedding_dim": 3,
-                "hidden_units": 4,
+                "filters": 4,
                 "residual_units": 2,
                 "num_downsamples": 2,
                 "likelihood": "discretized_logistic",
@@ -455,9 +454,9 @@ CONFORMANCE = {
             "get no gradient in one step",
         ),
     ),
-    "keras_vae.models.PixelCNNPrior": Spec(
+    "keras_vae.models.PixelCNN": Spec(
         "model",
-        {"num_embeddings": 5, "code_shape": (3, 3), "hidden_units": 4, "num_layers": 2, "seed": 1},
+        {"num_embeddings": 5, "code_shape": (3, 3), "filters": 4, "num_layers": 2, "seed": 1},
         input_data=_code_maps,
     ),
     "keras_vae.models.gated_conv_hvae_networks": FUNCTION,
@@ -487,13 +486,13 @@ CONFORMANCE = {
     ),
     "keras_vae.callbacks.LogLikelihood": Spec(
         "callback",
-        {"x": np.zeros((3, 2), "float32"), "every": 2, "num_samples": 5, "name": "ll"},
+        {"x": np.zeros((3, 2), "float32"), "every": 2, "num_importance_samples": 5, "name": "ll"},
     ),
     "keras_vae.callbacks.KLWarmUp": Spec(
         "callback", {"epochs": 3, "max_value": 0.5, "start_epoch": 1}
     ),
     "keras_vae.callbacks.NonFiniteLossError": _marker("exception"),
-    "keras_vae.callbacks.TerminateOnNaN": CALLBACK,
+    "keras_vae.callbacks.RaiseOnNonFinite": CALLBACK,
     # ----------------------------------------------------------- diagnostics
     "keras_vae.diagnostics.ActiveUnitsResult": DATA_CLASS,
     "keras_vae.diagnostics.CodebookUsageResult": DATA_CLASS,

@@ -73,8 +73,11 @@ def linear_gaussian_vae(
     >>> from keras_vae.testing.linear_gaussian import linear_gaussian_vae
     >>> model, exact_log_px = linear_gaussian_vae(2, 5, scale=0.5, seed=0)
     >>> x = np.zeros((3, 5), "float32")
-    >>> model.log_likelihood(x, num_samples=10).shape
+    >>> exact_log_px(x).shape
     (3,)
+    >>> log_px = model.log_likelihood(x, num_importance_samples=10)
+    >>> bool(np.allclose(log_px, exact_log_px(x), atol=1e-3))  # q = p(z | x)
+    True
 
     Reference:
         - [Tipping & Bishop, 1999](https://doi.org/10.1111/1467-9868.00196)
@@ -207,8 +210,7 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     h_in = keras.Input((data_dim,))
     decoder = keras.layers.Dense(data_dim, name="linear")
     model = HierarchicalVAE(
-        z1_dim=z1_dim,
-        z2_dim=1,
+        latent_dims=(z1_dim, 1),
         likelihood=Gaussian(scale=float(scale)),
         encoder_z2=keras.Sequential([keras.layers.Identity()], name="identity_z2"),
         encoder_z1_x=keras.Sequential([keras.layers.Identity()], name="identity_x"),
@@ -377,7 +379,7 @@ def linear_gaussian_lvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
 
     >>> model, exact_log_px = linear_gaussian_lvae(seed=0)
     >>> x = np.zeros((3, 4), "float32")
-    >>> model.log_likelihood(x, num_samples=10).shape
+    >>> exact_log_px(x).shape
     (3,)
     """
     from keras_vae.likelihoods.gaussian import Gaussian
@@ -494,7 +496,7 @@ def linear_gaussian_vhp_vae(data_dim=3, scale=0.5, seed=0, posterior="exact"):
 
     >>> model, exact_log_px = linear_gaussian_vhp_vae(seed=0)
     >>> x = np.zeros((2, 3), "float32")
-    >>> model.log_likelihood(x, num_samples=10).shape
+    >>> exact_log_px(x).shape
     (2,)
     """
     from keras_vae.likelihoods.gaussian import Gaussian
@@ -528,7 +530,7 @@ def linear_gaussian_vhp_vae(data_dim=3, scale=0.5, seed=0, posterior="exact"):
 
     clamp = dict(min_log_var=-10.0, max_log_var=10.0)
     prior = HierarchicalPrior(
-        latent_dim=1, zeta_dim=1, hidden_units=(), num_samples=1, seed=seed, **clamp
+        latent_dim=1, zeta_dim=1, hidden_units=(), num_importance_samples=1, seed=seed, **clamp
     )
     model = VHPVAE(
         kappa=1.0,

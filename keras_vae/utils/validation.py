@@ -30,6 +30,19 @@ def check_shape(shape, name):
     return tuple(int(d) for d in shape)
 
 
+def check_widths(widths, name):
+    """Return layer widths as a tuple of positive ints; an int `u` means `(u,)`.
+
+    Example:
+
+    >>> check_widths(300, "hidden_units"), check_widths([300, 300], "hidden_units")
+    ((300,), (300, 300))
+    """
+    if isinstance(widths, (int, np.integer)) and not isinstance(widths, bool):
+        widths = (widths,)
+    return check_shape(widths, name)
+
+
 def _is_finite_number(value):
     return (
         not isinstance(value, bool)

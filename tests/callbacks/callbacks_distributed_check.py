@@ -39,7 +39,7 @@ def run(model, x, out_dir, jit_compile):
     callbacks = [
         keras_vae.callbacks.ActiveUnits(x, threshold=0.0),
         keras_vae.callbacks.ELBOSurgery(x, num_samples=2, seed=3),
-        keras_vae.callbacks.LogLikelihood(x, num_samples=300, max_examples=16),
+        keras_vae.callbacks.LogLikelihood(x, num_importance_samples=300, max_examples=16),
         keras_vae.callbacks.ImageGrid(out_dir, x=x[:4], num_images=4),
     ]
     history = model.fit(x, epochs=1, batch_size=32, verbose=0, callbacks=callbacks)

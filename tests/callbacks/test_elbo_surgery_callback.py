@@ -39,7 +39,7 @@ class ELBOSurgeryCallbackTest(testing.TestCase):
         )
 
     def test_hierarchical_model_logs_every_layer(self):
-        model = keras_vae.models.HierarchicalVAE(z1_dim=3, z2_dim=2, hidden_units=8)
+        model = keras_vae.models.HierarchicalVAE(latent_dims=(3, 2), hidden_units=8)
         model.compile(optimizer="adam", jit_compile=True)
         logs = model.fit(
             _data(), epochs=1, batch_size=20, verbose=0,

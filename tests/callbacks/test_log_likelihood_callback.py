@@ -18,13 +18,13 @@ class LogLikelihoodCallbackTest(testing.TestCase):
         x = _data()
         model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=0)
         model.compile(optimizer="adam", jit_compile=True)
-        callback = LogLikelihood(x, every=2, num_samples=500, max_examples=10)
+        callback = LogLikelihood(x, every=2, num_importance_samples=500, max_examples=10)
         logs = model.fit(
             x, epochs=4, batch_size=16, verbose=0, callbacks=[callback]
         ).history
         self.assertEqual(len(logs["val_log_likelihood"]), 3)  # epochs 1, 2, 4
         want = keras_vae.diagnostics.log_likelihood(
-            model, x, num_samples=500, max_examples=10
+            model, x, num_importance_samples=500, max_examples=10
         )
         # Fresh importance samples: close, not equal (the noise of the mean
         # of 10 estimates with 500 samples each is far below 0.5 nats).
@@ -34,7 +34,7 @@ class LogLikelihoodCallbackTest(testing.TestCase):
     def test_custom_name(self):
         model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=0)
         model.compile(optimizer="adam", jit_compile=True)
-        callback = LogLikelihood(_data(8), num_samples=3, name="train_ll")
+        callback = LogLikelihood(_data(8), num_importance_samples=3, name="train_ll")
         logs = model.fit(
             _data(), epochs=1, batch_size=20, verbose=0, callbacks=[callback]
         ).history
@@ -47,7 +47,7 @@ class LogLikelihoodCallbackTest(testing.TestCase):
     "kwargs, message",
     [
         ({"every": 0}, r"`every` to be a positive integer"),
-        ({"num_samples": 0}, r"`num_samples` to be a positive integer"),
+        ({"num_importance_samples": 0}, r"`num_importance_samples` to be a positive integer"),
         ({"max_examples": 0}, r"`max_examples` to be a positive integer"),
         ({"batch_size": -1}, r"`batch_size` to be a positive integer"),
         ({"name": ""}, r"`name` to be a non-empty string"),

@@ -27,7 +27,7 @@ from keras_vae.testing.serving import saved_model_cli_run
 
 # Models that are not exportable for serving, and why.
 NOT_EXPORTABLE = {
-    "keras_vae.models.PixelCNNPrior": "a prior over a VQVAE's codes, served with it",
+    "keras_vae.models.PixelCNN": "a prior over a VQVAE's codes, served with it",
 }
 BATCH = 5
 NUM_SAMPLES = 3
@@ -94,7 +94,7 @@ def _expected_deterministic(model, signature, inputs):
 
 
 def _deterministic_inputs(model, signature, x):
-    fn, specs = model._serving_functions()[signature]
+    fn, specs = model.serving_signatures()[signature]
     rng = np.random.default_rng(5)
     inputs = {}
     for input_name, shape, dtype in specs:
@@ -111,7 +111,7 @@ def _deterministic_inputs(model, signature, x):
 
 def _bad_requests(model, signatures, x):
     """`[(Call, expected message fragment)]` of requests that must fail."""
-    specs = model._serving_functions()
+    specs = model.serving_signatures()
     x_signature = "encode" if "encode" in signatures else "reconstruct"
     data_shape = tuple(model.data_shape)
     expected_shape = "Expected `x` of shape (batch, " + ", ".join(map(str, data_shape))
@@ -192,7 +192,7 @@ def served(request, tmp_path_factory):
             if "sample" in signatures:
                 # First in both processes: the saved seed state is the
                 # model's, so both draw the same latents.
-                fn = model._serving_functions()["sample"][0]
+                fn = model.serving_signatures()["sample"][0]
                 drawn = fn(tf.constant(NUM_SAMPLES))
                 case["sample"] = {k: np.asarray(v) for k, v in drawn.items()}
                 calls.append(Call("sample", "sample", {"num_samples": np.int32(NUM_SAMPLES)}))
@@ -210,10 +210,10 @@ def served(request, tmp_path_factory):
                 S = LOG_LIKELIHOOD_SAMPLES
                 # Speed only: trace the in-process estimator's chunk function
                 # without XLA (an XLA compile costs ~5 s per model here).
-                model.__dict__.setdefault("_compiled_functions", {}).setdefault(
+                model._untracked().functions.setdefault(
                     "log_mean_weights_chunk", tf.function(model._log_sum_weights)
                 )
-                case["log_likelihood"] = model.log_likelihood(x, num_samples=S)
+                case["log_likelihood"] = model.log_likelihood(x, num_importance_samples=S)
                 log_w = np.asarray(model.log_importance_weights(x, S), "float64")
                 w = np.exp(log_w - log_w.max(axis=0))
                 # Standard error of log mean w (delta method), per example.
@@ -261,8 +261,8 @@ def _case(served, name, i):
 def test_every_model_is_exportable():
     for name in conformance.names_of_kind("model"):
         cls = conformance.resolve(name)
-        if name in NOT_EXPORTABLE or getattr(cls, "_serving_functions", None) is None:
-            assert name in NOT_EXPORTABLE, f"{name} has no `_serving_functions`"
+        if name in NOT_EXPORTABLE or getattr(cls, "serving_signatures", None) is None:
+            assert name in NOT_EXPORTABLE, f"{name} has no `serving_signatures`"
 
 
 def test_session_child_does_not_import_keras_vae(served):

@@ -171,7 +171,7 @@ _CHILD = textwrap.dedent(
         outputs = {}
         for key, fn in (
             ("call", lambda: model(x)),
-            ("log_likelihood", lambda: model.log_likelihood(x, num_samples=3)),
+            ("log_likelihood", lambda: model.log_likelihood(x, num_importance_samples=3)),
             ("sample", lambda: model.sample(2)),
         ):
             if key + "_0" not in saved:
@@ -196,7 +196,7 @@ _LOG_LIKELIHOOD_CASES = ("keras_vae.models.HierarchicalVAE[0]", "keras_vae.model
 def _next_outputs(model, x, case_id):
     outputs = {"call": _numpy_tree(model(x))}
     if case_id in _LOG_LIKELIHOOD_CASES:
-        outputs["log_likelihood"] = _numpy_tree(model.log_likelihood(x, num_samples=3))
+        outputs["log_likelihood"] = _numpy_tree(model.log_likelihood(x, num_importance_samples=3))
     if hasattr(model, "sample"):
         outputs["sample"] = _numpy_tree(model.sample(2))
     return outputs

@@ -38,7 +38,7 @@ class GivenPosteriors:
     def __init__(self, prior):
         self.prior = prior
 
-    def _surgery_layers(self, x):
+    def latent_layers(self, x):
         dim = x.shape[1] // 2
         return [(x[:, :dim], x[:, dim:], self.prior)]
 
@@ -168,7 +168,7 @@ class ELBOSurgeryTest(testing.TestCase):
     def test_hierarchical_models_give_one_result_per_layer(self):
         x = _images(30)
         models = [
-            keras_vae.models.HierarchicalVAE(z1_dim=3, z2_dim=2, hidden_units=8),
+            keras_vae.models.HierarchicalVAE(latent_dims=(3, 2), hidden_units=8),
             keras_vae.models.LadderVAE(latent_dims=(3, 2), hidden_units=(8, 4)),
         ]
         for model in models:

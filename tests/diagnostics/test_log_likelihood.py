@@ -70,11 +70,11 @@ def test_exact_posterior_makes_every_weight_equal_log_px(exact):
 
 def test_diagnostic_is_exact_with_exact_posterior(exact):
     model, _, x, oracle = exact
-    result = diagnostics.log_likelihood(model, x, num_samples=10, batch_size=30)
+    result = diagnostics.log_likelihood(model, x, num_importance_samples=10, batch_size=30)
     assert isinstance(result, diagnostics.LogLikelihoodResult)
     assert result.log_likelihood.dtype == np.float64
     assert result.log_likelihood.shape == (len(x),)
-    assert result.num_samples == 10
+    assert result.num_importance_samples == 10
     np.testing.assert_allclose(result.log_likelihood, oracle, atol=1e-4)
     assert isinstance(result.nll, float)
     assert result.nll == pytest.approx(-np.mean(result.log_likelihood), abs=1e-12)
@@ -89,10 +89,10 @@ def test_diagnostic_converges_with_a_worse_posterior(perturbed):
     f = linear_gaussian_lib.PERTURBED_VARIANCE_FACTOR
     m = linear_gaussian_lib.PERTURBED_MEAN_SHIFT
     kl = LATENT / 2 * (f + m**2 - 1 - math.log(f))
-    one = diagnostics.log_likelihood(model, x, num_samples=1, batch_size=60)
+    one = diagnostics.log_likelihood(model, x, num_importance_samples=1, batch_size=60)
     # The ELBO of 60 examples: each log-weight has sd below 2 nats here.
     assert np.mean(one.log_likelihood - oracle) == pytest.approx(-kl, abs=0.5)
-    many = diagnostics.log_likelihood(model, x, num_samples=5000, batch_size=30)
+    many = diagnostics.log_likelihood(model, x, num_importance_samples=5000, batch_size=30)
     assert abs(np.mean(many.log_likelihood - oracle)) < 0.05
     assert np.max(np.abs(many.log_likelihood - oracle)) < 0.2
     assert many.nll == pytest.approx(-np.mean(oracle), abs=0.05)
@@ -123,7 +123,7 @@ def test_same_result_for_any_batch_size_and_data_form(exact):
     model, _, x, oracle = exact
     # Every distinct batch shape costs an XLA compile in `model.log_likelihood`,
     # so the forms below reuse the batch sizes 7 (with a remainder of 4) and 60.
-    kwargs = dict(num_samples=3)
+    kwargs = dict(num_importance_samples=3)
     reference = diagnostics.log_likelihood(model, x, batch_size=len(x), **kwargs)
     np.testing.assert_allclose(reference.log_likelihood, oracle, atol=1e-4)
     labels = np.arange(len(x))
@@ -151,7 +151,7 @@ def test_same_result_for_any_batch_size_and_data_form(exact):
 def test_max_examples(exact):
     model, _, x, oracle = exact
     result = diagnostics.log_likelihood(
-        model, x, num_samples=3, batch_size=7, max_examples=14
+        model, x, num_importance_samples=3, batch_size=7, max_examples=14
     )
     np.testing.assert_allclose(result.log_likelihood, oracle[:14], atol=1e-4)
 
@@ -164,8 +164,8 @@ class RecordingModel:
     def __init__(self):
         self.calls = []
 
-    def log_likelihood(self, x, num_samples=5000, chunk_size=None):
-        self.calls.append((x.shape, num_samples, chunk_size))
+    def log_likelihood(self, x, num_importance_samples=5000, chunk_size=None):
+        self.calls.append((x.shape, num_importance_samples, chunk_size))
         return -np.sum(np.asarray(x, "float64") ** 2, axis=1)
 
 
@@ -173,7 +173,7 @@ def test_batches_and_arguments_are_forwarded():
     x = np.arange(46, dtype="float32").reshape(23, 2)
     model = RecordingModel()
     result = diagnostics.log_likelihood(
-        model, x, num_samples=17, batch_size=10, chunk_size=4
+        model, x, num_importance_samples=17, batch_size=10, chunk_size=4
     )
     assert model.calls == [((10, 2), 17, 4), ((10, 2), 17, 4), ((3, 2), 17, 4)]
     sq_norms = np.sum(x.astype("float64") ** 2, axis=1)
@@ -185,20 +185,20 @@ def test_argument_errors(exact):
     model, _, x, _ = exact
     with pytest.raises(
         ValueError,
-        match=r"Expected `num_samples` to be a positive integer. "
-        r"Received: num_samples=0",
+        match=r"Expected `num_importance_samples` to be a positive integer. "
+        r"Received: num_importance_samples=0",
     ):
-        diagnostics.log_likelihood(model, x, num_samples=0)
+        diagnostics.log_likelihood(model, x, num_importance_samples=0)
     with pytest.raises(ValueError, match=r"Received: batch_size=-1"):
         diagnostics.log_likelihood(model, x, batch_size=-1)
     with pytest.raises(ValueError, match=r"Received: chunk_size=0"):
         diagnostics.log_likelihood(model, x, chunk_size=0)
     with pytest.raises(ValueError, match=r"Received: max_examples=2.5"):
         diagnostics.log_likelihood(model, x, max_examples=2.5)
-    with pytest.raises(TypeError, match=r"`log_likelihood\(x, num_samples"):
+    with pytest.raises(TypeError, match=r"`log_likelihood\(x, num_importance_samples"):
         diagnostics.log_likelihood(object(), x)
     with pytest.raises(ValueError, match=r"at least one example"):
-        diagnostics.log_likelihood(model, x[:0], num_samples=2)
+        diagnostics.log_likelihood(model, x[:0], num_importance_samples=2)
     with pytest.raises(ValueError, match=r"rank 1 \(one example\) or 2"):
         diagnostics.log_likelihood(
             model, tf.data.Dataset.from_tensor_slices(x[:, :, None]).batch(4)

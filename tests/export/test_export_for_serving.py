@@ -103,7 +103,7 @@ def test_log_likelihood_matches_the_model(exported):
     )
     served = out["log_likelihood"].numpy()
     assert served.shape == (16,)
-    direct = model.log_likelihood(batch, num_samples=2000)
+    direct = model.log_likelihood(batch, num_importance_samples=2000)
     # Two independent 2000-sample estimates: typically 0.1 nats apart per
     # example, but a barely trained posterior gives heavy-tailed weights and
     # an occasional example 1.5 nats off (seen in CI), so bound the mean and
@@ -181,7 +181,7 @@ def test_hierarchical_vae_signatures(tmp_path):
 
     rng = np.random.default_rng(2)
     x = (rng.uniform(size=(6, 6, 6, 1)) < 0.4).astype("float32")
-    model = HierarchicalVAE(z1_dim=3, z2_dim=2, hidden_units=8, prior=VampPrior(4), seed=0)
+    model = HierarchicalVAE(latent_dims=(3, 2), hidden_units=8, prior=VampPrior(4), seed=0)
     model.build((None, 6, 6, 1))
     loaded = tf.saved_model.load(export_for_serving(model, tmp_path / "hvae"))
     assert set(NAMES) <= set(loaded.signatures)
@@ -250,7 +250,7 @@ def test_bad_requests_fail_in_the_graph(exported, tmp_path):
 def test_vq_vae_decode_codes_rejects_out_of_range_codes(tmp_path):
     from keras_vae.models import VQVAE
 
-    model = VQVAE(num_embeddings=5, embedding_dim=2, hidden_units=4, residual_units=2,
+    model = VQVAE(num_embeddings=5, embedding_dim=2, filters=4, residual_units=2,
                   num_residual_blocks=1, num_downsamples=1, seed=0)
     model.build((None, 4, 4, 1))
     fn = tf.saved_model.load(export_for_serving(model, tmp_path)).signatures["decode_codes"]

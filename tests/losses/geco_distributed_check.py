@@ -32,8 +32,8 @@ def geco_state(geco):
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
-    mirrored = keras_vae.losses.GECO(kappa=3.0, alpha=0.5, nu=0.5, damping=1.0)
-single = keras_vae.losses.GECO(kappa=3.0, alpha=0.5, nu=0.5, damping=1.0)
+    mirrored = keras_vae.layers.GECO(kappa=3.0, alpha=0.5, nu=0.5, damping=1.0)
+single = keras_vae.layers.GECO(kappa=3.0, alpha=0.5, nu=0.5, damping=1.0)
 
 
 @tf.function
@@ -77,7 +77,7 @@ x[32:48] = 0.0  # the halves of the second batch differ a lot
 with strategy.scope():
     vae = keras_vae.models.VAE(
         latent_dim=2, hidden_units=(8,), seed=1,
-        constraint=keras_vae.losses.GECO(**GECO_FIT),
+        constraint=keras_vae.layers.GECO(**GECO_FIT),
     )
     vae.compile(optimizer="adam", jit_compile=False)
 batch_constraints = BatchConstraints()

@@ -83,41 +83,42 @@ def _ignored(y_pred):
 
 class LossClassesTest(testing.TestCase):
     def test_y_true_none_as_documented(self):
-        y_pred = np.array([[-1.0, -3.0]], "float32")
+        # The loss classes take the sample axis first: (k, batch).
+        y_pred = np.array([[-1.0], [-3.0]], "float32")
         self.assertAllClose(keras_vae.losses.ELBOLoss()(None, y_pred), 2.0)
         self.assertAllClose(
-            keras_vae.losses.IWAELoss()(None, np.log([[1.0, 3.0]])), -math.log(2.0)
+            keras_vae.losses.IWAELoss()(None, np.log([[1.0], [3.0]])), -math.log(2.0)
         )
 
     def test_elbo_loss_value(self):
         y_pred = np.random.RandomState(6).normal(size=(5, 4)).astype("f4")
         loss = keras_vae.losses.ELBOLoss()
-        self.assertAllClose(loss(_ignored(y_pred), y_pred), -y_pred.mean(), rtol=1e-6)
+        self.assertAllClose(loss(_ignored(y_pred.T), y_pred.T), -y_pred.mean(), rtol=1e-6)
         loss = keras_vae.losses.ELBOLoss(reduction=None)
-        per_example = loss(_ignored(y_pred), y_pred)
+        per_example = loss(_ignored(y_pred.T), y_pred.T)
         self.assertAllClose(per_example, -y_pred.mean(1), rtol=1e-6)
 
     def test_iwae_loss_value(self):
         y_pred = np.random.RandomState(7).normal(scale=4.0, size=(5, 6)).astype("f4")
         loss = keras_vae.losses.IWAELoss()
         want = -_log_mean_exp(y_pred, 1)
-        self.assertAllClose(loss(_ignored(y_pred), y_pred), want.mean(), rtol=1e-5)
+        self.assertAllClose(loss(_ignored(y_pred.T), y_pred.T), want.mean(), rtol=1e-5)
         loss = keras_vae.losses.IWAELoss(reduction=None)
-        per_example = loss(_ignored(y_pred), y_pred)
+        per_example = loss(_ignored(y_pred.T), y_pred.T)
         self.assertAllClose(per_example, -_log_mean_exp(y_pred, 1), rtol=1e-5)
 
     def test_iwae_loss_with_one_sample_equals_elbo_loss(self):
         y_pred = np.random.RandomState(8).normal(scale=10.0, size=(9, 1)).astype("f4")
         self.assertAllClose(
-            keras_vae.losses.IWAELoss()(_ignored(y_pred), y_pred),
-            keras_vae.losses.ELBOLoss()(_ignored(y_pred), y_pred),
+            keras_vae.losses.IWAELoss()(_ignored(y_pred.T), y_pred.T),
+            keras_vae.losses.ELBOLoss()(_ignored(y_pred.T), y_pred.T),
             rtol=1e-6,
         )
 
     def test_iwae_loss_is_below_elbo_loss(self):
         y_pred = np.random.RandomState(9).normal(scale=2.0, size=(9, 8)).astype("f4")
-        iwae = float(keras_vae.losses.IWAELoss()(_ignored(y_pred), y_pred))
-        elbo = float(keras_vae.losses.ELBOLoss()(_ignored(y_pred), y_pred))
+        iwae = float(keras_vae.losses.IWAELoss()(_ignored(y_pred.T), y_pred.T))
+        elbo = float(keras_vae.losses.ELBOLoss()(_ignored(y_pred.T), y_pred.T))
         self.assertLess(iwae, elbo)
 
     def test_config_round_trip(self):

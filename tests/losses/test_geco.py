@@ -48,7 +48,7 @@ class GECOTest(TestCase):
     def test_matches_the_update_rule(self):
         for damping in (None, 2.0):
             for relative, nu in ((False, 0.03), (True, 0.3)):
-                geco = keras_vae.losses.GECO(
+                geco = keras_vae.layers.GECO(
                     kappa=3.0, alpha=0.9, nu=nu, damping=damping, relative=relative
                 )
                 lams = self.run_updates(geco)
@@ -63,7 +63,7 @@ class GECOTest(TestCase):
         # kappa^2 = 4; the default (absolute) violation C_hat - kappa^2.
         values = [9.0, 7.0, 1.0, 0.0, 0.5, 6.0, 8.0, 2.0, 1.0, 1.0, 3.0, 0.0]
         for lam0 in (0.5, 1.0, 3.0):
-            geco = keras_vae.losses.GECO(
+            geco = keras_vae.layers.GECO(
                 kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=lam0,
                 max_multiplier=1e4,
             )
@@ -72,27 +72,27 @@ class GECOTest(TestCase):
             self.assertAllClose(lams, expected, rtol=1e-5)
         # The first two steps by hand (lam0 = 1): C_hat = 9, then 8.
         by_hand = [math.exp(0.4 * 5.0), math.exp(0.4 * 5.0) * math.exp(0.4 * 4.0)]
-        geco = keras_vae.losses.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, max_multiplier=1e4)
+        geco = keras_vae.layers.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, max_multiplier=1e4)
         self.assertAllClose([float(geco(np.float32(c), training=True)) for c in values[:2]],
                             by_hand, rtol=1e-5)
         # Held (C_hat = 3 < 4) from lam = 3: the step is
         # exp(nu tanh(xi (lam - 1)) (C_hat - kappa^2)) < 1, towards 1.
-        geco = keras_vae.losses.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=3.0)
+        geco = keras_vae.layers.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=3.0)
         step = float(geco(np.float32(3.0), training=True))
         self.assertAllClose(step, 3.0 * math.exp(0.4 * math.tanh(1.5 * 2.0) * -1.0), rtol=1e-6)
         # ... and from lam = 0.5 it grows back towards 1.
-        geco = keras_vae.losses.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=0.5)
+        geco = keras_vae.layers.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=0.5)
         step = float(geco(np.float32(3.0), training=True))
         self.assertAllClose(step, 0.5 * math.exp(0.4 * math.tanh(-0.75) * -1.0), rtol=1e-6)
         self.assertTrue(0.5 < step < 1.0)
 
     def test_relative_violation_is_the_absolute_rule_with_nu_over_kappa_squared(self):
-        a = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.3, damping=1.0, relative=True)
-        b = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.3 / 9.0, damping=1.0)
+        a = keras_vae.layers.GECO(kappa=3.0, alpha=0.9, nu=0.3, damping=1.0, relative=True)
+        b = keras_vae.layers.GECO(kappa=3.0, alpha=0.9, nu=0.3 / 9.0, damping=1.0)
         self.assertAllClose(self.run_updates(a), self.run_updates(b), rtol=1e-5)
 
     def test_lambda_grows_while_violated_and_decays_while_held(self):
-        geco = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.03, max_multiplier=1e4)
+        geco = keras_vae.layers.GECO(kappa=3.0, alpha=0.9, nu=0.03, max_multiplier=1e4)
         lams = self.run_updates(geco)
         # The moving average crosses kappa^2 = 9 a few steps after the switch.
         average = oracle(self.VALUES, 3.0, 0.9, 0.03)[1]
@@ -104,7 +104,7 @@ class GECOTest(TestCase):
         self.assertLess(lams[-1], 1.0)  # plain GECO decays below 1
 
     def test_damped_rule_relaxes_towards_one(self):
-        geco = keras_vae.losses.GECO(kappa=3.0, alpha=0.9, nu=0.03, damping=1.0, max_multiplier=1e4)
+        geco = keras_vae.layers.GECO(kappa=3.0, alpha=0.9, nu=0.03, damping=1.0, max_multiplier=1e4)
         lams = self.run_updates(geco)
         self.assertGreater(lams.max(), 5.0)
         self.assertTrue(np.all(np.diff(lams[int(np.argmax(lams)):]) <= 0))
@@ -112,22 +112,22 @@ class GECOTest(TestCase):
         self.assertLess(lams[-1], lams.max() / 2)
 
     def test_held_constraint_from_one_keeps_lambda_at_one_when_damped(self):
-        geco = keras_vae.losses.GECO(kappa=3.0, damping=1.0)
+        geco = keras_vae.layers.GECO(kappa=3.0, damping=1.0)
         for _ in range(5):
             lam = geco(np.float32(1.0), training=True)
         self.assertAllClose(lam, 1.0)
 
     def test_no_update_outside_training_and_clipping(self):
-        geco = keras_vae.losses.GECO(kappa=1.0, nu=100.0, max_multiplier=50.0)
+        geco = keras_vae.layers.GECO(kappa=1.0, nu=100.0, max_multiplier=50.0)
         self.assertAllClose(geco(np.float32(1e6), training=False), 1.0)
         self.assertEqual(float(geco.steps), 0.0)
         self.assertAllClose(geco(np.float32(1e6), training=True), 50.0)
-        geco = keras_vae.losses.GECO(kappa=1.0, nu=100.0, min_multiplier=0.5)
+        geco = keras_vae.layers.GECO(kappa=1.0, nu=100.0, min_multiplier=0.5)
         self.assertAllClose(geco(np.float32(0.0), training=True), 0.5)
 
     def test_constraint_is_trained_to_hold_on_a_toy_problem(self):
         # min_w w^2 (the "KL") s.t. (w - 3)^2 <= 1: the solution is w = 2.
-        geco = keras_vae.losses.GECO(kappa=1.0, alpha=0.5, nu=0.05, max_multiplier=10.0)
+        geco = keras_vae.layers.GECO(kappa=1.0, alpha=0.5, nu=0.05, max_multiplier=10.0)
         w = keras.Variable(0.0)
         opt = keras.optimizers.SGD(0.01)
 
@@ -146,11 +146,11 @@ class GECOTest(TestCase):
         self.assertAllClose(float(geco.multiplier), 2.0, atol=0.15)
 
     def test_config_round_trip(self):
-        geco = keras_vae.losses.GECO(
+        geco = keras_vae.layers.GECO(
             kappa=2.0, alpha=0.5, nu=0.2, damping=3.0, relative=True, initial_multiplier=2.0,
             min_multiplier=0.1, max_multiplier=10.0,
         )
-        restored = keras_vae.losses.GECO.from_config(geco.get_config())
+        restored = keras_vae.layers.GECO.from_config(geco.get_config())
         self.assertEqual(restored.get_config(), geco.get_config())
         self.assertAllClose(restored.multiplier, 2.0)
 
@@ -171,7 +171,7 @@ class GECOTest(TestCase):
             ({"kappa": 1.0, "min_multiplier": 2.0}, "min_multiplier <= initial"),
         ):
             with pytest.raises(ValueError, match=match):
-                keras_vae.losses.GECO(**kwargs)
+                keras_vae.layers.GECO(**kwargs)
 
 
 @pytest.fixture(scope="module")

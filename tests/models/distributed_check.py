@@ -114,8 +114,8 @@ def main():
         mirrored.compile(optimizer=keras.optimizers.SGD(LR), jit_compile=False)
 
     start = flat(v.numpy() for v in single.trainable_variables)
-    ll_single = single.log_likelihood(x[:32], num_samples=8)
-    ll_mirrored = mirrored.log_likelihood(x[:32], num_samples=8)
+    ll_single = single.log_likelihood(x[:32], num_importance_samples=8)
+    ll_mirrored = mirrored.log_likelihood(x[:32], num_importance_samples=8)
     eval_single = single.evaluate(x, batch_size=BATCH, verbose=0, return_dict=True)
     eval_mirrored = mirrored.evaluate(x, batch_size=BATCH, verbose=0, return_dict=True)
 

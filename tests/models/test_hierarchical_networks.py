@@ -65,7 +65,7 @@ def test_output_shapes_on_mnist(builder, features):
 def test_sizes_are_wired_to_the_right_inputs(builder):
     # Distinct sizes and an odd, multi-channel image catch swapped arguments.
     shape, z1_dim, z2_dim, units = (10, 9, 3), 3, 5, 7
-    nets = builder(shape, z1_dim=z1_dim, z2_dim=z2_dim, hidden_units=units)
+    nets = builder(shape, latent_dims=(z1_dim, z2_dim), hidden_units=units)
     data = inputs_for(nets, shape, z1_dim, z2_dim)
     out = {key: tuple(model(data[key]).shape) for key, model in nets.items()}
     # Two stride-2 convolutions: ceil(ceil(10 / 2) / 2) x ceil(ceil(9 / 2) / 2).
@@ -81,7 +81,7 @@ def test_sizes_are_wired_to_the_right_inputs(builder):
 
 def test_mlp_parameter_counts_match_the_layer_sizes():
     d, z1, z2, u = 784, 40, 32, 300
-    nets = gated_mlp_hvae_networks((28, 28, 1), z1_dim=z1, z2_dim=z2, hidden_units=u)
+    nets = gated_mlp_hvae_networks((28, 28, 1), latent_dims=(z1, z2), hidden_units=u)
     expected = {
         "encoder_z2": gated_dense_params(d, u) + gated_dense_params(u, u),
         "encoder_z1_x": gated_dense_params(d, u),
@@ -97,7 +97,7 @@ def test_mlp_parameter_counts_match_the_layer_sizes():
 
 def test_conv_joint_encoder_maps_z2_to_the_width_of_h_x():
     z2, u, fx = 32, 300, 294
-    nets = gated_conv_hvae_networks((28, 28, 1), z2_dim=z2, hidden_units=u)
+    nets = gated_conv_hvae_networks((28, 28, 1), latent_dims=(40, z2), hidden_units=u)
     expected = gated_dense_params(z2, fx) + gated_dense_params(2 * fx, u)
     assert nets["encoder_z1_joint"].count_params() == expected
 
@@ -105,7 +105,7 @@ def test_conv_joint_encoder_maps_z2_to_the_width_of_h_x():
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_decoder_outputs_logits(builder):
     # Probabilities (a sigmoid output) are never negative; logits can be.
-    nets = builder((8, 8, 1), z1_dim=4, z2_dim=4, hidden_units=16)
+    nets = builder((8, 8, 1), latent_dims=(4, 4), hidden_units=16)
     rng = np.random.RandomState(0)
     z = [3.0 * rng.normal(size=(16, 4)).astype("float32") for _ in range(2)]
     logits = keras.ops.convert_to_numpy(nets["decoder"](z))
@@ -127,16 +127,19 @@ def test_bad_data_shape_raises(builder, data_shape):
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
-@pytest.mark.parametrize("name", ["z1_dim", "z2_dim", "hidden_units"])
-def test_bad_sizes_raise(builder, name):
-    with pytest.raises(ValueError, match=f"Received: {name}=0"):
-        builder((8, 8, 1), **{name: 0})
+@pytest.mark.parametrize(
+    "name, value",
+    [("latent_dims", (0, 40)), ("latent_dims", (40, 0)), ("hidden_units", 0)],
+)
+def test_bad_sizes_raise(builder, name, value):
+    with pytest.raises(ValueError, match=f"Received: {name}="):
+        builder((8, 8, 1), **{name: value})
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
 def test_serialization_round_trip_gives_same_outputs(builder):
     shape, z1_dim, z2_dim = (8, 8, 1), 3, 4
-    nets = builder(shape, z1_dim=z1_dim, z2_dim=z2_dim, hidden_units=16)
+    nets = builder(shape, latent_dims=(z1_dim, z2_dim), hidden_units=16)
     data = inputs_for(nets, shape, z1_dim, z2_dim)
     for key, model in nets.items():
         assert type(model).__name__ == "Functional", key

@@ -18,7 +18,7 @@ def _binary(n, shape=(6, 6, 1), seed=0):
 
 
 def _small(**kwargs):
-    return HierarchicalVAE(z1_dim=3, z2_dim=2, hidden_units=16, seed=0, **kwargs)
+    return HierarchicalVAE(latent_dims=(3, 2), hidden_units=16, seed=0, **kwargs)
 
 
 class ExactLikelihoodTest(testing.TestCase):
@@ -31,7 +31,7 @@ class ExactLikelihoodTest(testing.TestCase):
         self.assertEqual(log_w.shape, (7, 5))
         self.assertAllClose(log_w, np.broadcast_to(exact(x), (7, 5)), atol=1e-4)
         # `log_likelihood` runs the same weights XLA-compiled, in chunks.
-        estimate = model.log_likelihood(x, num_samples=30, chunk_size=8)
+        estimate = model.log_likelihood(x, num_importance_samples=30, chunk_size=8)
         self.assertAllClose(estimate, exact(x), atol=1e-4)
 
     def test_elbo_metrics_are_unbiased_for_log_px(self):
@@ -84,10 +84,10 @@ class ExactLikelihoodTest(testing.TestCase):
         model, exact = linear_gaussian_hvae(seed=4, posterior="perturbed")
         x = np.random.default_rng(5).normal(size=(6, 4)).astype("f4")
         truth = exact(x)
-        self.assertAllClose(model.log_likelihood(x, num_samples=5000), truth, atol=0.05)
+        self.assertAllClose(model.log_likelihood(x, num_importance_samples=5000), truth, atol=0.05)
         # In expectation (1000 repeats of one x) the bound rises with k.
         rep = np.repeat(x[:1], 1000, axis=0)
-        means = [float(np.mean(model.log_likelihood(rep, num_samples=k))) for k in (1, 20)]
+        means = [float(np.mean(model.log_likelihood(rep, num_importance_samples=k))) for k in (1, 20)]
         self.assertLess(means[0] + 0.05, means[1])
         self.assertLess(means[1], truth[0])
 
@@ -107,14 +107,14 @@ class HierarchicalVAETest(testing.TestCase):
 
     def test_iwae_objective_reports_the_bound(self):
         x = _binary(8)
-        model = _small(objective="iwae", num_samples=4)
+        model = _small(objective="iwae", num_importance_samples=4)
         terms = model.compute_terms(model_input(model, x))
         self.assertIn("iwae_bound", terms)
         self.assertAllClose(terms["loss"], -terms["iwae_bound"], rtol=1e-6)
 
     def test_x_branch_runs_once_per_example(self):
         x = _binary(3)
-        model = _small(objective="iwae", num_samples=6)
+        model = _small(objective="iwae", num_importance_samples=6)
         model.build((None,) + x.shape[1:])
         seen = []
         branch = model.encoder_z1_x
@@ -135,7 +135,7 @@ class HierarchicalVAETest(testing.TestCase):
         self.assertTrue(((samples >= 0) & (samples <= 1)).all())
         units = keras_vae.diagnostics.active_units(model, x)
         self.assertEqual([len(u.variances) for u in units], [3, 2])
-        self.assertEqual(model.latent_dim, (3, 2))
+        self.assertEqual(model.latent_dims, (3, 2))
 
     def test_convolutional_variant_trains_and_round_trips(self):
         x = _binary(8, (8, 8, 1))
@@ -175,8 +175,8 @@ class HierarchicalVAEErrorTest(testing.TestCase):
     def test_bad_arguments(self):
         with pytest.raises(ValueError, match="architecture"):
             HierarchicalVAE(architecture="resnet")
-        with pytest.raises(ValueError, match="z1_dim"):
-            HierarchicalVAE(z1_dim=0)
+        with pytest.raises(ValueError, match="latent_dims"):
+            HierarchicalVAE(latent_dims=(0, 40))
         with pytest.raises(ValueError, match="objective"):
             HierarchicalVAE(objective="vae")
 

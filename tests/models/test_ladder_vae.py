@@ -77,7 +77,7 @@ class ClosedFormTest(testing.TestCase):
         return model, kls
 
     def test_analytic_per_layer_kl(self):
-        model, kls = self._constant_model(num_samples=2)
+        model, kls = self._constant_model(num_importance_samples=2)
         terms = model.compute_terms(_binary(5))
         for i, want in enumerate(kls):
             self.assertAllClose(terms[f"kl_{i + 1}"], want, rtol=1e-5, atol=1e-6)
@@ -87,18 +87,18 @@ class ClosedFormTest(testing.TestCase):
         )
 
     def test_monte_carlo_per_layer_kl_of_the_iwae_objective(self):
-        model, kls = self._constant_model(objective="iwae", num_samples=8)
+        model, kls = self._constant_model(objective="iwae", num_importance_samples=8)
         terms = model.compute_terms(_binary(2000))
         # 16000 samples of log q - log p per layer: standard errors < 0.02.
         for i, want in enumerate(kls):
             self.assertAllClose(terms[f"kl_{i + 1}"], want, atol=0.06)
 
     def test_kl_matches_the_models_own_gaussians_at_the_sampled_latents(self):
-        model = _small(num_samples=3)
+        model = _small(num_importance_samples=3)
         x = _binary(6)
-        state = model.seed_generator.state.numpy()
+        state = model.sampler.seed_generator.state.numpy()
         terms = model.compute_terms(x)
-        model.seed_generator.state.assign(state)
+        model.sampler.seed_generator.state.assign(state)
         _, layers = model._forward(x, 3)  # the same draws as compute_terms
         bottom_up = [[t.numpy() for t in pair] for pair in model._bottom_up_terms(x)]
         for i, (z, q, p) in enumerate(layers):
@@ -130,7 +130,7 @@ class LinearGaussianLadderTest(testing.TestCase):
         log_w = np.asarray(model.log_importance_weights(x, 7))
         self.assertEqual(log_w.shape, (7, 5))
         self.assertAllClose(log_w, np.broadcast_to(exact(x), (7, 5)), atol=1e-4)
-        self.assertAllClose(model.log_likelihood(x, num_samples=30), exact(x), atol=1e-4)
+        self.assertAllClose(model.log_likelihood(x, num_importance_samples=30), exact(x), atol=1e-4)
 
     def test_per_layer_kls_match_their_closed_forms(self):
         x = np.random.default_rng(2).normal(size=(4, 4)).astype("f4")
@@ -161,7 +161,7 @@ class LinearGaussianLadderTest(testing.TestCase):
         model, exact = linear_gaussian_lvae(seed=4, posterior="perturbed")
         x = np.random.default_rng(5).normal(size=(6, 4)).astype("f4")
         truth = exact(x)
-        estimate = np.asarray(model.log_likelihood(x, num_samples=5000))
+        estimate = np.asarray(model.log_likelihood(x, num_importance_samples=5000))
         self.assertLess(np.max(np.abs(estimate - truth)), 0.1)
         self.assertLess(abs(np.mean(estimate - truth)), 0.03)
         elbo = float(model.compute_terms(np.repeat(x, 500, axis=0))["elbo"])
@@ -197,7 +197,7 @@ class BoundsTest(testing.TestCase):
                 self._check_gradients(inference)
 
     def _check_gradients(self, inference):
-        model = _small(objective="iwae", num_samples=2, inference=inference)
+        model = _small(objective="iwae", num_importance_samples=2, inference=inference)
         with tf.GradientTape() as tape:
             loss = model.compute_terms(_binary(16), training=True)["loss"]
         grads = tape.gradient(loss, model.trainable_variables)
@@ -216,11 +216,11 @@ class BottomUpInferenceTest(testing.TestCase):
     """The paper's VAE baseline: q(z_1|x) q(z_2|z_1) ... and the same p."""
 
     def test_kl_terms_at_the_sampled_latents(self):
-        model = _small(inference="bottom_up", num_samples=3)
+        model = _small(inference="bottom_up", num_importance_samples=3)
         x = _binary(6)
-        state = model.seed_generator.state.numpy()
+        state = model.sampler.seed_generator.state.numpy()
         terms = model.compute_terms(x)
-        model.seed_generator.state.assign(state)
+        model.sampler.seed_generator.state.assign(state)
         _, layers = model._forward(x, 3)  # the same draws as compute_terms
         zs = [layer[0].numpy() for layer in layers]
         for i, (z, q, p) in enumerate(layers):
@@ -359,8 +359,8 @@ class LadderVAETest(testing.TestCase):
         self.assertEqual(model(x).shape, (10, 6, 6, 1))
         units = keras_vae.diagnostics.active_units(model, x)
         self.assertEqual([len(u.variances) for u in units], list(DIMS))
-        self.assertEqual(model.latent_dim, DIMS)
-        log_px = model.log_likelihood(x[:3], num_samples=40)
+        self.assertEqual(model.latent_dims, DIMS)
+        log_px = model.log_likelihood(x[:3], num_importance_samples=40)
         self.assertEqual(log_px.shape, (3,))
         self.assertAllClose(log_px[1:2], model.log_likelihood(x[1:2], 40), atol=1.0)
 
@@ -404,7 +404,7 @@ class LadderVAEExportTest(testing.TestCase):
         # The seed state was saved at export and the model has not sampled
         # since: both draw the same ancestral samples.
         drawn = served["sample"](num_samples=tf.constant(3))
-        for i, z in enumerate(model._sample_tensors(3)):
+        for i, z in enumerate(model.sample_tensors(3)):
             self.assertAllClose(drawn[f"z{i + 1}"], z, rtol=1e-5, atol=1e-6)
         self.assertAllClose(
             drawn["mean"], model.decode(drawn["z1"]), rtol=1e-5, atol=1e-6
@@ -437,7 +437,7 @@ class LadderVAEExportTest(testing.TestCase):
         ({"free_bits": 0.5, "objective": "iwae"}, r"objective='elbo'.*free_bits=0.5"),
         ({"objective": "vae"}, r"`objective` to be one of"),
         ({"inference": "top_down"}, r"`inference` to be one of.*'bottom_up'"),
-        ({"num_samples": 0}, r"`num_samples` to be a positive"),
+        ({"num_importance_samples": 0}, r"`num_importance_samples` to be a positive"),
         ({"min_log_var": 2.0, "max_log_var": 1.0}, r"min_log_var < max_log_var"),
     ],
 )

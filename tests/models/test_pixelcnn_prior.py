@@ -1,4 +1,4 @@
-"""PixelCNNPrior: causal receptive field, sampling, likelihoods, bits/dim, errors.
+"""PixelCNN: causal receptive field, sampling, likelihoods, bits/dim, errors.
 
 `.keras` I/O, config round trips and an XLA `fit` run in tests/conformance.
 """
@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from keras_vae.layers import GatedPixelCNNBlock
-from keras_vae.models import PixelCNNPrior
+from keras_vae.models import PixelCNN
 from keras_vae.models import VQVAE
 
 
@@ -37,8 +37,8 @@ def _dependence(model, base):
 )
 def test_logits_depend_exactly_on_earlier_positions(code_shape, num_layers, kernel_size):
     keras.utils.set_random_seed(0)
-    model = PixelCNNPrior(
-        5, code_shape, hidden_units=8, num_layers=num_layers, kernel_size=kernel_size
+    model = PixelCNN(
+        5, code_shape, filters=8, num_layers=num_layers, kernel_size=kernel_size
     )
     base = np.random.default_rng(1).integers(0, 5, size=(1,) + code_shape)[0]
     depends = _dependence(model, base.astype("int32"))
@@ -64,7 +64,7 @@ def test_block_mask_a_hides_the_current_position():
 
 def test_first_position_samples_follow_softmax_of_its_logits():
     keras.utils.set_random_seed(0)
-    model = PixelCNNPrior(4, (2, 2), hidden_units=4, num_layers=1, seed=3)
+    model = PixelCNN(4, (2, 2), filters=4, num_layers=1, seed=3)
     model.head_logits.bias.assign(np.array([0.0, 1.0, -1.0, 2.0], "float32"))
     logits = _numpy(model(np.zeros((1, 2, 2), "int32")))[0, 0, 0]
     n = 4000
@@ -81,7 +81,7 @@ def test_first_position_samples_follow_softmax_of_its_logits():
 def test_trained_on_one_pattern_samples_reproduce_it():
     keras.utils.set_random_seed(0)
     pattern = np.random.default_rng(2).integers(0, 6, size=(1, 3, 4)).astype("int32")
-    model = PixelCNNPrior(6, (3, 4), hidden_units=16, num_layers=4, seed=0)
+    model = PixelCNN(6, (3, 4), filters=16, num_layers=4, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = model.fit(np.repeat(pattern, 64, 0), epochs=30, batch_size=64, verbose=0)
     assert history.history["loss"][-1] < 0.05
@@ -103,7 +103,7 @@ def test_trained_on_one_pattern_samples_reproduce_it():
 
 def test_log_prob_is_the_sum_of_conditional_log_softmax():
     keras.utils.set_random_seed(0)
-    model = PixelCNNPrior(5, (3, 3), hidden_units=8, num_layers=2)
+    model = PixelCNN(5, (3, 3), filters=8, num_layers=2)
     codes = np.random.default_rng(0).integers(0, 5, size=(7, 3, 3)).astype("int32")
     logits = _numpy(model(codes)).astype("float64")
     log_softmax = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
@@ -122,7 +122,7 @@ def test_bits_per_dim_with_a_vqvae_and_sample_images():
     vqvae = VQVAE(
         num_embeddings=6,
         embedding_dim=3,
-        hidden_units=4,
+        filters=4,
         residual_units=2,
         num_downsamples=1,
         likelihood="discretized_logistic",
@@ -130,7 +130,7 @@ def test_bits_per_dim_with_a_vqvae_and_sample_images():
     )
     x = (np.random.default_rng(0).integers(0, 256, size=(5, 6, 6, 1)) / 255).astype("float32")
     vqvae.build((None, 6, 6, 1))
-    prior = PixelCNNPrior(6, vqvae.code_shape, hidden_units=4, num_layers=2, seed=0)
+    prior = PixelCNN(6, vqvae.code_shape, filters=4, num_layers=2, seed=0)
     bpd = prior.bits_per_dim(vqvae, x)
     assert bpd.shape == (5,) and np.all(bpd > 0)
     # The same figure from the training terms: nats per dim of log p(x|z_q)
@@ -141,21 +141,21 @@ def test_bits_per_dim_with_a_vqvae_and_sample_images():
     images = _numpy(prior.sample_images(vqvae, 3))
     assert images.shape == (3, 6, 6, 1) and np.all((images >= 0) & (images <= 1))
     with pytest.raises(ValueError, match=r"Received: a model with \(6, \(3, 3\)\)"):
-        PixelCNNPrior(6, (2, 2)).sample_images(vqvae, 1)
+        PixelCNN(6, (2, 2)).sample_images(vqvae, 1)
     with pytest.raises(ValueError, match="Received: likelihood='mse'"):
-        mse = VQVAE(num_embeddings=6, embedding_dim=3, hidden_units=4, num_downsamples=1)
+        mse = VQVAE(num_embeddings=6, embedding_dim=3, filters=4, num_downsamples=1)
         mse.build((None, 6, 6, 1))
         prior.bits_per_dim(mse, x)
 
 
 def test_errors():
     with pytest.raises(ValueError, match=r"Received: code_shape=\(7,\)"):
-        PixelCNNPrior(4, (7,))
+        PixelCNN(4, (7,))
     with pytest.raises(ValueError, match="Received: kernel_size=4"):
-        PixelCNNPrior(4, (3, 3), kernel_size=4)
+        PixelCNN(4, (3, 3), kernel_size=4)
     with pytest.raises(ValueError, match="Received: mask_type='C'"):
         GatedPixelCNNBlock(3, mask_type="C")
-    model = PixelCNNPrior(4, (3, 3), hidden_units=4, num_layers=1)
+    model = PixelCNN(4, (3, 3), filters=4, num_layers=1)
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match=r"Received: values in \[0, 4\]"):
         model.fit(np.eye(3, dtype="int64")[None].repeat(2, 0) * 4, verbose=0)

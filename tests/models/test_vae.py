@@ -79,7 +79,7 @@ def elbo_model():
 @pytest.fixture(scope="module")
 def iwae_model():
     model = VAE(
-        latent_dim=2, hidden_units=(16,), objective="iwae", num_samples=5, seed=2
+        latent_dim=2, hidden_units=(16,), objective="iwae", num_importance_samples=5, seed=2
     )
     history = fit_model(model)
     return model, history
@@ -323,7 +323,7 @@ def test_sample_moments_of_a_linear_gaussian_vae():
 
 def test_log_likelihood_matches_elbo_and_grows_with_samples(elbo_model):
     model, _ = elbo_model
-    ll_1 = model.log_likelihood(X_TILED, num_samples=1)
+    ll_1 = model.log_likelihood(X_TILED, num_importance_samples=1)
     assert ll_1.shape == (len(X_TILED),)
     assert np.all(np.isfinite(ll_1))
     logs = model.evaluate(X_TILED, batch_size=128, verbose=0, return_dict=True)
@@ -331,7 +331,7 @@ def test_log_likelihood_matches_elbo_and_grows_with_samples(elbo_model):
     assert ll_1.mean() == pytest.approx(logs["elbo"], abs=4 * se)
 
     # chunk_size=1 reuses the compiled one-sample function 20 times.
-    ll_20 = model.log_likelihood(X_TILED, num_samples=20, chunk_size=1)
+    ll_20 = model.log_likelihood(X_TILED, num_importance_samples=20, chunk_size=1)
     assert ll_20.shape == (len(X_TILED),) and np.all(np.isfinite(ll_20))
     gain = ll_20 - ll_1
     assert gain.mean() > 4 * gain.std() / np.sqrt(gain.size)
@@ -434,7 +434,7 @@ def test_save_load_mixture_prior_and_learned_gaussian_scale(tmp_path):
         prior=MixtureOfGaussians(3),
         likelihood=Gaussian(learn_scale=True),
         objective="iwae",
-        num_samples=3,
+        num_importance_samples=3,
         seed=6,
     )
     model.build((None,) + SHAPE)

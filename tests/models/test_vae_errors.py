@@ -47,7 +47,7 @@ def fitted():
     "kwargs, expected",
     [
         ({"objective": "foo"}, "objective='foo'"),
-        ({"num_samples": 0}, "num_samples=0"),
+        ({"num_importance_samples": 0}, "num_importance_samples=0"),
         ({"latent_dim": 0}, "latent_dim=0"),
         ({"beta": -1}, "beta=-1"),
         ({"likelihood": "poisson"}, "likelihood='poisson'"),
@@ -102,7 +102,7 @@ def test_non_finite_inputs(fitted):
         "fit": lambda: fitted.fit(x, epochs=1, verbose=0),
         "evaluate": lambda: fitted.evaluate(x, verbose=0),
         "encode": lambda: fitted.encode(x),
-        "log_likelihood": lambda: fitted.log_likelihood(x, num_samples=2),
+        "log_likelihood": lambda: fitted.log_likelihood(x, num_importance_samples=2),
     }
     for name, call in calls.items():
         with pytest.raises(ValueError, match="finite") as info:
@@ -131,8 +131,8 @@ def test_pixels_outside_unit_interval_with_bernoulli(fitted):
 
 @pytest.mark.parametrize("num_samples", [0, -3, 2.5])
 def test_log_likelihood_num_samples(fitted, num_samples):
-    with pytest.raises(ValueError, match=re.escape(f"num_samples={num_samples!r}")):
-        fitted.log_likelihood(binary(4), num_samples=num_samples)
+    with pytest.raises(ValueError, match=re.escape(f"num_importance_samples={num_samples!r}")):
+        fitted.log_likelihood(binary(4), num_importance_samples=num_samples)
 
 
 def test_sample_weight_rejected(fitted):

@@ -21,7 +21,7 @@ def prototype_data(n, seed=0, flip=0.05):
 
 
 def small_vhp(kappa=np.sqrt(20.0), **kwargs):
-    kwargs.setdefault("prior", keras_vae.priors.HierarchicalPrior(hidden_units=(16,), num_samples=4, seed=2))
+    kwargs.setdefault("prior", keras_vae.priors.HierarchicalPrior(hidden_units=(16,), num_importance_samples=4, seed=2))
     return keras_vae.models.VHPVAE(kappa=kappa, latent_dim=4, hidden_units=(32,), seed=1, **kwargs)
 
 
@@ -45,7 +45,7 @@ class VHPVAETest(TestCase):
         self.assertAllClose(result["loss"], lagrangian, rtol=1e-4, atol=1e-3)
         self.assertAllClose(result["elbo"], result["reconstruction"] - result["kl"], rtol=1e-5)
         # The (z, zeta) importance-sampled likelihood is above the ELBO.
-        log_px = model.log_likelihood(x_test[:64], num_samples=500)
+        log_px = model.log_likelihood(x_test[:64], num_importance_samples=500)
         self.assertTrue(np.all(np.isfinite(log_px)))
         self.assertGreater(np.mean(log_px), result["elbo"])
 
@@ -55,7 +55,7 @@ class VHPVAETest(TestCase):
     def test_prior_weights_move_only_while_the_constraint_holds(self):
         # Step by step: the prior moves on step t iff C_hat_t < kappa^2.
         x = prototype_data(1024)
-        geco = keras_vae.losses.GECO(kappa=np.sqrt(33.0), alpha=0.0, nu=0.01, damping=1.0)
+        geco = keras_vae.layers.GECO(kappa=np.sqrt(33.0), alpha=0.0, nu=0.01, damping=1.0)
         model = small_vhp(constraint=geco, kappa=None)
         model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
         test = self
@@ -107,15 +107,15 @@ class VHPVAETest(TestCase):
 
     def test_geco_with_other_models(self):
         x = prototype_data(128)
-        geco = keras_vae.losses.GECO(kappa=4.0)
+        geco = keras_vae.layers.GECO(kappa=4.0)
         models = [
             keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), constraint=geco),
             keras_vae.models.HierarchicalVAE(
-                z1_dim=2, z2_dim=2, hidden_units=8, constraint=keras_vae.losses.GECO(kappa=4.0)
+                latent_dims=(2, 2), hidden_units=8, constraint=keras_vae.layers.GECO(kappa=4.0)
             ),
             keras_vae.models.LadderVAE(
                 latent_dims=(3, 2), hidden_units=(8, 8),
-                constraint=keras_vae.losses.GECO(kappa=4.0),
+                constraint=keras_vae.layers.GECO(kappa=4.0),
             ),
         ]
         for model in models:
@@ -177,7 +177,7 @@ class VHPVAETest(TestCase):
         prior = keras_vae.priors.HierarchicalPrior()
         for kwargs, match in (
             ({}, "exactly one of `kappa` and `constraint`"),
-            ({"kappa": 1.0, "constraint": keras_vae.losses.GECO(1.0)}, "exactly one"),
+            ({"kappa": 1.0, "constraint": keras_vae.layers.GECO(1.0)}, "exactly one"),
             ({"kappa": 0.0}, "kappa"),
             ({"kappa": -2.0}, "kappa"),
             ({"kappa": 1.0, "objective": "iwae"}, "objective"),
@@ -186,10 +186,10 @@ class VHPVAETest(TestCase):
         ):
             with pytest.raises(ValueError, match=match):
                 keras_vae.models.VHPVAE(**kwargs)
-        self.assertEqual(prior.num_samples, 10)
-        with pytest.raises(ValueError, match="num_samples"):
-            keras_vae.priors.HierarchicalPrior(num_samples=0)
+        self.assertEqual(prior.num_importance_samples, 10)
+        with pytest.raises(ValueError, match="num_importance_samples"):
+            keras_vae.priors.HierarchicalPrior(num_importance_samples=0)
         with pytest.raises(ValueError, match="ELBO"):
-            keras_vae.models.VAE(objective="iwae", constraint=keras_vae.losses.GECO(1.0))
+            keras_vae.models.VAE(objective="iwae", constraint=keras_vae.layers.GECO(1.0))
         with pytest.raises(ValueError, match="Free bits"):
-            keras_vae.models.LadderVAE(free_bits=0.5, constraint=keras_vae.losses.GECO(1.0))
+            keras_vae.models.LadderVAE(free_bits=0.5, constraint=keras_vae.layers.GECO(1.0))

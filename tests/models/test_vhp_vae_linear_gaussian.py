@@ -37,18 +37,18 @@ class LinearGaussianVHPVAETest(TestCase):
         log_w = np.asarray(model.log_importance_weights(x, 7))
         self.assertEqual(log_w.shape, (7, 6))
         self.assertAllClose(log_w, np.broadcast_to(exact(x), (7, 6)), atol=1e-4)
-        self.assertAllClose(model.log_likelihood(x, num_samples=30), exact(x), atol=1e-4)
+        self.assertAllClose(model.log_likelihood(x, num_importance_samples=30), exact(x), atol=1e-4)
 
     def test_estimate_converges_from_a_worse_posterior(self):
         model, exact = linear_gaussian_vhp_vae(seed=2, posterior="perturbed")
         x = _x(8, 3)
         truth = exact(x)
-        estimate = np.asarray(model.log_likelihood(x, num_samples=5000))
+        estimate = np.asarray(model.log_likelihood(x, num_importance_samples=5000))
         self.assertLess(np.max(np.abs(estimate - truth)), 0.06)
         self.assertLess(abs(np.mean(estimate - truth)), 0.02)
         # k = 1 is an ELBO of the joint: below log p(x) by a clear margin.
         rep = np.repeat(x, 500, axis=0)
-        k1 = np.asarray(model.log_likelihood(rep, num_samples=1)).reshape(8, 500).mean(1)
+        k1 = np.asarray(model.log_likelihood(rep, num_importance_samples=1)).reshape(8, 500).mean(1)
         self.assertLess(np.mean(k1), np.mean(truth) - 0.1)
 
     def test_exported_log_likelihood_signature_is_exact(self):

@@ -20,7 +20,7 @@ from keras_vae.models import VQVAE
 SMALL = dict(
     num_embeddings=8,
     embedding_dim=4,
-    hidden_units=8,
+    filters=8,
     residual_units=4,
     num_residual_blocks=1,
     num_downsamples=1,
@@ -247,10 +247,10 @@ def test_errors():
         model.decode(out_of_range)
     with pytest.raises(ValueError, match=r"Received: indices.shape=\(2, 3, 4\)"):
         model.decode(np.zeros((2, 3, 4), "int32"))
-    with pytest.raises(NotImplementedError, match="PixelCNNPrior"):
-        model.log_likelihood(_images(2))
-    with pytest.raises(NotImplementedError, match="PixelCNNPrior"):
-        keras_vae.diagnostics.log_likelihood(model, _images(2), num_samples=2)
+    # An `Autoencoder`, not a `LatentVariableModel`: no likelihood estimate.
+    assert not hasattr(model, "log_likelihood")
+    with pytest.raises(TypeError, match="PixelCNN"):
+        keras_vae.diagnostics.log_likelihood(model, _images(2), num_importance_samples=2)
     with pytest.raises(ValueError, match="Received: likelihood='mse'"):
         model.reconstruction_log_prob(_images(2))
     with pytest.raises(ValueError, match="not built"):

@@ -26,7 +26,7 @@ def _set_head(head, kernel_loc, bias_loc, log_var):
 
 def linear_prior(exact_inference, num_samples=10):
     prior = keras_vae.priors.HierarchicalPrior(
-        latent_dim=2, zeta_dim=1, hidden_units=(), num_samples=num_samples, seed=3
+        latent_dim=2, zeta_dim=1, hidden_units=(), num_importance_samples=num_samples, seed=3
     )
     prior.build((None, 2))
     _set_head(prior.conditional_head, A[None, :], B, np.log(S**2))
@@ -64,7 +64,7 @@ class HierarchicalPriorTest(TestCase):
         means = {}
         for k in (1, 10, 100, 2000):
             z = np.tile(self.z, (repeats, 1))
-            values = np.asarray(prior.log_prob(z, num_samples=k)).reshape(repeats, -1)
+            values = np.asarray(prior.log_prob(z, num_importance_samples=k)).reshape(repeats, -1)
             means[k] = values.mean(axis=0)
             self.assertTrue(np.all(means[k] <= exact + 0.05), msg=f"K={k} above log p(z)")
         gaps = [np.mean(exact - means[k]) for k in (1, 10, 100, 2000)]
@@ -125,7 +125,7 @@ class HierarchicalPriorTest(TestCase):
         # (3) log_prob (log-mean-exp of the weights) under XLA converges to
         # the exact marginal from a poor proposal, as it does eagerly.
         prior = linear_prior(exact_inference=False)
-        compiled = tf.function(lambda z: prior.log_prob(z, num_samples=2000), jit_compile=True)
+        compiled = tf.function(lambda z: prior.log_prob(z, num_importance_samples=2000), jit_compile=True)
         repeats = 50
         values = np.asarray(compiled(np.tile(self.z, (repeats, 1)))).reshape(repeats, -1)
         se = values.std(axis=0, ddof=1) / np.sqrt(repeats)
@@ -135,22 +135,22 @@ class HierarchicalPriorTest(TestCase):
 
     def test_config_round_trip(self):
         prior = keras_vae.priors.HierarchicalPrior(
-            latent_dim=3, zeta_dim=2, hidden_units=(5, 4), num_samples=7, seed=2
+            latent_dim=3, zeta_dim=2, hidden_units=(5, 4), num_importance_samples=7, seed=2
         )
         restored = keras_vae.priors.HierarchicalPrior.from_config(prior.get_config())
-        for key in ("latent_dim", "zeta_dim", "hidden_units", "num_samples", "seed"):
+        for key in ("latent_dim", "zeta_dim", "hidden_units", "num_importance_samples", "seed"):
             self.assertEqual(getattr(restored, key), getattr(prior, key))
 
     def test_bad_arguments(self):
         for kwargs, match in (
-            ({"num_samples": 0}, "num_samples"),
+            ({"num_importance_samples": 0}, "num_importance_samples"),
             ({"zeta_dim": 0}, "zeta_dim"),
             ({"hidden_units": (4, -1)}, "hidden_units"),
         ):
             with pytest.raises(ValueError, match=match):
                 keras_vae.priors.HierarchicalPrior(latent_dim=2, **kwargs)
         prior = keras_vae.priors.HierarchicalPrior(latent_dim=2)
-        with pytest.raises(ValueError, match="num_samples"):
+        with pytest.raises(ValueError, match="num_importance_samples"):
             prior.log_weights(self.z, 0)
         with pytest.raises(ValueError, match="latent"):
             keras_vae.priors.HierarchicalPrior().sample(2)

@@ -110,9 +110,9 @@ class VampPriorTest(testing.TestCase):
         # pseudo-inputs per step, in both models.
         for model in (
             keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), objective="iwae",
-                                 num_samples=5, prior=keras_vae.priors.VampPrior(4)),
-            keras_vae.models.HierarchicalVAE(z1_dim=2, z2_dim=2, hidden_units=8,
-                                             objective="iwae", num_samples=5,
+                                 num_importance_samples=5, prior=keras_vae.priors.VampPrior(4)),
+            keras_vae.models.HierarchicalVAE(latent_dims=(2, 2), hidden_units=8,
+                                             objective="iwae", num_importance_samples=5,
                                              prior=keras_vae.priors.VampPrior(4)),
         ):
             x = _binary(3)

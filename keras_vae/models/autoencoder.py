@@ -1,0 +1,390 @@
+"""Autoencoder: the base of every keras_vae model (training loop and contract)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_vae.likelihoods.bernoulli import Bernoulli
+from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
+from keras_vae.models.guarded_steps import GuardedSteps
+from keras_vae.utils import random
+from keras_vae.utils import seed_streams
+from keras_vae.utils.validation import check_batch
+from keras_vae.utils.validation import check_finite
+from keras_vae.utils.validation import check_no_sample_weight
+from keras_vae.utils.validation import check_unit_interval
+
+
+class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
+    """Base class of keras_vae models: an encoder, a decoder and an objective.
+
+    A subclass implements `build(input_shape)` (setting `self.data_shape`),
+    `call(x, training)`, `compute_terms(x, training)` (a dict with a scalar
+    `"loss"`, the batch mean of the negative objective, and one batch-mean
+    scalar per metric named in `metric_names`), and the user API `encode`,
+    `decode`, `reconstruct` and optionally `sample`. This class owns:
+
+    - the train/test/predict steps (`GuardedSteps`): a non-finite loss or
+      gradient, or a batch outside the data's rules, skips the update and
+      `fit` then stops with `keras_vae.callbacks.RaiseOnNonFinite`, keeping
+      the last good weights;
+    - `compute_loss`, the extension point of Keras: the step calls
+      `terms = compute_terms(x)`, then `compute_loss(x=x, y_pred=terms)`,
+      and reports its value as the metric `loss`. Override it to add a term:
+
+      ```python
+      class Penalized(keras_vae.models.VAE):
+          def compute_loss(self, x=None, y=None, y_pred=None,
+                           sample_weight=None, training=True):
+              loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+              return loss + 0.1 * ops.mean(ops.square(self.encode_tensors(x)[0]))
+      ```
+
+    - optional dynamic binarization of each training batch, x ~ Bernoulli(x)
+      (`preprocess`);
+    - a `keras.random.SeedGenerator`, so steps compile with XLA;
+    - the data checks of `fit`, `evaluate`, `predict` (`validate_data`).
+
+    The serving contract (`serving_signatures()`) is what
+    `keras_vae.export.export_for_serving` exports.
+
+    Args:
+        metric_names: Names of the per-batch metrics besides `loss`.
+        dynamic_binarization: If `True`, binarize each training batch by
+            sampling x ~ Bernoulli(x) inside the step. Defaults to `False`.
+        seed: Optional integer seed of all sampling in the model and of the
+            initial weights of the networks and components the model builds
+            itself. Each consumer gets its own stream
+            `keras_vae.utils.seed_streams.stream_seed(seed, name)`; a
+            component passed in with `seed=None` is given the model's stream
+            for it, one with its own seed keeps it. Networks passed in keep
+            their own initializers. The generator states are saved with the
+            model (`.keras`, `save_weights`, `BackupAndRestore`).
+        **kwargs: `keras.Model` keyword arguments such as `name`.
+    """
+
+    # `.keras` files and backups hold every generator state of the model,
+    # those of foreign sublayers (a `Dropout` in a custom network) included.
+    save_foreign_seed_states = True
+
+    def __init__(self, metric_names=(), dynamic_binarization=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.dynamic_binarization = bool(dynamic_binarization)
+        self.seed = seed
+        # One stream per consumer of `seed` (see `keras_vae.utils.seed_streams`).
+        self.seed_generator = keras.random.SeedGenerator(
+            seed_streams.stream_seed(seed, "model"), name="model_seed_generator"
+        )
+        self._metric_names = ("loss",) + tuple(metric_names)
+        self._trackers = {n: keras.metrics.Mean(name=n) for n in self._metric_names}
+
+    # ------------------------------------------------- construction helpers
+    def _seeded(self, name):
+        """Context in which layers built for the model take their initial
+        weights from stream `name` of the model's seed."""
+        return seed_streams.seeded_construction(self.seed, name)
+
+    def _adopt(self, layer, name):
+        """Give an unseeded component (prior, likelihood) stream `name`."""
+        return seed_streams.adopt_seed(layer, self.seed, name)
+
+    # ------------------------------------------------------- step contract
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def unpack(self, data):
+        """The batch `x` of a step's `data` (`x`, `(x,)` or `(x, y)`);
+        `sample_weight` is refused."""
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError(
+                "keras_vae models do not support `sample_weight`. "
+                "Received: sample_weight of shape "
+                f"{tuple(getattr(sample_weight, 'shape', ()))}"
+            )
+        return x
+
+    def preprocess(self, x, training=False):
+        """The batch the objective sees: x ~ Bernoulli(x) in training with
+        `dynamic_binarization`, else `x`."""
+        if training and self.dynamic_binarization:
+            return self.binarize(x)
+        return x
+
+    def binarize(self, x):
+        """Sample binary pixels x_b ~ Bernoulli(x) (dynamic binarization)."""
+        u = random.uniform(ops.shape(x), seed=self.seed_generator)
+        return ops.cast(u < ops.cast(x, "float32"), x.dtype)
+
+    def compute_terms(self, x, training=False):
+        """Objective terms of a batch; see the class docstring."""
+        raise NotImplementedError
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The scalar training loss of batch `x`: `y_pred["loss"]` plus `self.losses`.
+
+        Args:
+            x: The batch.
+            y: Ignored (the objective needs no target).
+            y_pred: The dict of `compute_terms(x, training)`; computed here
+                if `None`.
+            sample_weight: Must be `None`.
+            training: Whether the step trains.
+
+        Returns:
+            A scalar tensor. The train and test steps report it as `loss`.
+        """
+        check_no_sample_weight(sample_weight)
+        if y_pred is None:
+            self.build_for_batch(x)
+            y_pred = self.compute_terms(x, training=training)
+        loss = self.objective_loss(y_pred, training=training)
+        if self.losses:
+            loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
+        return loss
+
+    def objective_loss(self, terms, training=True):
+        """The loss of the model's objective from its terms: `terms["loss"]`."""
+        return terms["loss"]
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the trackers from `y_pred` (the terms, `"loss"` being the
+        value of `compute_loss`) and return their results."""
+        for name, tracker in self._trackers.items():
+            tracker.update_state(y_pred[name])
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def data_support(self):
+        """`(0, 1)` for likelihoods of intensities in [0, 1], else `None`."""
+        likelihood = getattr(self, "likelihood", None)
+        if isinstance(likelihood, (Bernoulli, DiscretizedLogistic)):
+            return (0.0, 1.0)
+        return None
+
+    # --------------------------------------------------------------- checks
+    def validate_data(self, x, name="x"):
+        """Check a concrete batch: shape, finiteness and the likelihood's range.
+
+        Returns the batch as a float32 numpy array.
+        """
+        x = check_batch(x, name)
+        check_finite(x, name)
+        data_shape = getattr(self, "data_shape", None)
+        if self.built and data_shape is not None and tuple(x.shape[1:]) != data_shape:
+            raise ValueError(
+                f"Expected `{name}` of shape (batch,) + {data_shape}. "
+                f"Received: {name}.shape={tuple(x.shape)}"
+            )
+        if self.data_support() is not None:
+            check_unit_interval(x, name)
+        return x
+
+    def build_for_batch(self, x):
+        """Build from a batch (array, tensor or `TensorSpec`) if not built.
+
+        The weights are created under the model's distribution strategy, so a
+        model made in `strategy.scope()` and built lazily by `fit` has
+        mirrored variables.
+        """
+        if not self.built:
+            with self.distribute_strategy.scope():
+                self.build((None,) + tuple(x.shape[1:]))
+
+    def prepare(self, x):
+        """`validate_data(x)`, building the model from it if needed: the
+        first line of the eager user API (`encode`, `reconstruct`, ...)."""
+        x = self.validate_data(x)
+        self.build_for_batch(x)
+        return x
+
+    @staticmethod
+    def _check_data_shape(input_shape):
+        data_shape = tuple(input_shape[1:])
+        if None in data_shape:
+            raise ValueError(
+                "Expected a fully defined data shape (all but the batch axis). "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        return data_shape
+
+    def _check_input(self, x):
+        if self.built and tuple(x.shape[1:]) != self.data_shape:
+            raise ValueError(
+                f"Expected inputs of shape (batch,) + {self.data_shape}. "
+                f"Received: x.shape={tuple(x.shape)}"
+            )
+
+    def _check_built(self):
+        if not self.built:
+            raise ValueError("The model is not built yet: call or fit it first.")
+
+    @staticmethod
+    def _check_latent(z, dim, name="z"):
+        z = ops.convert_to_tensor(z, "float32")
+        if len(z.shape) != 2 or z.shape[-1] != dim:
+            raise ValueError(
+                f"Expected `{name}` of shape (batch, {dim}). "
+                f"Received: {name}.shape={tuple(z.shape)}"
+            )
+        return z
+
+    # -------------------------------------------------------------- serving
+    def serving_signatures(self):
+        """The TF Serving signatures of the model: `{name: (fn, inputs)}`.
+
+        `fn` is a graph function of tensors returning a dict of outputs and
+        `inputs` its inputs as `(name, shape, dtype)` triples, in order.
+        `keras_vae.export.export_for_serving` checks each input by its name
+        (`x`: data, `num_samples`: a positive count, `indices`: a code map,
+        any other: a latent batch) and exports the functions. The default,
+        for a model with a `(batch, latent_dim)` latent, is built from the
+        graph hooks `encode_tensors(x) -> (loc, scale)` and
+        `decode_tensors(z) -> mean`, and `sample_tensors(n) -> z` if the
+        model defines it:
+
+        ```none
+        encode(x)            -> {"loc", "scale"}
+        decode(z)            -> {"mean"}
+        reconstruct(x)       -> {"mean"}     at z = loc
+        sample(num_samples)  -> {"mean", "z"}
+        ```
+
+        Override it (or extend `super().serving_signatures()`) for other
+        latents.
+        """
+        data = ("x", (None,) + tuple(self.data_shape), "float32")
+        latent = ("z", (None, self.latent_dim), "float32")
+
+        def encode(x):
+            loc, scale = self.encode_tensors(x)
+            return {"loc": loc, "scale": scale}
+
+        def reconstruct(x):
+            return {"mean": self.decode_tensors(self.encode_tensors(x)[0])}
+
+        signatures = {
+            "encode": (encode, [data]),
+            "decode": (lambda z: {"mean": self.decode_tensors(z)}, [latent]),
+            "reconstruct": (reconstruct, [data]),
+        }
+        if hasattr(self, "sample_tensors"):
+
+            def sample(num_samples):
+                z = self.sample_tensors(num_samples)
+                return {"mean": self.decode_tensors(z), "z": z}
+
+            signatures["sample"] = (sample, [("num_samples", (), "int32")])
+        return signatures
+
+    # ---------------------------------------------------------- fit & co.
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, with the data checked and a step guard.
+
+        In-memory arrays (`x` and `validation_data`) are checked before
+        training; streamed data (`tf.data`, generators) is checked inside the
+        compiled step, where a bad batch skips its update. The callback
+        `keras_vae.callbacks.RaiseOnNonFinite` is added unless given, and
+        raises at the first bad step (see `GuardedSteps`).
+        """
+        check_no_sample_weight(kwargs.get("sample_weight"), kwargs.get("class_weight"))
+        self._validate_fit_data(args, kwargs)
+        validation = kwargs.get("validation_data")
+        if validation is not None:
+            if isinstance(validation, (tuple, list)):
+                check_no_sample_weight(validation[2] if len(validation) > 2 else None)
+                validation = validation[0]
+            self._validate_fit_data((validation,), {})
+        return super().fit(*args, callbacks=self._with_guard(callbacks), **kwargs)
+
+    def evaluate(self, *args, callbacks=None, **kwargs):
+        check_no_sample_weight(kwargs.get("sample_weight"))
+        if not kwargs.get("_use_cached_eval_dataset"):  # fit checked it
+            self._validate_fit_data(args, kwargs)
+        return super().evaluate(*args, callbacks=self._with_guard(callbacks), **kwargs)
+
+    def predict(self, *args, callbacks=None, **kwargs):
+        self._validate_fit_data(args, kwargs)
+        return super().predict(*args, callbacks=self._with_guard(callbacks), **kwargs)
+
+    def train_on_batch(self, x, *args, **kwargs):
+        return self._on_batch("train", super().train_on_batch, x, *args, **kwargs)
+
+    def test_on_batch(self, x, *args, **kwargs):
+        return self._on_batch("test", super().test_on_batch, x, *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        return self._on_batch("predict", super().predict_on_batch, x)
+
+    def _on_batch(self, mode, method, x, *args, **kwargs):
+        from keras_vae.callbacks.raise_on_non_finite import step_guard_error
+
+        check_no_sample_weight(kwargs.get("sample_weight"), kwargs.get("class_weight"))
+        self._validate_fit_data((x,), {})
+        guard = self.step_guard(mode)
+        guard.reset()
+        result = method(x, *args, **kwargs)
+        report = guard.report()
+        if report is not None:
+            raise step_guard_error(self, mode, report)
+        return result
+
+    @staticmethod
+    def _with_guard(callbacks):
+        """`callbacks` with a `RaiseOnNonFinite`, placed before any
+        `keras.callbacks.TerminateOnNaN` (which sees only the loss)."""
+        from keras_vae.callbacks.raise_on_non_finite import RaiseOnNonFinite
+
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            return callbacks  # fit's own list, passed to its validation
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, RaiseOnNonFinite) for c in callbacks):
+            theirs = [
+                i for i, c in enumerate(callbacks)
+                if isinstance(c, keras.callbacks.TerminateOnNaN)
+            ]
+            callbacks.insert(theirs[0] if theirs else len(callbacks), RaiseOnNonFinite())
+        return callbacks
+
+    def _validate_fit_data(self, args, kwargs):
+        # In-memory arrays are checked up front; a dataset's element spec is
+        # checked before tracing (dtype, shape, batched), its values inside
+        # the step. Either way the model is built from the data's shape.
+        x = args[0] if args else kwargs.get("x")
+        if isinstance(x, np.ndarray) or ops.is_tensor(x):
+            x = self.validate_data(x)
+        elif hasattr(x, "element_spec") and hasattr(x, "cardinality"):
+            x = self.check_dataset(x)
+            if x is None:
+                return
+        else:
+            return
+        self.build_for_batch(x)
+
+    # -------------------------------------------------------------- config
+    def get_build_config(self):
+        if not self.built or getattr(self, "data_shape", None) is None:
+            return None
+        return {"input_shape": (None,) + tuple(self.data_shape)}
+
+    def build_from_config(self, config):
+        if config and not self.built:
+            self.build(tuple(config["input_shape"]))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "dynamic_binarization": self.dynamic_binarization,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        # Sublayers (networks, prior, likelihood) are stored as Keras configs.
+        config = {
+            key: keras.saving.deserialize_keras_object(value)
+            if isinstance(value, dict) and "class_name" in value
+            else value
+            for key, value in config.items()
+        }
+        return cls(**config)
