@@ -39,7 +39,7 @@ class ActiveUnits(EpochSchedule):
 
     >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
     >>> vae.compile(optimizer="adam")
-    >>> history = vae.fit(x_train, epochs=6, verbose=0, callbacks=[
+    >>> history = vae.fit(x_train, epochs=6, batch_size=100, verbose=0, callbacks=[
     ...     keras_vae.callbacks.ActiveUnits(x_test, every=5),
     ...     keras.callbacks.CSVLogger("history.csv")])
     >>> len(history.history["active_units"])  # epochs 1 and 6

@@ -47,7 +47,7 @@ class ELBOSurgery(EpochSchedule):
 
     >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
     >>> vae.compile(optimizer="adam")
-    >>> history = vae.fit(x_train, epochs=2, verbose=0, callbacks=[
+    >>> history = vae.fit(x_train, epochs=2, batch_size=100, verbose=0, callbacks=[
     ...     keras_vae.callbacks.ELBOSurgery(x_train[:1000], every=5)])
     >>> [len(history.history[key]) for key in ("mutual_information", "marginal_kl")]
     [1, 1]

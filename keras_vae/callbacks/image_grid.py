@@ -50,7 +50,7 @@ class ImageGrid(EpochSchedule):
 
     >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
     >>> vae.compile(optimizer="adam")
-    >>> history = vae.fit(x_train, epochs=2, verbose=0, callbacks=[
+    >>> history = vae.fit(x_train, epochs=2, batch_size=100, verbose=0, callbacks=[
     ...     keras_vae.callbacks.ImageGrid("grids", x=x_test, log_dir="logs")])
     >>> import os
     >>> sorted(os.listdir("grids"))

@@ -99,7 +99,7 @@ def active_units(model, data, threshold=0.01, batch_size=100):
 
     >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
     >>> vae.compile(optimizer="adam")
-    >>> history = vae.fit(x_train, epochs=2, verbose=0)
+    >>> history = vae.fit(x_train, epochs=2, batch_size=100, verbose=0)
     >>> result = keras_vae.diagnostics.active_units(vae, x_test)
     >>> print(f"{vae.latent_dim} units, {result.num_active} active")
     4 units, ... active

@@ -80,9 +80,14 @@ def codebook_usage(model, data, num_embeddings=None, batch_size=100):
 
     Example:
 
-    >>> result = keras_vae.diagnostics.codebook_usage(vq_vae, x_test)
+    >>> vqvae = keras_vae.models.VQVAE(
+    ...     num_embeddings=16, embedding_dim=4, filters=16, residual_units=8, seed=0)
+    >>> vqvae.compile(optimizer="adam")
+    >>> history = vqvae.fit(x_train, epochs=1, batch_size=128, verbose=0)
+    >>> result = keras_vae.diagnostics.codebook_usage(vqvae, x_test)
     >>> print(f"perplexity {result.perplexity:.1f}, "
     ...       f"{result.usage:.0%} of the codes used")
+    perplexity ..., ...% of the codes used
 
     Reference:
         - [van den Oord et al., 2017](https://arxiv.org/abs/1711.00937)
