@@ -13,10 +13,10 @@ def check_has_beta(model, schedule):
     """
     if not isinstance(getattr(model, "beta", None), keras.Variable):
         raise ValueError(
-            f"Expected a model with a KL weight `beta` for {schedule} (a "
-            "`keras_vae.models.LatentVariableModel`). Received: model of type "
-            f"{type(model).__name__}, which has no `beta` (a VQVAE has no KL "
-            "term to weight)"
+            f"{schedule} needs a model with a `beta` variable, the KL weight of "
+            "a `keras_vae.models.LatentVariableModel`. Received: model of type "
+            f"{type(model).__name__}, which has none (a VQVAE has no KL term "
+            "to weight)"
         )
 
 

@@ -120,9 +120,16 @@ class LatentVariableModel(Autoencoder):
             autocast=False,
         )
         self.constraint = self._check_constraint(constraint)
-        self.sampler = GaussianSample(
-            seed=seed_streams.stream_seed(seed, "sampler"), name="sampler"
-        )
+        self.sampler = GaussianSample(seed=self._sampler_seed(seed), name="sampler")
+
+    def _sampler_seed(self, seed):
+        """Stream `"sampler"` of `seed`; without a seed, a stream of the
+        model generator's own random seed, so creating the sampler draws
+        nothing from Python's `random` (the default networks' initializers
+        draw from it next)."""
+        if seed is None:
+            seed = int(ops.convert_to_numpy(self.seed_generator.state)[0])
+        return seed_streams.stream_seed(seed, "sampler")
 
     @staticmethod
     def _bound_metric(objective):

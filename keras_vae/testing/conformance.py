@@ -333,7 +333,14 @@ CONFORMANCE = {
     "keras_vae.losses.iwae_objective": FUNCTION,
     "keras_vae.losses.log_mean_exp": FUNCTION,
     # ---------------------------------------------------------------- models
+    "keras_vae.models.Autoencoder": BASE_CLASS,
+    "keras_vae.models.GuardedSteps": _marker(
+        "base_class", "the TensorFlow step mixin of `Autoencoder`"
+    ),
     "keras_vae.models.LatentVariableModel": BASE_CLASS,
+    "keras_vae.models.LayeredLatents": _marker(
+        "base_class", "the mixin of models with several latent layers"
+    ),
     "keras_vae.models.VAE": (
         Spec(
             "model",
@@ -506,6 +513,7 @@ CONFORMANCE = {
     "keras_vae.diagnostics.log_likelihood": FUNCTION,
     # ---------------------------------------------------------------- export
     "keras_vae.export.SIGNATURES": _marker("constant"),
+    "keras_vae.export.available_signatures": FUNCTION,
     "keras_vae.export.export_for_serving": FUNCTION,
     # -------------------------------------------------------------- datasets
     "keras_vae.datasets.available": FUNCTION,

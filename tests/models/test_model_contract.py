@@ -79,7 +79,7 @@ def test_kl_warm_up_on_a_model_without_beta_fails_fast():
     model.compile(optimizer="adam")
     model.build(x.shape)
     before = [w.copy() for w in model.get_weights()]
-    with pytest.raises(ValueError, match="Expected a model with a KL weight `beta`"):
+    with pytest.raises(ValueError, match="KLWarmUp needs a model with a `beta` variable"):
         model.fit(x, epochs=1, verbose=0, callbacks=[keras_vae.callbacks.KLWarmUp(2)])
     # It failed before any training step.
     for a, b in zip(before, model.get_weights()):
