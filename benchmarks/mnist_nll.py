@@ -21,7 +21,6 @@ to `--json` with the wall time and epochs reached.
 
 import argparse
 import csv
-import gzip
 import json
 import math
 import os
@@ -69,8 +68,9 @@ def peer_protocol_test_set(raw_dir):
     uniforms the validation set consumed, so this reproduces the peer's test
     set bit for bit and the NLLs compare on identical data.
     """
-    with gzip.open(os.path.join(raw_dir, "t10k-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784) / 255.0
+    x = keras_vae.datasets.load("mnist", "test", binarization=None, data_dir=raw_dir,
+                                download=False, as_numpy=True, flatten=True)
+    x = np.rint(x.astype(np.float64) * 255.0) / 255.0  # k / 255 in float64, as the peer
     rng = np.random.RandomState(777)
     rng.random_sample((10000, 784))  # the validation set's draws
     x = rng.random_sample(x.shape) < x

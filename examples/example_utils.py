@@ -66,7 +66,7 @@ def save_grid(path, images, cols=10, title=None, cmap="gray_r"):
     plt.close(fig)
 
 
-def fit_phase(model, x, name, finished=None, backup_dir=None, history=None,
+def fit_phase(model, x, name, backup_dir=None, finished=None, history=None,
               callbacks=(), **fit_kwargs):  # fmt: skip
     """One resumable `model.fit`; returns the seconds it trained in this call.
 
@@ -81,13 +81,18 @@ def fit_phase(model, x, name, finished=None, backup_dir=None, history=None,
         model: a compiled, built `keras.Model`.
         x: the training data.
         name: the phase's name, for the message.
-        finished: path of the weights file written when the phase ends, or
-            `None` (always train).
         backup_dir: `BackupAndRestore` directory, or `None`.
+        finished: path of the weights file written when the phase ends.
+            Defaults to `<backup_dir>/finished.weights.h5`, or, without a
+            `backup_dir`, to none (the phase always trains).
         history: a CSV file the epochs' logs are appended to, or `None`.
         callbacks: further callbacks, run before the logger and the backup.
-        **fit_kwargs: passed to `model.fit` (epochs, batch_size, ...).
+        **fit_kwargs: passed to `model.fit` (epochs, batch_size, ...);
+            `shuffle=True` and `verbose=2` unless given.
     """
+    if finished is None and backup_dir is not None:
+        finished = Path(backup_dir, "finished.weights.h5")
+    fit_kwargs = {"shuffle": True, "verbose": 2, **fit_kwargs}
     if finished is not None and Path(finished).exists():
         print(f"phase {name!r} already finished: loading {finished}")
         model.load_weights(finished)

@@ -87,3 +87,31 @@ def test_a_failing_block_names_its_readme_line(tmp_path):
     path.write_text(script(python_blocks(text)))
     with pytest.raises(AssertionError, match=r'File "README.md", line 7'):
         run_script(path, cwd=tmp_path, timeout=120)
+
+
+def test_example_list_names_every_example():
+    text = README.read_text()
+    section = text[text.index("## Examples") :]
+    section = section[: section.index("\n## ", 1)]
+    examples = sorted(
+        p.parent.name for p in (README.parent / "examples").glob("*/train.py")
+    )
+    assert len(examples) >= 7, examples
+    missing = [n for n in examples if f"(examples/{n})" not in section]
+    assert not missing, f"README's example list lacks {missing}"
+
+
+DOCS = ["README.md", "benchmarks/RESULTS.md", "benchmarks/PEER.md"]
+ABSOLUTE = re.compile(r"(?<![\w.~$])/(?:work|tmp|home|root|Users|mnt|opt|check)/")
+LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_docs_name_no_machine_path_and_only_files_that_exist(doc):
+    path = README.parent / doc
+    text = path.read_text()
+    assert not ABSOLUTE.findall(text), f"{doc} names an absolute machine path"
+    assert "REFERENCE.md" not in text, f"{doc} names a file outside the repo"
+    for target in LINK.findall(text):
+        if "://" not in target:
+            assert (path.parent / target).exists(), f"{doc} links to missing {target}"

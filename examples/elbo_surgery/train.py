@@ -108,8 +108,6 @@ def train_or_load(args, model, x_train, out):
         callbacks=[keras.callbacks.CSVLogger(str(out / "history.csv"))],
         batch_size=args.batch_size,
         epochs=args.epochs,
-        shuffle=True,
-        verbose=2,
     )
     return seconds or None  # None: loaded, not trained
 

@@ -118,19 +118,11 @@ def train_phase(args, model, x_train, x_test, epochs, tag, warmup):
     callbacks.append(
         keras_vae.callbacks.ActiveUnits(x_test, every=args.active_units_every)
     )
+    history = Path(args.out_dir, f"history_{tag}.csv")
     return example_utils.fit_phase(
-        model,
-        x_train,
-        tag,
-        finished=backup and backup / "finished.weights.h5",
-        backup_dir=backup,
-        history=Path(args.out_dir, f"history_{tag}.csv"),
-        callbacks=callbacks,
-        batch_size=args.batch_size,
-        epochs=epochs,
-        shuffle=True,
-        verbose=2,
-    )
+        model, x_train, tag, backup, history=history, callbacks=callbacks,
+        epochs=epochs, batch_size=args.batch_size,
+    )  # fmt: skip
 
 
 def main(argv=None):

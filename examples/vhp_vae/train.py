@@ -6,9 +6,13 @@ reconstruction error E[C] <= κ², with a Lagrange multiplier λ updated each
 step. The baselines share the encoder, decoder and latent size and use the
 standard normal prior: a VAE (ELBO) and an IWAE (k samples).
 
-    python examples/vhp_vae/train.py --dataset mnist --epochs 30
-    python examples/vhp_vae/train.py --dataset freyfaces --epochs 300 --models vhp
-    python examples/vhp_vae/train.py --models vhp,vhp_always --backup-dir $RUN_DIR/backup
+    python examples/vhp_vae/train.py --dataset mnist --epochs 30 --data-dir DIR
+    python examples/vhp_vae/train.py --dataset freyfaces --epochs 300 --models vhp --data-dir DIR
+    python examples/vhp_vae/train.py --models vhp,vhp_always --data-dir DIR --backup-dir $RUN_DIR/backup
+
+DIR holds `mnist/` (MNIST's four original IDX files) and, for Frey Faces,
+`freyfaces/freyfaces.npz`; for MNIST it may also be a prepared TFDS data dir
+(default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR).
 
 `vhp` follows our reading of the paper's Algorithm 1: the prior's Θ, Φ
 only update while the moving average of the constraint is below κ²

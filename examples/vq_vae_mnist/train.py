@@ -94,17 +94,10 @@ def fit_phase(args, model, x, tag, lr):
         jit_compile=True,
         steps_per_execution=args.steps_per_execution,
     )
+    epochs = args.epochs if tag == "vqvae" else args.prior_epochs
+    history = Path(args.out_dir, f"history_{tag}.csv")
     return example_utils.fit_phase(
-        model,
-        x,
-        tag,
-        finished=backup and backup / "finished.weights.h5",
-        backup_dir=backup,
-        history=Path(args.out_dir, f"history_{tag}.csv"),
-        batch_size=args.batch_size,
-        epochs=args.epochs if tag == "vqvae" else args.prior_epochs,
-        shuffle=True,
-        verbose=2,
+        model, x, tag, backup, history=history, epochs=epochs, batch_size=args.batch_size
     )
 
 

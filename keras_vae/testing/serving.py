@@ -8,12 +8,12 @@ return numpy outputs, or the error text of a call that failed.
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from keras_vae.testing.scripts import run_command
 from keras_vae.testing.scripts import run_script
 
 SCRIPT = Path(__file__).with_name("serving_session_script.py")
@@ -129,14 +129,7 @@ def saved_model_cli_run(export_dir, signature, inputs, outdir, timeout=300):
         "--overwrite",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
-    if proc.returncode:
-        raise AssertionError(
-            f"saved_model_cli run failed (exit {proc.returncode}):\n"
-            f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-        )
+    run_command(command, "saved_model_cli run", env=env, timeout=timeout)
     return {
         path.stem: np.load(path)
         for path in outdir.glob("*.npy")

@@ -6,13 +6,14 @@ training, evaluation and every file the example promises to write.
 """
 
 import math
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from keras_vae.testing.scripts import script_env
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -29,7 +30,7 @@ def start(name, *args, cwd):
     Output goes to files in `cwd` (pipes could fill up and block a process
     while the test waits for the other one).
     """
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    env = script_env()  # the child imports the same keras_vae as this test
     with (
         open(cwd / f"{name}.stdout", "w") as out,
         open(cwd / f"{name}.stderr", "w") as err,

@@ -18,18 +18,12 @@ from keras_vae.testing import run_script
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ladder_vae_mnist"
 PNG = b"\x89PNG\r\n\x1a\n"
+# --batch-size 32: 16 steps an epoch, enough to beat an untrained model.
 TINY = (
-    "--max-train-examples", "512",
-    "--epochs", "2",
-    "--warmup", "1",
-    "--latent-dims", "4,3,2",
-    "--hidden-units", "32,16,8",
-    "--batch-size", "32",  # 16 steps an epoch: enough to beat an untrained model
-    "--lr", "5e-3",
-    "--nll-samples", "10",
-    "--nll-examples", "20",
-    "--active-units-every", "1",
-)  # fmt: skip
+    "--max-train-examples 512 --epochs 2 --warmup 1 --latent-dims 4,3,2 "
+    "--hidden-units 32,16,8 --batch-size 32 --lr 5e-3 --nll-samples 10 "
+    "--nll-examples 20 --active-units-every 1"
+).split()
 
 
 DATA_DIR = prepared_tfds_dir("mnist")

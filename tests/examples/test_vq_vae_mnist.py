@@ -21,18 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "examples" / "vq_vae_mnist" / "train.py"
 PNG = b"\x89PNG\r\n\x1a\n"
 TINY = (
-    "--max-train-examples", "512",
-    "--max-test-examples", "200",
-    "--epochs", "1",
-    "--prior-epochs", "1",
-    "--num-embeddings", "16",
-    "--embedding-dim", "4",
-    "--hidden-units", "8",
-    "--residual-units", "4",
-    "--prior-hidden-units", "8",
-    "--prior-layers", "2",
-    "--num-samples", "4",
-)  # fmt: skip
+    "--max-train-examples 512 --max-test-examples 200 --epochs 1 --prior-epochs 1 "
+    "--num-embeddings 16 --embedding-dim 4 --hidden-units 8 --residual-units 4 "
+    "--prior-hidden-units 8 --prior-layers 2 --num-samples 4"
+).split()
 
 
 DATA_DIR = prepared_tfds_dir("mnist")
