@@ -44,7 +44,9 @@ def tile(images, cols, pad=1, background=0.3):
     )
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
-        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = (
+            image
+        )
     return grid
 
 

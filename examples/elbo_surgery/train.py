@@ -52,8 +52,10 @@ def parse_args(argv=None):
     add("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
     add("--hidden-units", type=int, default=300, help="gated MLP width (300)")
     add("--num-samples", type=int, default=1, help="surgery samples per image")
-    add("--data-dir", help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, "
-        "then TFDS_DATA_DIR)")
+    add(
+        "--data-dir",
+        help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)",
+    )
     add("--out-dir", default=os.path.join("runs", "elbo_surgery"))
     add("--seed", type=int, default=0)
     add("--steps-per-execution", type=int, default=10)

@@ -63,8 +63,10 @@ def parse_args(argv=None):
     add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
     add("--nll-examples", type=int, help="score the first N test images (all)")
     add("--active-units-every", type=int, default=10, help="log every N epochs")
-    add("--data-dir", help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, "
-        "then TFDS_DATA_DIR)")
+    add(
+        "--data-dir",
+        help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)",
+    )
     add("--out-dir", help="default runs/ladder_vae_mnist/<model>")
     add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
     add("--seed", type=int, default=0)
@@ -150,7 +152,10 @@ def main(argv=None):
 
     test = model.evaluate(x_test, batch_size=500, verbose=0, return_dict=True)
     nll = keras_vae.diagnostics.log_likelihood(
-        model, x_test, num_importance_samples=args.nll_samples, max_examples=args.nll_examples
+        model,
+        x_test,
+        num_importance_samples=args.nll_samples,
+        max_examples=args.nll_examples,
     )
     units = keras_vae.diagnostics.active_units(model, x_test)
     results = {

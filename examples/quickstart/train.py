@@ -1,8 +1,10 @@
 """Quickstart: train a VAE, score its test log-likelihood, plot and export it.
 
-    python examples/quickstart/train.py                      # 8x8 digits, offline
-    python examples/quickstart/train.py --dataset mnist --data-dir DIR  # prepared TFDS dir
-    python examples/quickstart/train.py --tensorboard logs  # then: tensorboard --logdir logs
+    python examples/quickstart/train.py                     # 8x8 digits, offline
+    python examples/quickstart/train.py --dataset mnist --data-dir DIR
+    python examples/quickstart/train.py --tensorboard logs  # tensorboard --logdir logs
+
+DIR: a prepared TFDS data dir, or (mnist) a directory of MNIST's IDX files.
 
 Steps:
 1. Load the data with `keras_vae.datasets.load(..., binarization="auto")`:

@@ -66,8 +66,10 @@ def parse_args(argv=None):
     add("--nll-examples", type=int, help="score the first N test images (all)")
     add("--nll-batch-size", type=int, default=100, help="test images per call (100)")
     add("--nll-chunk-size", type=int, help="samples per call (model default)")
-    add("--data-dir", help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, "
-        "then TFDS_DATA_DIR)")
+    add(
+        "--data-dir",
+        help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)",
+    )
     add("--download", action="store_true", help="let TFDS download binarized_mnist")
     add("--out-dir", help="default runs/vamp_prior_mnist/<model>_<prior>")
     add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
@@ -312,7 +314,9 @@ def score(model, args, x_test, bound):
     )
     if bound != "elbo":  # log w at one z ~ q(z|x): an unbiased ELBO estimate
         results["test_elbo"] = -log_likelihood(num_importance_samples=1).nll
-    nll = log_likelihood(num_importance_samples=args.nll_samples, max_examples=args.nll_examples)
+    nll = log_likelihood(
+        num_importance_samples=args.nll_samples, max_examples=args.nll_examples
+    )
     results.update(
         test_nll=nll.nll,
         nll_samples=nll.num_importance_samples,

@@ -59,8 +59,10 @@ def parse_args(argv=None):
     add("--prior-layers", type=int, default=8)
     add("--num-samples", type=int, default=64, help="sampled images (a square)")
     add("--temperature", type=float, default=1.0, help="sampling temperature")
-    add("--data-dir", help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, "
-        "then TFDS_DATA_DIR)")
+    add(
+        "--data-dir",
+        help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)",
+    )
     add("--out-dir", default=os.path.join("runs", "vq_vae_mnist"))
     add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
     add("--seed", type=int, default=0)
@@ -97,7 +99,13 @@ def fit_phase(args, model, x, tag, lr):
     epochs = args.epochs if tag == "vqvae" else args.prior_epochs
     history = Path(args.out_dir, f"history_{tag}.csv")
     return example_utils.fit_phase(
-        model, x, tag, backup, history=history, epochs=epochs, batch_size=args.batch_size
+        model,
+        x,
+        tag,
+        backup,
+        history=history,
+        epochs=epochs,
+        batch_size=args.batch_size,
     )
 
 

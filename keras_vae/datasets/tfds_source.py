@@ -98,9 +98,7 @@ def read_split(name, split, data_dir=None, download=True):
             "download=True to let TFDS download and prepare it."
         )
     try:
-        dataset = tfds.load(
-            name, split=split, data_dir=data_dir, download=download
-        )
+        dataset = tfds.load(name, split=split, data_dir=data_dir, download=download)
         images = dataset.map(
             lambda example: example["image"],
             num_parallel_calls=tf.data.AUTOTUNE,

@@ -69,5 +69,7 @@ def run_check_script(script, timeout=600):
     stdout = run_script(script, timeout=timeout)
     lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
     if not lines:
-        raise AssertionError(f"{Path(script).name} printed no RESULT line:\n{stdout[-3000:]}")
+        raise AssertionError(
+            f"{Path(script).name} printed no RESULT line:\n{stdout[-3000:]}"
+        )
     return json.loads(lines[-1][len("RESULT ") :])

@@ -79,7 +79,9 @@ def test_flatten():
     flat = as_array(ds)
     image = datasets.load("digits", "test", binarization=None, as_numpy=True)
     np.testing.assert_array_equal(flat, image.reshape(300, 64))
-    flat_np = datasets.load("digits", "test", binarization=None, as_numpy=True, flatten=True)
+    flat_np = datasets.load(
+        "digits", "test", binarization=None, as_numpy=True, flatten=True
+    )
     assert flat_np.shape == (300, 64)
 
 
@@ -105,7 +107,8 @@ def test_train_is_shuffled_each_epoch_reproducibly_others_are_not():
     assert not np.array_equal(as_array(other), first)
     test = datasets.load("digits", "test", binarization=None, batch_size=300)
     np.testing.assert_array_equal(
-        as_array(test), datasets.load("digits", "test", binarization=None, as_numpy=True)
+        as_array(test),
+        datasets.load("digits", "test", binarization=None, as_numpy=True),
     )
 
 
@@ -213,8 +216,13 @@ def test_as_numpy_rejects_dynamic_batch_and_shuffle():
 @pytest.mark.parametrize("binarization", ["dynamic", "static"])
 def test_binarized_mnist_rejects_rebinarization(binarization, tmp_path):
     with pytest.raises(ValueError, match="already statically binarized"):
-        datasets.load("binarized_mnist", "train", binarization=binarization,
-                      data_dir=tmp_path, download=False)
+        datasets.load(
+            "binarized_mnist",
+            "train",
+            binarization=binarization,
+            data_dir=tmp_path,
+            download=False,
+        )
 
 
 @pytest.mark.parametrize("name", ["mnist", "binarized_mnist"])
@@ -289,7 +297,9 @@ needs_real_data = testing.requires_tfds("mnist", "binarized_mnist")
 def test_mnist_splits():
     import tensorflow_datasets as tfds
 
-    kwargs = dict(data_dir=REAL_DATA_DIR, download=False, binarization=None, as_numpy=True)
+    kwargs = dict(
+        data_dir=REAL_DATA_DIR, download=False, binarization=None, as_numpy=True
+    )
     train = datasets.load("mnist", "train", **kwargs)
     valid = datasets.load("mnist", "valid", **kwargs)
     test = datasets.load("mnist", "test", **kwargs)
@@ -304,21 +314,41 @@ def test_mnist_splits():
         ("train[50000:50200]", valid[:200]),
         ("train[59800:]", valid[-200:]),
     ):
-        ref = tfds.load("mnist", split=tfds_split, data_dir=REAL_DATA_DIR,
-                        download=False, batch_size=-1)
+        ref = tfds.load(
+            "mnist",
+            split=tfds_split,
+            data_dir=REAL_DATA_DIR,
+            download=False,
+            batch_size=-1,
+        )
         ref = tfds.as_numpy(ref)["image"]
         np.testing.assert_array_equal(ours, ref.astype(np.float32) / np.float32(255))
     # static binarization of validation (auto): binary, seeded 777
-    static = datasets.load("mnist", "validation", data_dir=REAL_DATA_DIR,
-                           download=False, as_numpy=True, flatten=True)
+    static = datasets.load(
+        "mnist",
+        "validation",
+        data_dir=REAL_DATA_DIR,
+        download=False,
+        as_numpy=True,
+        flatten=True,
+    )
     assert static.shape == (10000, 784)
     expected = np.random.RandomState(777).uniform(size=valid.shape) < (
         np.rint(valid * 255) / 255.0
     )
     np.testing.assert_array_equal(static, expected.reshape(10000, 784))
     # default train stream: dynamically binarized batches
-    batch = next(iter(datasets.load("mnist", "train", data_dir=REAL_DATA_DIR,
-                                    download=False, batch_size=1000)))
+    batch = next(
+        iter(
+            datasets.load(
+                "mnist",
+                "train",
+                data_dir=REAL_DATA_DIR,
+                download=False,
+                batch_size=1000,
+            )
+        )
+    )
     assert batch.shape == (1000, 28, 28, 1)
     assert set(np.unique(batch.numpy()).tolist()) == {0.0, 1.0}
 
@@ -328,13 +358,30 @@ def test_binarized_mnist_splits():
     ones = {"train": 5118041, "validation": 1028036, "test": 1038896}
     sizes = {"train": 50000, "validation": 10000, "test": 10000}
     for split in ("train", "validation", "test"):
-        x = datasets.load("binarized_mnist", split, data_dir=REAL_DATA_DIR,
-                          download=False, as_numpy=True, flatten=True)
+        x = datasets.load(
+            "binarized_mnist",
+            split,
+            data_dir=REAL_DATA_DIR,
+            download=False,
+            as_numpy=True,
+            flatten=True,
+        )
         assert x.shape == (sizes[split], 784) and x.dtype == np.float32
         assert set(np.unique(x).tolist()) == {0.0, 1.0}
         assert int(x.sum()) == ones[split]  # counts of the original .amat files
-    raw = datasets.load("binarized_mnist", "test", binarization=None,
-                        data_dir=REAL_DATA_DIR, download=False, as_numpy=True)
-    stream = datasets.load("binarized_mnist", "test", data_dir=REAL_DATA_DIR,
-                           download=False, batch_size=4096)
+    raw = datasets.load(
+        "binarized_mnist",
+        "test",
+        binarization=None,
+        data_dir=REAL_DATA_DIR,
+        download=False,
+        as_numpy=True,
+    )
+    stream = datasets.load(
+        "binarized_mnist",
+        "test",
+        data_dir=REAL_DATA_DIR,
+        download=False,
+        batch_size=4096,
+    )
     np.testing.assert_array_equal(as_array(stream), raw)

@@ -47,7 +47,9 @@ def test_mnist_compares_three_models(tmp_path):
     assert [r["model"] for r in results] == ["vhp", "vae", "iwae"]
     vhp = results[0]
     assert vhp["kappa_squared"] == pytest.approx(75.0)
-    assert vhp["constraint_ratio"] == pytest.approx(vhp["test_reconstruction_error"] / 75.0)
+    assert vhp["constraint_ratio"] == pytest.approx(
+        vhp["test_reconstruction_error"] / 75.0
+    )
     for name in ("lambda.png", "latent.png", "interpolations.png", "samples.png"):
         assert (out / name).read_bytes()[:8] == PNG, name
     assert "| vhp |" in stdout and "| iwae |" in stdout
@@ -56,8 +58,19 @@ def test_mnist_compares_three_models(tmp_path):
 @needs("freyfaces", "freyfaces.npz")
 def test_frey_faces_vhp_only(tmp_path):
     out = tmp_path / "frey"
-    run_script(SCRIPT, *TINY, "--dataset", "freyfaces", "--models", "vhp",
-               "--kappa", "4.0", "--out-dir", str(out), cwd=tmp_path)
+    run_script(
+        SCRIPT,
+        *TINY,
+        "--dataset",
+        "freyfaces",
+        "--models",
+        "vhp",
+        "--kappa",
+        "4.0",
+        "--out-dir",
+        str(out),
+        cwd=tmp_path,
+    )
     (vhp,) = json.loads((out / "results.json").read_text())
     assert vhp["kappa_squared"] == pytest.approx(16.0)
     # With the Gaussian of scale 1/sqrt(2 pi), C = pi * squared error.
