@@ -1,6 +1,5 @@
 """SavedModel export with TF Serving signatures (TensorFlow-only module)."""
 
-import math
 import os
 import re
 import shutil
@@ -12,6 +11,7 @@ import tensorflow as tf
 from keras_vae.export import input_checks
 from keras_vae.export import warmup as warmup_requests
 from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.guarded_steps import chunked_log_mean_exp
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.utils.validation import check_positive_int
 
@@ -86,29 +86,10 @@ def _endpoints(model, names, chunk):
 
 
 def _chunked_log_likelihood(model, x, num_samples, chunk):
-    """log (1/S) sum_s w_s by a while loop over chunks of `chunk` samples.
-
-    Each step draws a full chunk (a static shape), masks the samples past S
-    to -inf and folds the chunk into a running log-sum-exp.
-    """
-    num_samples = tf.cast(num_samples, tf.int32)
-    num_chunks = (num_samples + chunk - 1) // chunk
-    batch = tf.shape(x)[0]
-    offsets = tf.range(chunk, dtype=tf.int32)[:, None]  # (chunk, 1)
-
-    def body(i, total):
-        log_w = tf.cast(model.log_importance_weights(x, chunk), tf.float32)
-        keep = i * chunk + offsets < num_samples
-        log_w = tf.where(keep, log_w, tf.constant(-math.inf, tf.float32))
-        part = tf.reduce_logsumexp(log_w, axis=0)
-        return i + 1, tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
-
-    _, total = tf.while_loop(
-        lambda i, total: i < num_chunks,
-        body,
-        (tf.constant(0, tf.int32), tf.fill([batch], -math.inf)),
+    """The model's estimator (`chunked_log_mean_exp`) inside the graph."""
+    return chunked_log_mean_exp(
+        lambda k: model.log_importance_weights(x, k), num_samples, chunk, tf.shape(x)[0]
     )
-    return total - tf.math.log(tf.cast(num_samples, tf.float32))
 
 
 def _next_version(export_dir):

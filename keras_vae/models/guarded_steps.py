@@ -4,6 +4,8 @@ Everything that needs `tf.GradientTape` or `tf.distribute` lives here, so a
 later JAX backend is a contained change.
 """
 
+import math
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -18,6 +20,49 @@ DATA_BELOW_SUPPORT = 2
 DATA_ABOVE_SUPPORT = 4
 NON_FINITE_LOSS = 8
 NON_FINITE_GRADIENT = 16
+
+
+def chunked_log_mean_exp(log_weights, num_samples, chunk, batch):
+    """log (1/S) sum_s exp(log_weights_s) over S samples drawn in chunks.
+
+    ```none
+    log (1/S) sum_{s=1..S} w_s,   S = num_samples,  in ceil(S / chunk) steps
+    ```
+
+    A `tf.while_loop`: each step calls `log_weights(chunk)` for a full chunk
+    of `(chunk, batch)` log weights (a static shape), masks the samples
+    past S to -inf and folds the chunk into a running log-sum-exp, so the
+    memory is that of one chunk whatever S is. `num_samples` may be a
+    tensor (a serving input). The one estimator of
+    `LatentVariableModel.log_likelihood` and of the exported
+    `log_likelihood` signature.
+
+    Args:
+        log_weights: Callable `k -> (k, batch)` log importance weights.
+        num_samples: Positive integer S (int or int32 tensor).
+        chunk: Positive Python integer, samples per step.
+        batch: The batch size (int or scalar tensor).
+
+    Returns:
+        A float32 tensor `(batch,)`.
+    """
+    num_samples = tf.cast(num_samples, tf.int32)
+    num_chunks = (num_samples + chunk - 1) // chunk
+    offsets = tf.range(chunk, dtype=tf.int32)[:, None]  # (chunk, 1)
+
+    def body(i, total):
+        log_w = tf.cast(log_weights(chunk), tf.float32)
+        keep = i * chunk + offsets < num_samples
+        log_w = tf.where(keep, log_w, tf.constant(-math.inf, tf.float32))
+        part = tf.reduce_logsumexp(log_w, axis=0)
+        return i + 1, tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
+
+    _, total = tf.while_loop(
+        lambda i, total: i < num_chunks,
+        body,
+        (tf.constant(0, tf.int32), tf.fill([batch], -math.inf)),
+    )
+    return total - tf.math.log(tf.cast(num_samples, tf.float32))
 
 
 def _all_finite(values):

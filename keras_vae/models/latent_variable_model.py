@@ -11,6 +11,7 @@ from keras_vae.layers.geco import GECO
 from keras_vae.losses.bounds import elbo
 from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.guarded_steps import chunked_log_mean_exp
 from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
@@ -286,8 +287,10 @@ class LatentVariableModel(Autoencoder):
 
         This is the IWAE bound with S samples: it is a lower bound whose
         expectation rises to log p(x) as S grows (Burda et al. use S = 5000).
-        Samples are drawn in chunks and combined by a running log-sum-exp, so
-        memory stays bounded whatever S is.
+        Samples are drawn in chunks and combined by a running log-sum-exp
+        (`keras_vae.models.guarded_steps.chunked_log_mean_exp`, the estimator
+        of the exported `log_likelihood` signature too), so memory stays
+        bounded whatever S is.
 
         Args:
             x: A batch of data, shape `(batch,) + input_shape`.
@@ -305,17 +308,16 @@ class LatentVariableModel(Autoencoder):
             budget = self.likelihood_chunk_floats
             chunk_size = int(min(num, max(1, budget // per_sample)))
         chunk_size = check_positive_int(chunk_size, "chunk_size")
-        fn = self.compiled_function("log_mean_weights_chunk", self._log_sum_weights)
-        total, done = None, 0
-        while done < num:
-            n = min(chunk_size, num - done)
-            part = np.asarray(fn(x, n), dtype="float64")
-            total = part if total is None else np.logaddexp(total, part)
-            done += n
-        return total - math.log(num)
-
-    def _log_sum_weights(self, x, num_importance_samples):
-        return ops.logsumexp(self.log_importance_weights(x, num_importance_samples), axis=0)
+        fn = self.compiled_function(
+            f"log_likelihood_{chunk_size}",
+            lambda x, num: chunked_log_mean_exp(
+                lambda k: self.log_importance_weights(x, k),
+                num,
+                chunk_size,
+                ops.shape(x)[0],
+            ),
+        )
+        return np.asarray(fn(x, np.int32(num)), dtype="float64")
 
     def fit(self, *args, callbacks=None, **kwargs):
         """`Autoencoder.fit`; `beta` ends at the value of the last epoch trained.

@@ -208,11 +208,6 @@ def served(request, tmp_path_factory):
                 calls.append(Call(signature, signature, inputs))
             if "log_likelihood" in signatures:
                 S = LOG_LIKELIHOOD_SAMPLES
-                # Speed only: trace the in-process estimator's chunk function
-                # without XLA (an XLA compile costs ~5 s per model here).
-                model._untracked().functions.setdefault(
-                    "log_mean_weights_chunk", tf.function(model._log_sum_weights)
-                )
                 case["log_likelihood"] = model.log_likelihood(x, num_importance_samples=S)
                 log_w = np.asarray(model.log_importance_weights(x, S), "float64")
                 w = np.exp(log_w - log_w.max(axis=0))
