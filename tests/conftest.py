@@ -29,6 +29,7 @@ from pathlib import Path
 import keras
 import pytest
 
+from keras_vae.testing import run_check_script
 from keras_vae.testing.real_data import fail_on_missing_data
 
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -47,10 +48,35 @@ def seed_of(key):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_fixture_setup(fixturedef, request):
     if fixturedef.scope != "function":
-        keras.utils.set_random_seed(
-            seed_of(f"{request.node.nodeid}::{fixturedef.argname}")
-        )
+        keras.utils.set_random_seed(seed_of(f"{request.node.nodeid}::{fixturedef.argname}"))
     yield
+
+
+@pytest.fixture(scope="module")
+def result(request):
+    """The RESULT of the module's `CHECK_SCRIPT`, a script beside it.
+
+    For the tests that need logical devices: the script runs in a subprocess
+    (`keras_vae.testing.run_check_script`) once per module.
+    """
+    here = os.path.dirname(os.path.abspath(request.module.__file__))
+    return run_check_script(os.path.join(here, request.module.CHECK_SCRIPT))
+
+
+@pytest.fixture
+def tiny_vqvae():
+    """A factory of small VQVAEs: keyword arguments override these sizes.
+
+    Four filters, two residual units, one residual block, one downsampling
+    (4x4 images give 2x2 codes), `seed=0`.
+    """
+    from keras_vae.models import VQVAE
+
+    def make(**kwargs):
+        sizes = dict(filters=4, residual_units=2, num_residual_blocks=1, num_downsamples=1)
+        return VQVAE(**{**sizes, "seed": 0, **kwargs})
+
+    return make
 
 
 @pytest.fixture(autouse=True)

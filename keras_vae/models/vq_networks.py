@@ -14,6 +14,16 @@ def _check_non_negative_int(value, name):
     return value
 
 
+def _check_sizes(filters, residual_units, num_residual_blocks, num_downsamples):
+    # The sizes of `vq_encoder` and `vq_decoder`, checked in this order.
+    return (
+        check_positive_int(filters, "filters"),
+        check_positive_int(residual_units, "residual_units"),
+        _check_non_negative_int(num_residual_blocks, "num_residual_blocks"),
+        check_positive_int(num_downsamples, "num_downsamples"),
+    )
+
+
 def check_image_shape(data_shape, num_downsamples):
     """Raise unless `data_shape` is `(height, width, channels)` with height and
     width divisible by 2**num_downsamples. Returns the code map's `(h, w)`."""
@@ -39,9 +49,7 @@ def _residual_stack(x, filters, residual_units, num_blocks, name):
     """`num_blocks` x [x + conv1x1(relu(conv3x3(relu(x))))], then a ReLU."""
     for i in range(num_blocks):
         h = keras.layers.ReLU(name=f"{name}_res{i}_relu_a")(x)
-        h = keras.layers.Conv2D(
-            residual_units, 3, padding="same", name=f"{name}_res{i}_conv3x3"
-        )(h)
+        h = keras.layers.Conv2D(residual_units, 3, padding="same", name=f"{name}_res{i}_conv3x3")(h)
         h = keras.layers.ReLU(name=f"{name}_res{i}_relu_b")(h)
         h = keras.layers.Conv2D(filters, 1, name=f"{name}_res{i}_conv1x1")(h)
         x = keras.layers.Add(name=f"{name}_res{i}_add")([x, h])
@@ -91,10 +99,9 @@ def vq_encoder(
         - [van den Oord et al., 2017](https://arxiv.org/abs/1711.00937)
     """
     embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-    filters = check_positive_int(filters, "filters")
-    residual_units = check_positive_int(residual_units, "residual_units")
-    num_residual_blocks = _check_non_negative_int(num_residual_blocks, "num_residual_blocks")
-    num_downsamples = check_positive_int(num_downsamples, "num_downsamples")
+    filters, residual_units, num_residual_blocks, num_downsamples = _check_sizes(
+        filters, residual_units, num_residual_blocks, num_downsamples
+    )
     check_image_shape(data_shape, num_downsamples)
     x = inputs = keras.Input(tuple(data_shape), name="x")
     for i in range(num_downsamples):
@@ -151,10 +158,9 @@ def vq_decoder(
     """
     embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
     output_channels = check_positive_int(output_channels, "output_channels")
-    filters = check_positive_int(filters, "filters")
-    residual_units = check_positive_int(residual_units, "residual_units")
-    num_residual_blocks = _check_non_negative_int(num_residual_blocks, "num_residual_blocks")
-    num_downsamples = check_positive_int(num_downsamples, "num_downsamples")
+    filters, residual_units, num_residual_blocks, num_downsamples = _check_sizes(
+        filters, residual_units, num_residual_blocks, num_downsamples
+    )
     x = inputs = keras.Input(tuple(code_shape) + (embedding_dim,), name="z_q")
     x = keras.layers.Conv2D(filters, 3, padding="same", name="conv3x3")(x)
     x = _residual_stack(x, filters, residual_units, num_residual_blocks, "dec")

@@ -97,9 +97,7 @@ class Spec:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(
-                f"Expected `kind` to be one of {KINDS}. Received: kind={self.kind!r}"
-            )
+            raise ValueError(f"Expected `kind` to be one of {KINDS}. Received: kind={self.kind!r}")
 
     def layer_test_kwargs(self):
         """Keyword arguments of `run_layer_test` for a `"layer"` spec."""
@@ -152,6 +150,10 @@ def _code_maps(rng):
 def _vamp_prior(num_components):
     # A config, not an instance: each model built from the spec gets its own.
     return {"class_name": "keras_vae>VampPrior", "config": {"num_components": num_components}}
+
+
+# The codebook and widths both VQVAE specs share.
+_VQVAE_SIZES = {"num_embeddings": 6, "embedding_dim": 3, "filters": 4, "residual_units": 2}
 
 
 CONFORMANCE = {
@@ -266,9 +268,7 @@ CONFORMANCE = {
     # ---------------------------------------------------------------- priors
     "keras_vae.priors.Prior": BASE_CLASS,
     "keras_vae.priors.StandardNormal": (
-        Spec(
-            "layer", {"latent_dim": 3}, input_shape=(4, 3), expected_output_shape=(4,)
-        ),
+        Spec("layer", {"latent_dim": 3}, input_shape=(4, 3), expected_output_shape=(4,)),
         Spec(
             "layer",
             {},
@@ -285,15 +285,20 @@ CONFORMANCE = {
     ),
     "keras_vae.priors.HierarchicalPrior": Spec(
         "layer",
-        {"latent_dim": 3, "zeta_dim": 2, "hidden_units": (4,), "num_importance_samples": 3, "seed": 1},
+        {
+            "latent_dim": 3,
+            "zeta_dim": 2,
+            "hidden_units": (4,),
+            "num_importance_samples": 3,
+            "seed": 1,
+        },
         input_shape=(4, 3),
         expected_output_shape=(4,),
         note="log_prob draws the importance samples of zeta from the prior's "
         "seeded generator, so outputs match once its state is aligned",
     ),
     "keras_vae.priors.VampPrior": _marker(
-        "model_component", note="runs on the model's encoder; see the VAE and "
-        "HierarchicalVAE specs"
+        "model_component", note="runs on the model's encoder; see the VAE and HierarchicalVAE specs"
     ),
     "keras_vae.priors.get": FUNCTION,
     # ----------------------------------------------------------- likelihoods
@@ -325,8 +330,7 @@ CONFORMANCE = {
     "keras_vae.losses.ELBOLoss": Spec("loss", input_shape=(4, 3)),
     "keras_vae.losses.IWAELoss": Spec("loss", input_shape=(4, 3)),
     "keras_vae.layers.GECO": _marker(
-        "model_component", note="holds a model's Lagrange multiplier; see the "
-        "VAE and VHPVAE specs"
+        "model_component", note="holds a model's Lagrange multiplier; see the VAE and VHPVAE specs"
     ),
     "keras_vae.losses.elbo": FUNCTION,
     "keras_vae.losses.iwae_bound": FUNCTION,
@@ -369,7 +373,10 @@ CONFORMANCE = {
             "latent_dim": 2,
             "hidden_units": (8,),
             "seed": 1,
-            "constraint": {"class_name": "keras_vae>GECO", "config": {"kappa": 4.0, "damping": 1.0}},
+            "constraint": {
+                "class_name": "keras_vae>GECO",
+                "config": {"kappa": 4.0, "damping": 1.0},
+            },
             "prior": {
                 "class_name": "keras_vae>HierarchicalPrior",
                 "config": {"hidden_units": [4], "num_importance_samples": 2, "seed": 1},
@@ -430,10 +437,7 @@ CONFORMANCE = {
         Spec(
             "model",
             {
-                "num_embeddings": 6,
-                "embedding_dim": 3,
-                "filters": 4,
-                "residual_units": 2,
+                **_VQVAE_SIZES,
                 "num_residual_blocks": 1,
                 "num_downsamples": 1,
                 "seed": 1,
@@ -444,10 +448,7 @@ CONFORMANCE = {
         Spec(
             "model",
             {
-                "num_embeddings": 6,
-                "embedding_dim": 3,
-                "filters": 4,
-                "residual_units": 2,
+                **_VQVAE_SIZES,
                 "num_downsamples": 2,
                 "likelihood": "discretized_logistic",
                 "quantizer": "vq",
@@ -532,9 +533,7 @@ def kind_of(name):
     """The kind of a registered symbol (the same for all its specs)."""
     kinds = {s.kind for s in specs(name)}
     if len(kinds) != 1:
-        raise ValueError(
-            f"Expected every spec of {name!r} to have one kind. Received: {kinds}"
-        )
+        raise ValueError(f"Expected every spec of {name!r} to have one kind. Received: {kinds}")
     return kinds.pop()
 
 
@@ -603,9 +602,7 @@ def matches_kind(obj, kind):
     if kind == "exception":
         return isinstance(obj, type) and issubclass(obj, BaseException)
     if kind == "data_class":
-        return (
-            isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
-        )
+        return isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
     if kind == "function":
         return isinstance(obj, types.FunctionType)
     if kind == "module":

@@ -6,19 +6,10 @@ CPU devices must give the numbers of a single-device model with the same
 weights (`callbacks_distributed_check.py` measures both in a subprocess).
 """
 
-import os
-
 import numpy as np
-import pytest
 
-from keras_vae.testing import run_check_script
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="module")
-def result():
-    return run_check_script(os.path.join(HERE, "callbacks_distributed_check.py"))
+# Run by the `result` fixture (tests/conftest.py).
+CHECK_SCRIPT = "callbacks_distributed_check.py"
 
 
 def test_two_replicas(result):

@@ -31,10 +31,15 @@ def _data():
     return (rng.uniform(size=(16, 4, 4, 1)) < 0.5).astype("float32")
 
 
-def test_restore_best_weights_keeps_the_schedules_beta():
-    x = _data()
+def _compiled_vae():
     model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=1)
     model.compile(optimizer="adam")
+    return model
+
+
+def test_restore_best_weights_keeps_the_schedules_beta():
+    x = _data()
+    model = _compiled_vae()
     score = _Score()
     stop = keras.callbacks.EarlyStopping(
         monitor="score", mode="min", patience=10, restore_best_weights=True
@@ -49,8 +54,7 @@ def test_restore_best_weights_keeps_the_schedules_beta():
 
 def test_beta_of_the_last_epoch_with_the_warm_up_first():
     x = _data()
-    model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=1)
-    model.compile(optimizer="adam")
+    model = _compiled_vae()
     stop = keras.callbacks.EarlyStopping(
         monitor="score", mode="min", patience=10, restore_best_weights=True
     )
@@ -62,8 +66,7 @@ def test_beta_of_the_last_epoch_with_the_warm_up_first():
 def test_val_elbo_is_monitored_with_mode_max():
     # The documented setup: the bound, maximized, not the beta-weighted loss.
     x = _data()
-    model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=1)
-    model.compile(optimizer="adam")
+    model = _compiled_vae()
     stop = keras.callbacks.EarlyStopping(
         monitor="val_elbo", mode="max", patience=1, restore_best_weights=True
     )

@@ -98,9 +98,7 @@ def test_sample_uses_the_saved_seed_state(exported):
 def test_log_likelihood_matches_the_model(exported):
     model, x, _, _, loaded = exported
     batch = x[:16]
-    out = loaded.signatures["log_likelihood"](
-        x=tf.constant(batch), num_samples=tf.constant(2000)
-    )
+    out = loaded.signatures["log_likelihood"](x=tf.constant(batch), num_samples=tf.constant(2000))
     served = out["log_likelihood"].numpy()
     assert served.shape == (16,)
     direct = model.log_likelihood(batch, num_importance_samples=2000)
@@ -134,11 +132,7 @@ def test_log_likelihood_chunks_are_masked_exactly(tmp_path):
 def test_saved_model_cli_lists_every_signature(exported):
     path = exported[3]
     cli = shutil.which("saved_model_cli")
-    command = (
-        [cli]
-        if cli
-        else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-    )
+    command = [cli] if cli else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
     result = subprocess.run(
         command + ["show", "--dir", path, "--all"],
         capture_output=True,
@@ -187,8 +181,12 @@ def test_hierarchical_vae_signatures(tmp_path):
     assert set(NAMES) <= set(loaded.signatures)
     out = loaded.signatures["encode"](x=tf.constant(x))
     (loc1, scale1), (loc2, scale2) = model.encode(x)
-    for key, want in (("loc_z1", loc1), ("scale_z1", scale1), ("loc_z2", loc2),
-                      ("scale_z2", scale2)):
+    for key, want in (
+        ("loc_z1", loc1),
+        ("scale_z1", scale1),
+        ("loc_z2", loc2),
+        ("scale_z2", scale2),
+    ):
         np.testing.assert_allclose(out[key], want, rtol=1e-5, atol=1e-6)
     decoded = loaded.signatures["decode"](z1=loc1, z2=loc2)["mean"]
     np.testing.assert_allclose(decoded, model.decode(loc1, loc2), rtol=1e-5, atol=1e-6)
@@ -219,18 +217,32 @@ def test_bad_requests_fail_in_the_graph(exported, tmp_path):
     batch = np.tile(x[:5], (4, 1, 1, 1))  # 20 images
     n = np.int32(50)
     cases = {
-        "flat": ("encode", {"x": batch.reshape(20, 64)},
-                 "Expected `x` of shape (batch, 8, 8, 1)"),
-        "folded": ("reconstruct", {"x": batch.reshape(20, 4, 4, 4)},
-                   "Expected `x` of shape (batch, 8, 8, 1)"),
-        "scaled": ("log_likelihood", {"x": batch * 255.0, "num_samples": n},
-                   "Expected `x` in [0, 1] (the support of the Bernoulli likelihood)"),
-        "nan": ("log_likelihood", {"x": np.full_like(batch, np.nan), "num_samples": n},
-                "Expected `x` to be finite"),
-        "zero_samples": ("sample", {"num_samples": np.int32(0)},
-                         "Expected `num_samples` to be a positive integer"),
-        "latent": ("decode", {"z": np.zeros((3, 5), "float32")},
-                   "Expected `z` of shape (batch, 4)"),
+        "flat": ("encode", {"x": batch.reshape(20, 64)}, "Expected `x` of shape (batch, 8, 8, 1)"),
+        "folded": (
+            "reconstruct",
+            {"x": batch.reshape(20, 4, 4, 4)},
+            "Expected `x` of shape (batch, 8, 8, 1)",
+        ),
+        "scaled": (
+            "log_likelihood",
+            {"x": batch * 255.0, "num_samples": n},
+            "Expected `x` in [0, 1] (the support of the Bernoulli likelihood)",
+        ),
+        "nan": (
+            "log_likelihood",
+            {"x": np.full_like(batch, np.nan), "num_samples": n},
+            "Expected `x` to be finite",
+        ),
+        "zero_samples": (
+            "sample",
+            {"num_samples": np.int32(0)},
+            "Expected `num_samples` to be a positive integer",
+        ),
+        "latent": (
+            "decode",
+            {"z": np.zeros((3, 5), "float32")},
+            "Expected `z` of shape (batch, 4)",
+        ),
     }
     calls = [Call(key, sig, inputs, raw=True) for key, (sig, inputs, _) in cases.items()]
     served, _ = run_in_session({"vae": (path, calls)}, tmp_path)
@@ -247,11 +259,8 @@ def test_bad_requests_fail_in_the_graph(exported, tmp_path):
             loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
 
 
-def test_vq_vae_decode_codes_rejects_out_of_range_codes(tmp_path):
-    from keras_vae.models import VQVAE
-
-    model = VQVAE(num_embeddings=5, embedding_dim=2, filters=4, residual_units=2,
-                  num_residual_blocks=1, num_downsamples=1, seed=0)
+def test_vq_vae_decode_codes_rejects_out_of_range_codes(tmp_path, tiny_vqvae):
+    model = tiny_vqvae(num_embeddings=5, embedding_dim=2)
     model.build((None, 4, 4, 1))
     fn = tf.saved_model.load(export_for_serving(model, tmp_path)).signatures["decode_codes"]
     good = np.zeros((2, 2, 2), "int32")
@@ -259,8 +268,9 @@ def test_vq_vae_decode_codes_rejects_out_of_range_codes(tmp_path):
     for value in (-1, 5):
         bad = good.copy()
         bad[1, 0, 1] = value
-        with pytest.raises(tf.errors.InvalidArgumentError,
-                           match=re.escape("Expected `indices` in [0, 5)")):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=re.escape("Expected `indices` in [0, 5)")
+        ):
             fn(indices=tf.constant(bad))
 
 
@@ -291,9 +301,7 @@ def test_warmup_requests_cover_every_signature(trained, tmp_path):
     assert not os.path.exists(os.path.join(plain, "assets.extra"))
 
 
-def test_warmup_without_the_serving_package_says_what_to_install(
-    trained, tmp_path, monkeypatch
-):
+def test_warmup_without_the_serving_package_says_what_to_install(trained, tmp_path, monkeypatch):
     model, _ = trained
     monkeypatch.setitem(sys.modules, "tensorflow_serving", None)
     monkeypatch.setitem(sys.modules, "tensorflow_serving.apis", None)

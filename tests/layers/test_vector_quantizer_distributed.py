@@ -9,19 +9,11 @@ copies of every variable are identical. Per DESIGN.md trap (b) the strategy
 runs with `jit_compile=False`: XLA across logical CPU devices fails.
 """
 
-import os
-
 import numpy as np
 import pytest
 
-from keras_vae.testing import run_check_script
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="module")
-def result():
-    return run_check_script(os.path.join(HERE, "vector_quantizer_distributed_check.py"))
+# Run by the `result` fixture (tests/conftest.py).
+CHECK_SCRIPT = "vector_quantizer_distributed_check.py"
 
 
 def test_two_replicas(result):
@@ -34,9 +26,7 @@ def test_mirrored_equals_single_device_on_the_global_batch(config, result):
     assert set(single) == set(mirrored)
     for name in single:
         # Sums over 192 vs 2 x 96 vectors differ only by float rounding.
-        np.testing.assert_allclose(
-            mirrored[name], single[name], rtol=1e-5, atol=1e-4, err_msg=name
-        )
+        np.testing.assert_allclose(mirrored[name], single[name], rtol=1e-5, atol=1e-4, err_msg=name)
     assert result[config]["copy_diff"] == 0.0
 
 

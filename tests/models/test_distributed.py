@@ -12,19 +12,11 @@ single-device model that started from the same weights:
 - a non-finite value seen by ONE replica must make BOTH skip the update.
 """
 
-import os
-
 import numpy as np
 import pytest
 
-from keras_vae.testing import run_check_script
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-@pytest.fixture(scope="module")
-def result():
-    return run_check_script(os.path.join(HERE, "distributed_check.py"))
+# Run by the `result` fixture (tests/conftest.py).
+CHECK_SCRIPT = "distributed_check.py"
 
 
 def test_two_replicas(result):

@@ -49,10 +49,7 @@ def test_compute_loss_override_trains_and_is_reported():
     base, base_history = _fit(keras_vae.models.VAE, x)
     penalized, history = _fit(Penalized, x)
     # Same seed, same data: the only difference is the added term.
-    changed = [
-        not np.allclose(a, b)
-        for a, b in zip(base.get_weights(), penalized.get_weights())
-    ]
+    changed = [not np.allclose(a, b) for a, b in zip(base.get_weights(), penalized.get_weights())]
     assert any(changed)
     # The added term shrinks the posterior means towards 0.
     loc_base = np.asarray(base.encode(x)[0])
@@ -68,11 +65,8 @@ def test_compute_loss_override_trains_and_is_reported():
     assert base_history.history["loss"][-1] == pytest.approx(-base_history.history["elbo"][-1])
 
 
-def test_kl_warm_up_on_a_model_without_beta_fails_fast():
-    model = keras_vae.models.VQVAE(
-        num_embeddings=4, embedding_dim=2, filters=4, residual_units=2,
-        num_residual_blocks=1, num_downsamples=1, seed=0,
-    )
+def test_kl_warm_up_on_a_model_without_beta_fails_fast(tiny_vqvae):
+    model = tiny_vqvae(num_embeddings=4, embedding_dim=2)
     assert not hasattr(model, "beta")
     assert not isinstance(model, keras_vae.models.LatentVariableModel)
     x = np.random.default_rng(0).uniform(size=(4, 4, 4, 1)).astype("float32")

@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from keras_vae.layers import GatedPixelCNNBlock
-from keras_vae.models import PixelCNN
 from keras_vae.models import VQVAE
+from keras_vae.models import PixelCNN
 
 
 def _numpy(t):
@@ -32,14 +32,10 @@ def _dependence(model, base):
     return np.abs(logits[1:] - logits[:1]).max(-1) > 1e-6
 
 
-@pytest.mark.parametrize(
-    "code_shape, num_layers, kernel_size", [((4, 4), 4, 3), ((3, 5), 2, 5)]
-)
+@pytest.mark.parametrize("code_shape, num_layers, kernel_size", [((4, 4), 4, 3), ((3, 5), 2, 5)])
 def test_logits_depend_exactly_on_earlier_positions(code_shape, num_layers, kernel_size):
     keras.utils.set_random_seed(0)
-    model = PixelCNN(
-        5, code_shape, filters=8, num_layers=num_layers, kernel_size=kernel_size
-    )
+    model = PixelCNN(5, code_shape, filters=8, num_layers=num_layers, kernel_size=kernel_size)
     base = np.random.default_rng(1).integers(0, 5, size=(1,) + code_shape)[0]
     depends = _dependence(model, base.astype("int32"))
     positions = np.arange(base.size)
@@ -86,7 +82,8 @@ def test_trained_on_one_pattern_samples_reproduce_it():
     history = model.fit(np.repeat(pattern, 64, 0), epochs=30, batch_size=64, verbose=0)
     assert history.history["loss"][-1] < 0.05
     np.testing.assert_allclose(
-        history.history["bits_per_code"], np.array(history.history["loss"]) / math.log(2),
+        history.history["bits_per_code"],
+        np.array(history.history["loss"]) / math.log(2),
         rtol=1e-5,
     )
     # The first code is learned by a bias only (p ~ 0.75 here); given it,
@@ -117,16 +114,13 @@ def test_log_prob_is_the_sum_of_conditional_log_softmax():
     np.testing.assert_allclose(result["loss"], -want.mean() / 9, rtol=1e-5)
 
 
-def test_bits_per_dim_with_a_vqvae_and_sample_images():
+def test_bits_per_dim_with_a_vqvae_and_sample_images(tiny_vqvae):
     keras.utils.set_random_seed(0)
-    vqvae = VQVAE(
+    vqvae = tiny_vqvae(
         num_embeddings=6,
         embedding_dim=3,
-        filters=4,
-        residual_units=2,
-        num_downsamples=1,
+        num_residual_blocks=2,  # VQVAE's default
         likelihood="discretized_logistic",
-        seed=0,
     )
     x = (np.random.default_rng(0).integers(0, 256, size=(5, 6, 6, 1)) / 255).astype("float32")
     vqvae.build((None, 6, 6, 1))
