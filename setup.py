@@ -37,15 +37,26 @@ setup(
         "serving": ["tensorflow-serving-api>=2.21,<3"],
         # The API docs site: `mkdocs build --strict` (mkdocs.yml, docs/).
         "docs": [
-            "mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10",
-            "mkdocstrings>=1.0,<2", "mkdocstrings-python>=2.0,<3",
+            "mkdocs>=1.6,<2",
+            "mkdocs-material>=9.5,<10",
+            "mkdocstrings>=1.0,<2",
+            "mkdocstrings-python>=2.0,<3",
         ],
         "test": [
-            "pytest", "pytest-xdist", "scikit-learn", "matplotlib", "scipy", "tensorboard",
+            "pytest",
+            "pytest-xdist",
+            "scikit-learn",
+            "matplotlib",
+            "scipy",
+            "tensorboard",
             "tensorflow-serving-api>=2.21,<3",
+            # Lint and format (pyproject.toml's [tool.ruff]), run by .ci/run.
+            "ruff>=0.17,<0.18",
             # The `docs` extra: .ci/run builds the site, tests/test_docs_build.py reads it.
-            "mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10",
-            "mkdocstrings>=1.0,<2", "mkdocstrings-python>=2.0,<3",
+            "mkdocs>=1.6,<2",
+            "mkdocs-material>=9.5,<10",
+            "mkdocstrings>=1.0,<2",
+            "mkdocstrings-python>=2.0,<3",
         ],
     },
     classifiers=[

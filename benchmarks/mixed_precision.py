@@ -127,11 +127,23 @@ def worker(args):
 
 def run_worker(model, policy, args):
     cmd = [
-        sys.executable, os.path.abspath(__file__), "--worker",
-        "--model", model, "--policy", policy,
-        "--epochs", str(args.epochs), "--train-size", str(args.train_size),
-        "--nll-samples", str(args.nll_samples), "--nll-examples", str(args.nll_examples),
-        "--seed", str(args.seed),
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        "--model",
+        model,
+        "--policy",
+        policy,
+        "--epochs",
+        str(args.epochs),
+        "--train-size",
+        str(args.train_size),
+        "--nll-samples",
+        str(args.nll_samples),
+        "--nll-examples",
+        str(args.nll_examples),
+        "--seed",
+        str(args.seed),
     ]
     for flag, value in (("--data-dir", args.data_dir), ("--mnist-raw-dir", args.mnist_raw_dir)):
         if value:
@@ -172,7 +184,9 @@ def main():
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--models", default=",".join(MODELS), help="comma-separated, of " + ", ".join(MODELS))
+    p.add_argument(
+        "--models", default=",".join(MODELS), help="comma-separated, of " + ", ".join(MODELS)
+    )
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--train-size", type=int, default=50000)
@@ -180,8 +194,11 @@ def main():
     p.add_argument("--nll-examples", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None, help="prepared TFDS dir (or TFDS_DATA_DIR)")
-    p.add_argument("--mnist-raw-dir", default=None,
-                   help="original MNIST idx files: score on the peer's exact test set")
+    p.add_argument(
+        "--mnist-raw-dir",
+        default=None,
+        help="original MNIST idx files: score on the peer's exact test set",
+    )
     p.add_argument("--out", default=None, help="markdown table to write")
     p.add_argument("--json", default=None, help="every run's results")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

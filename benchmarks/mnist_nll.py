@@ -42,21 +42,38 @@ def burda_learning_rate(epoch):
 
 
 def build_model(args):
-    common = dict(objective=args.objective, num_importance_samples=args.k, seed=args.seed,
-                  dynamic_binarization=True)
+    common = dict(
+        objective=args.objective,
+        num_importance_samples=args.k,
+        seed=args.seed,
+        dynamic_binarization=True,
+    )
     if args.architecture == "gated":
         prior = keras_vae.priors.VampPrior(args.components) if args.prior == "vamp" else None
-        return keras_vae.models.VAE(latent_dim=40, hidden_units=(300, 300), prior=prior,
-                                    **common)
-    encoder = keras.Sequential([keras.layers.Flatten(),
-                                keras.layers.Dense(200, activation="tanh"),
-                                keras.layers.Dense(200, activation="tanh")])
-    decoder = keras.Sequential([keras.layers.Dense(200, activation="tanh"),
-                                keras.layers.Dense(200, activation="tanh"),
-                                keras.layers.Dense(784),
-                                keras.layers.Reshape((28, 28, 1))])
-    return keras_vae.models.VAE(encoder=encoder, decoder=decoder, latent_dim=50,
-                                min_log_var=-20.0, max_log_var=10.0, **common)
+        return keras_vae.models.VAE(latent_dim=40, hidden_units=(300, 300), prior=prior, **common)
+    encoder = keras.Sequential(
+        [
+            keras.layers.Flatten(),
+            keras.layers.Dense(200, activation="tanh"),
+            keras.layers.Dense(200, activation="tanh"),
+        ]
+    )
+    decoder = keras.Sequential(
+        [
+            keras.layers.Dense(200, activation="tanh"),
+            keras.layers.Dense(200, activation="tanh"),
+            keras.layers.Dense(784),
+            keras.layers.Reshape((28, 28, 1)),
+        ]
+    )
+    return keras_vae.models.VAE(
+        encoder=encoder,
+        decoder=decoder,
+        latent_dim=50,
+        min_log_var=-20.0,
+        max_log_var=10.0,
+        **common,
+    )
 
 
 def peer_protocol_test_set(raw_dir):
@@ -68,8 +85,15 @@ def peer_protocol_test_set(raw_dir):
     uniforms the validation set consumed, so this reproduces the peer's test
     set bit for bit and the NLLs compare on identical data.
     """
-    x = keras_vae.datasets.load("mnist", "test", binarization=None, data_dir=raw_dir,
-                                download=False, as_numpy=True, flatten=True)
+    x = keras_vae.datasets.load(
+        "mnist",
+        "test",
+        binarization=None,
+        data_dir=raw_dir,
+        download=False,
+        as_numpy=True,
+        flatten=True,
+    )
     x = np.rint(x.astype(np.float64) * 255.0) / 255.0  # k / 255 in float64, as the peer
     rng = np.random.RandomState(777)
     rng.random_sample((10000, 784))  # the validation set's draws
@@ -89,33 +113,51 @@ class NLLCurve(keras.callbacks.Callback):
         if (epoch + 1) % self.every:
             return
         result = keras_vae.diagnostics.log_likelihood(
-            self.model, self.x_test, num_importance_samples=self.num_samples, batch_size=500)
+            self.model, self.x_test, num_importance_samples=self.num_samples, batch_size=500
+        )
         new = not os.path.exists(self.path)
         with open(self.path, "a", newline="") as f:
             w = csv.writer(f)
             if new:
                 w.writerow(["epoch", "test_nll", "train_loss", "elapsed_s"])
-            w.writerow([epoch + 1, f"{result.nll:.3f}", f"{logs.get('loss', float('nan')):.3f}",
-                        f"{time.time() - self.start:.0f}"])
-        print(f"epoch {epoch + 1}: test NLL ({self.num_samples} samples, "
-              f"{len(self.x_test)} images) = {result.nll:.2f}", flush=True)
+            w.writerow(
+                [
+                    epoch + 1,
+                    f"{result.nll:.3f}",
+                    f"{logs.get('loss', float('nan')):.3f}",
+                    f"{time.time() - self.start:.0f}",
+                ]
+            )
+        print(
+            f"epoch {epoch + 1}: test NLL ({self.num_samples} samples, "
+            f"{len(self.x_test)} images) = {result.nll:.2f}",
+            flush=True,
+        )
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--architecture", choices=("gated", "burda"), default="gated")
     p.add_argument("--objective", choices=("elbo", "iwae"), default="elbo")
     p.add_argument("-k", type=int, default=1, help="samples per example in training")
-    p.add_argument("--prior", choices=("standard_normal", "vamp"), default="standard_normal",
-                   help="prior of the gated architecture (VampPrior: paper init, Hardtanh)")
+    p.add_argument(
+        "--prior",
+        choices=("standard_normal", "vamp"),
+        default="standard_normal",
+        help="prior of the gated architecture (VampPrior: paper init, Hardtanh)",
+    )
     p.add_argument("--components", type=int, default=500, help="VampPrior K")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--data-dir", default=None, help="prepared TFDS dir (or TFDS_DATA_DIR)")
-    p.add_argument("--mnist-raw-dir", default=None,
-                   help="original MNIST idx files: score on the peer's exact test set")
+    p.add_argument(
+        "--mnist-raw-dir",
+        default=None,
+        help="original MNIST idx files: score on the peer's exact test set",
+    )
     p.add_argument("--nll-samples", type=int, default=5000)
     p.add_argument("--nll-examples", type=int, default=10000)
     p.add_argument("--backup-dir", default=None)
@@ -131,43 +173,59 @@ def main():
     batch_size = args.batch_size or (20 if burda else 100)
     keras.utils.set_random_seed(args.seed)
 
-    train = keras_vae.datasets.load("mnist", "train", binarization=None, data_dir=args.data_dir,
-                                    batch_size=batch_size, seed=args.seed, flatten=False)
+    train = keras_vae.datasets.load(
+        "mnist",
+        "train",
+        binarization=None,
+        data_dir=args.data_dir,
+        batch_size=batch_size,
+        seed=args.seed,
+        flatten=False,
+    )
     if args.mnist_raw_dir:
         x_test = peer_protocol_test_set(args.mnist_raw_dir)
     else:
-        x_test = keras_vae.datasets.load("mnist", "test", binarization="static",
-                                         data_dir=args.data_dir, as_numpy=True)
+        x_test = keras_vae.datasets.load(
+            "mnist", "test", binarization="static", data_dir=args.data_dir, as_numpy=True
+        )
     model = build_model(args)
     if burda:
         optimizer = keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-4)
     else:
         optimizer = keras.optimizers.Adam(args.lr or 5e-4)
-    model.compile(optimizer=optimizer, jit_compile=True,
-                  steps_per_execution=args.steps_per_execution)
+    model.compile(
+        optimizer=optimizer, jit_compile=True, steps_per_execution=args.steps_per_execution
+    )
     callbacks = []
     if burda and args.lr is None:
         callbacks.append(keras.callbacks.LearningRateScheduler(burda_learning_rate))
     if args.backup_dir:
         callbacks.append(keras.callbacks.BackupAndRestore(args.backup_dir))
     if args.eval_every and args.curve:
-        callbacks.append(NLLCurve(x_test[: args.curve_examples], args.eval_every,
-                                  args.curve_samples, args.curve))
+        callbacks.append(
+            NLLCurve(x_test[: args.curve_examples], args.eval_every, args.curve_samples, args.curve)
+        )
     start = time.time()
     history = model.fit(train, epochs=args.epochs, callbacks=callbacks, verbose=2)
     train_seconds = time.time() - start
     x_eval = x_test[: args.nll_examples]
     start = time.time()
-    result = keras_vae.diagnostics.log_likelihood(model, x_eval, num_importance_samples=args.nll_samples,
-                                                  batch_size=500)
+    result = keras_vae.diagnostics.log_likelihood(
+        model, x_eval, num_importance_samples=args.nll_samples, batch_size=500
+    )
     units = keras_vae.diagnostics.active_units(model, x_test)
     out = {
-        "architecture": args.architecture, "prior": args.prior, "objective": args.objective,
+        "architecture": args.architecture,
+        "prior": args.prior,
+        "objective": args.objective,
         "k": args.k,
-        "epochs": args.epochs, "batch_size": batch_size,
+        "epochs": args.epochs,
+        "batch_size": batch_size,
         "epochs_run_this_invocation": len(history.history.get("loss", [])),
-        "test_nll": result.nll, "nll_samples": args.nll_samples,
-        "nll_examples": len(x_eval), "active_units": units.num_active,
+        "test_nll": result.nll,
+        "nll_samples": args.nll_samples,
+        "nll_examples": len(x_eval),
+        "active_units": units.num_active,
         "train_seconds_this_invocation": train_seconds,
         "eval_seconds": time.time() - start,
     }

@@ -49,10 +49,15 @@ from importlib import metadata
 import numpy as np
 import torch
 import torch.nn as nn
-
-from pythae.models import IWAE, VAE, VAMP, IWAEConfig, VAEConfig, VAMPConfig
+from pythae.models import IWAE
+from pythae.models import VAE
+from pythae.models import VAMP
+from pythae.models import IWAEConfig
+from pythae.models import VAEConfig
+from pythae.models import VAMPConfig
 from pythae.models.base.base_utils import ModelOutput
-from pythae.models.nn import BaseDecoder, BaseEncoder
+from pythae.models.nn import BaseDecoder
+from pythae.models.nn import BaseEncoder
 
 INPUT_DIM = 784
 HIDDEN = 300
@@ -217,17 +222,28 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--iwae-k", type=int, default=5)
     p.add_argument("--vamp-k", type=int, default=500)
-    p.add_argument("--vamp-pseudo-init", choices=["pythae", "paper"], default="pythae",
-                   help="pythae: pythae's default Linear(K->784)+Hardtanh(0,1); "
-                        "paper: weights N(0.05, 0.01), bias zero and frozen")
+    p.add_argument(
+        "--vamp-pseudo-init",
+        choices=["pythae", "paper"],
+        default="pythae",
+        help="pythae: pythae's default Linear(K->784)+Hardtanh(0,1); "
+        "paper: weights N(0.05, 0.01), bias zero and frozen",
+    )
     p.add_argument("--nll-samples", type=int, default=1000)
     p.add_argument("--nll-examples", type=int, default=2000)
-    p.add_argument("--nll-batch", type=int, default=None,
-                   help="get_nll batch_size (default = --nll-samples: one pass per image)")
+    p.add_argument(
+        "--nll-batch",
+        type=int,
+        default=None,
+        help="get_nll batch_size (default = --nll-samples: one pass per image)",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--time-only", action="store_true",
-                   help="only time training epochs; skip validation and NLL")
+    p.add_argument(
+        "--time-only",
+        action="store_true",
+        help="only time training epochs; skip validation and NLL",
+    )
     p.add_argument("--no-val", action="store_true", help="skip the per-epoch validation loss")
     p.add_argument("--data-dir", default=os.environ.get("MNIST_DIR", DEFAULT_DATA_DIR))
     p.add_argument("--json", default=None, help="write the results to this file")
@@ -251,15 +267,20 @@ def main(argv=None):
     model = build_model(args.model, args.iwae_k, args.vamp_k, args.vamp_pseudo_init)
     opt = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=args.lr)
     n_params = sum(q.numel() for q in model.parameters() if q.requires_grad)
-    print(f"pythae {metadata.version('pythae')} torch {torch.__version__} "
-          f"threads={torch.get_num_threads()} model={args.model} params={n_params}", flush=True)
+    print(
+        f"pythae {metadata.version('pythae')} torch {torch.__version__} "
+        f"threads={torch.get_num_threads()} model={args.model} params={n_params}",
+        flush=True,
+    )
 
     epoch_seconds, train_losses, val_losses = [], [], []
     for epoch in range(1, epochs + 1):
         secs, loss = train_epoch(model, opt, x_train_t, args.batch_size, epoch, gen)
         epoch_seconds.append(secs)
         train_losses.append(loss)
-        msg = f"epoch {epoch}/{epochs}: {secs:.2f}s ({N_TRAIN / secs:.0f} ex/s) train loss {loss:.3f}"
+        msg = (
+            f"epoch {epoch}/{epochs}: {secs:.2f}s ({N_TRAIN / secs:.0f} ex/s) train loss {loss:.3f}"
+        )
         if not (args.time_only or args.no_val):
             val_losses.append(eval_loss(model, x_val_t, args.batch_size))
             msg += f" val loss {val_losses[-1]:.3f}"
@@ -302,17 +323,26 @@ def main(argv=None):
         if hasattr(model, "get_nll"):
             method = f"pythae {type(model).__name__}.get_nll (under torch.no_grad)"
             with torch.no_grad():
-                nll = -float(model.get_nll(x_eval, n_samples=args.nll_samples,
-                                           batch_size=nll_batch))
+                nll = -float(
+                    model.get_nll(x_eval, n_samples=args.nll_samples, batch_size=nll_batch)
+                )
         else:
             method = "own importance-sampled estimate (model has no get_nll)"
             nll = own_is_nll(model, x_eval, args.nll_samples, nll_batch)
         nll_secs = time.perf_counter() - t0
-        result.update(nll=nll, nll_method=method, nll_samples=args.nll_samples,
-                      nll_examples=int(x_eval.shape[0]), nll_batch=nll_batch,
-                      nll_seconds=nll_secs)
-        print(f"NLL {nll:.2f} nats ({args.nll_samples} samples, {x_eval.shape[0]} test images; "
-              f"{method}; {nll_secs:.0f}s)", flush=True)
+        result.update(
+            nll=nll,
+            nll_method=method,
+            nll_samples=args.nll_samples,
+            nll_examples=int(x_eval.shape[0]),
+            nll_batch=nll_batch,
+            nll_seconds=nll_secs,
+        )
+        print(
+            f"NLL {nll:.2f} nats ({args.nll_samples} samples, {x_eval.shape[0]} test images; "
+            f"{method}; {nll_secs:.0f}s)",
+            flush=True,
+        )
 
     if args.json:
         with open(args.json, "w") as f:

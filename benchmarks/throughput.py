@@ -1,32 +1,32 @@
-"""Training throughput of the paper's gated-MLP VAE (784-300-300-40), batch 100.
+"""Training throughput at the user's defaults: keras_vae vs pythae, side by side.
+
+The protocol of issue 15: the paper's gated MLP VAE (784-300-300-40),
+dynamic binarization, 50k MNIST, `fit(x, batch_size=100)` on NumPy arrays,
+`compile(optimizer=Adam(5e-4))` with nothing else set, so keras_vae runs
+with its own compile defaults (`jit_compile` and `steps_per_execution`
+"auto", see `keras_vae.models.Autoencoder.compile`). pythae 0.1.2 runs the
+same model and protocol in its own venv (`benchmarks/pythae_peer.py`,
+PEER.md). Configurations (`--configs`):
+
+    kv_vae, kv_iwae, kv_vamp             keras_vae VAE, IWAE k=5, VampPrior K=500
+    pythae_vae, pythae_iwae, pythae_vamp  the same in pythae (`--peer-python`)
 
 examples/s = 50,000 / median epoch seconds (the first, compiling epoch is
-not timed), on dynamically binarized MNIST-shaped data (real MNIST when a
-TFDS dir is given, else uniform intensities: the arithmetic is the same).
-Configurations (`--configs`):
+not timed). Every measurement runs in a fresh process and the
+configurations are interleaved over `--rounds` rounds, so machine drift hits
+all alike; keras_vae / pythae ratios are taken per round. Also reported:
+cpu/wall (process CPU seconds over wall seconds of the timed epochs for
+keras_vae; of the whole child process for pythae) and the epoch spread,
+max |t / median - 1| over the timed epochs.
 
-    kv_sn_xla, kv_sn_graph    keras_vae, standard normal prior, XLA / no XLA
-    kv_vamp_xla, kv_vamp_graph  keras_vae, VampPrior with `--components` K
-    pythae_vae, pythae_vamp   pythae 0.1.2 (needs `--peer-python`, PEER.md)
-
-keras_vae workers also count the floating-point operations of one training
-step (forward and backward, TF profiler on the un-compiled graph), so the
-achieved FLOP/s of the configurations can be compared. Every measurement
-runs in a fresh process, and the configurations are interleaved over
-`--rounds` rounds, so machine drift hits all of them alike; ratios are taken
-per round and their median reported. (A process that has run TensorFlow
-keeps its thread pools spinning for a while, which slows anything started
-from it: hence fresh processes.)
-
-    python benchmarks/throughput.py --rounds 3 --epochs 3 \\
-        --peer-python $PEER_VENV/bin/python --json results.json
-    python benchmarks/throughput.py --configs kv_sn_xla,kv_vamp_xla,pythae_vamp \\
-        --peer-python $PEER_VENV/bin/python --steps-per-execution 25
+    python benchmarks/throughput.py --rounds 2 --epochs 3 \\
+        --peer-python $PEER_VENV/bin/python --mnist-dir $MNIST_DIR --json throughput.json
 """
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,153 +35,196 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-
-def worker(args):
-    """Measure one keras_vae configuration; print examples/s as JSON."""
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    import keras_vae
-
-    class EpochTimer(keras.callbacks.Callback):
-        times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._t = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self._t)
-
-    if args.data_dir:
-        x = keras_vae.datasets.load("mnist", "train", binarization=None,
-                                    data_dir=args.data_dir, flatten=True, as_numpy=True)
-    else:
-        x = np.random.RandomState(0).rand(50000, 784).astype("float32")
-    keras.utils.set_random_seed(0)
-    prior = keras_vae.priors.VampPrior(args.components) if args.prior == "vamp" else None
-    model = keras_vae.models.VAE(latent_dim=40, hidden_units=(300, 300), prior=prior,
-                                 dynamic_binarization=True, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(5e-4), jit_compile=args.worker == "xla",
-                  steps_per_execution=args.steps_per_execution)
-    ds = (tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=0)
-          .batch(100).prefetch(tf.data.AUTOTUNE))
-    timer = EpochTimer()
-    model.fit(ds, epochs=args.epochs + 1, verbose=0, shuffle=False, callbacks=[timer])
-    rate = len(x) / statistics.median(timer.times[1:])
-    flops = step_flops(model, x[:100])
-    print(json.dumps({"examples_per_s": rate, "flops_per_step": flops,
-                      "gflop_per_s": flops * rate / 100 / 1e9}))
-
-
-def step_flops(model, batch):
-    """Floating-point operations of one loss-and-gradient step (TF profiler)."""
-    import tensorflow as tf
-
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(x)
-        return tape.gradient(loss, model.trainable_variables)
-
-    graph = step.get_concrete_function(tf.TensorSpec(batch.shape, tf.float32)).graph
-    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    opts["output"] = "none"
-    return tf.compat.v1.profiler.profile(graph, options=opts).total_float_ops
-
-
-def run(cmd):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
-    return out.stdout
-
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs per measurement")
-    p.add_argument("--configs", default=None,
-                   help="comma-separated, from " + ", ".join(CONFIGS) + " (default: "
-                        "kv_sn_xla,kv_sn_graph and pythae_vae with --peer-python)")
-    p.add_argument("--components", type=int, default=500, help="VampPrior K")
-    p.add_argument("--steps-per-execution", type=int, default=1)
-    p.add_argument("--data-dir", default=os.environ.get("TFDS_DATA_DIR"))
-    p.add_argument("--peer-python", default=None,
-                   help="python of the pythae peer venv (benchmarks/PEER.md)")
-    p.add_argument("--json", default=None)
-    p.add_argument("--worker", choices=("xla", "graph"), help=argparse.SUPPRESS)
-    p.add_argument("--prior", choices=("standard_normal", "vamp"), help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        return worker(args)
-
-    if args.configs:
-        names = args.configs.split(",")
-    else:
-        names = ["kv_sn_xla", "kv_sn_graph"] + (["pythae_vae"] if args.peer_python else [])
-    unknown = [n for n in names if n not in CONFIGS]
-    if unknown or (any(n.startswith("pythae") for n in names) and not args.peer_python):
-        p.error(f"unknown configs {unknown} (or a pythae config without --peer-python)")
-    rates = {name: [] for name in names}
-    flops = {}
-    for r in range(args.rounds):
-        for name in names:
-            rate, step = measure(name, args)
-            rates[name].append(rate)
-            if step:
-                flops[name] = step
-            print(f"round {r + 1}: {name}: {rate:.0f} examples/s", flush=True)
-
-    res = {"rounds": args.rounds, "epochs_timed": args.epochs, "cores": os.cpu_count(),
-           "steps_per_execution": args.steps_per_execution, "components": args.components,
-           "examples_per_s": rates, "flops_per_step": flops, "ratios": {}}
-    for a in names:
-        for b in names:
-            if a != b:
-                res["ratios"][f"{a}/{b}"] = statistics.median(
-                    x / y for x, y in zip(rates[a], rates[b]))
-    for name in names:
-        line = f"{name}: median {statistics.median(rates[name]):.0f} examples/s"
-        if name in flops:
-            gflops = flops[name] * statistics.median(rates[name]) / 100 / 1e9
-            res.setdefault("gflop_per_s", {})[name] = gflops
-            line += f", {flops[name] / 1e6:.1f} MFLOP/step, {gflops:.1f} GFLOP/s"
-        print(line)
-    for key, value in res["ratios"].items():
-        if key.split("/")[0] == names[0] or "pythae" in key.split("/")[1]:
-            print(f"{key}: {value:.2f}x (median of per-round ratios)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=2)
-
-
 CONFIGS = {
-    "kv_sn_xla": ("xla", "standard_normal"),
-    "kv_sn_graph": ("graph", "standard_normal"),
-    "kv_vamp_xla": ("xla", "vamp"),
-    "kv_vamp_graph": ("graph", "vamp"),
-    "pythae_vae": (None, "vae"),
-    "pythae_vamp": (None, "vamp"),
+    "kv_vae": ("keras_vae", "vae"),
+    "kv_iwae": ("keras_vae", "iwae"),
+    "kv_vamp": ("keras_vae", "vamp"),
+    "pythae_vae": ("pythae", "vae"),
+    "pythae_iwae": ("pythae", "iwae"),
+    "pythae_vamp": ("pythae", "vamp"),
 }
 
 
+def worker(args):
+    """Train one keras_vae configuration; print epoch times and cpu/wall as JSON."""
+    import keras
+
+    import keras_vae
+
+    times = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = (time.perf_counter(), time.process_time())
+
+        def on_epoch_end(self, epoch, logs=None):
+            wall, cpu = time.perf_counter(), time.process_time()
+            times.append((wall - self.start[0], cpu - self.start[1]))
+
+    x = keras_vae.datasets.load(
+        "mnist",
+        "train",
+        binarization=None,
+        data_dir=args.mnist_dir,
+        flatten=True,
+        as_numpy=True,
+    )
+    kwargs = {
+        "vae": {},
+        "iwae": {"objective": "iwae", "num_importance_samples": 5},
+        "vamp": {"prior": keras_vae.priors.VampPrior(500)},
+    }[args.worker]
+    model = keras_vae.models.VAE(
+        latent_dim=40, hidden_units=(300, 300), dynamic_binarization=True, seed=0, **kwargs
+    )
+    compile_kwargs = {}
+    if args.steps_per_execution is not None:
+        compile_kwargs["steps_per_execution"] = args.steps_per_execution
+    model.compile(optimizer=keras.optimizers.Adam(5e-4), **compile_kwargs)
+    model.fit(x, epochs=args.epochs + 1, batch_size=100, verbose=0, callbacks=[EpochTimer()])
+    timed = times[1:]
+    print(
+        json.dumps(
+            {
+                "epoch_s": [w for w, _ in timed],
+                "cpu_wall": sum(c for _, c in timed) / sum(w for w, _ in timed),
+                "jit_compile": bool(model.jit_compile),
+                "steps_per_execution": model.steps_per_execution,
+            }
+        )
+    )
+
+
 def measure(name, args):
-    """examples/s (and FLOPs per step for keras_vae) of one fresh process."""
-    mode, prior = CONFIGS[name]
-    if mode is None:
+    """`(examples/s, cpu/wall, epoch spread, epoch seconds)` of one fresh process."""
+    framework, model = CONFIGS[name]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if framework == "pythae":
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
-            run([args.peer_python, os.path.join(HERE, "pythae_peer.py"), "--model", prior,
-                 "--vamp-k", str(args.components), "--time-only",
-                 "--epochs", str(args.epochs + 1), "--json", f.name])
-            return json.load(open(f.name))["examples_per_s"], None
-    cmd = [sys.executable, __file__, "--worker", mode, "--prior", prior,
-           "--epochs", str(args.epochs), "--components", str(args.components),
-           "--steps-per-execution", str(args.steps_per_execution)]
-    if args.data_dir:
-        cmd += ["--data-dir", args.data_dir]
-    out = json.loads(run(cmd).strip().splitlines()[-1])
-    return out["examples_per_s"], out["flops_per_step"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(
+                [
+                    args.peer_python,
+                    os.path.join(HERE, "pythae_peer.py"),
+                    "--model",
+                    model,
+                    "--time-only",
+                    "--epochs",
+                    str(args.epochs + 1),
+                    "--json",
+                    f.name,
+                    "--data-dir",
+                    args.mnist_dir,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            out = json.load(open(f.name))
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        epochs = out["epoch_seconds"][1:]  # the first epoch is not timed
+        med = statistics.median(epochs)
+        spread = max(abs(t / med - 1) for t in epochs)
+        return 50000 / med, cpu / wall, spread, epochs
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        model,
+        "--epochs",
+        str(args.epochs),
+        "--mnist-dir",
+        args.mnist_dir,
+    ]
+    if args.steps_per_execution is not None:
+        cmd += ["--steps-per-execution", str(args.steps_per_execution)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    med = statistics.median(res["epoch_s"])
+    spread = max(abs(t / med - 1) for t in res["epoch_s"])
+    return 50000 / med, res["cpu_wall"], spread, res["epoch_s"]
+
+
+def main():
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=3, help="timed epochs per measurement")
+    p.add_argument(
+        "--configs",
+        default=None,
+        help="comma-separated, from " + ", ".join(CONFIGS) + " (default: all "
+        "keras_vae ones, and pythae's with --peer-python)",
+    )
+    p.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=None,
+        help='override keras_vae\'s default ("auto")',
+    )
+    p.add_argument(
+        "--mnist-dir",
+        default=os.environ.get("MNIST_DIR"),
+        help="directory of MNIST's original IDX files",
+    )
+    p.add_argument(
+        "--peer-python", default=None, help="python of the pythae peer venv (benchmarks/PEER.md)"
+    )
+    p.add_argument("--json", default=None)
+    p.add_argument("--worker", choices=("vae", "iwae", "vamp"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if not args.mnist_dir:
+        p.error("pass --mnist-dir or set MNIST_DIR")
+    if args.worker:
+        return worker(args)
+    names = (
+        args.configs.split(",")
+        if args.configs
+        else [n for n in CONFIGS if n.startswith("kv") or args.peer_python]
+    )
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown or (any(n.startswith("pythae") for n in names) and not args.peer_python):
+        p.error(f"unknown configs {unknown} (or a pythae config without --peer-python)")
+
+    runs = {name: [] for name in names}
+    for r in range(args.rounds):
+        for name in names:
+            rate, cpu_wall, spread, epochs = measure(name, args)
+            runs[name].append(
+                {"examples_per_s": rate, "cpu_wall": cpu_wall, "spread": spread, "epoch_s": epochs}
+            )
+            print(
+                f"round {r + 1}: {name}: {rate:.0f} examples/s, cpu/wall "
+                f"{cpu_wall:.2f}, spread {spread:.0%}, epochs "
+                f"{[round(t, 2) for t in epochs]}",
+                flush=True,
+            )
+    ratios = {}
+    for name in names:
+        peer = "pythae_" + name[3:]
+        if name.startswith("kv_") and peer in runs:
+            ratios[f"{name}/{peer}"] = [
+                a["examples_per_s"] / b["examples_per_s"] for a, b in zip(runs[name], runs[peer])
+            ]
+            print(f"{name}/{peer}: " + ", ".join(f"{v:.2f}x" for v in ratios[f"{name}/{peer}"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "rounds": args.rounds,
+                    "epochs_timed": args.epochs,
+                    "cores": os.cpu_count(),
+                    "runs": runs,
+                    "ratios": ratios,
+                },
+                f,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -51,9 +51,7 @@ def child(args):
     x = (np.random.default_rng(args.seed).random((args.examples, 28, 28, 1)) < 0.5).astype(
         "float32"
     )
-    model = cls(
-        latent_dim=40, hidden_units=(300, 300), dynamic_binarization=True, seed=args.seed
-    )
+    model = cls(latent_dim=40, hidden_units=(300, 300), dynamic_binarization=True, seed=args.seed)
     model.compile(
         optimizer=keras.optimizers.Adam(5e-4),
         jit_compile=args.jit,
@@ -70,7 +68,11 @@ def child(args):
 
     times = []
     model.fit(
-        x, batch_size=args.batch_size, epochs=args.epochs, shuffle=True, verbose=0,
+        x,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        shuffle=True,
+        verbose=0,
         callbacks=[EpochTimer()],
     )
     timed = times[1:] if len(times) > 1 else times
@@ -92,10 +94,20 @@ def child(args):
 
 def run_child(args, variant):
     command = [
-        sys.executable, os.path.abspath(__file__), "--child", variant,
-        "--epochs", str(args.epochs), "--examples", str(args.examples),
-        "--batch-size", str(args.batch_size), "--seed", str(args.seed),
-        "--steps-per-execution", str(args.steps_per_execution),
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        variant,
+        "--epochs",
+        str(args.epochs),
+        "--examples",
+        str(args.examples),
+        "--batch-size",
+        str(args.batch_size),
+        "--seed",
+        str(args.seed),
+        "--steps-per-execution",
+        str(args.steps_per_execution),
     ] + ([] if args.jit else ["--no-jit"])
     out = subprocess.run(command, capture_output=True, text=True, check=False)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]

@@ -97,9 +97,7 @@ def build_model(config, seed=0):
     elif config == "kv_vq":
         quantizer = keras_vae.layers.VectorQuantizer(**size, seed=seed)
     else:
-        quantizer = keras_vae.layers.VectorQuantizerEMA(
-            **size, restart_dead_codes=True, seed=seed
-        )
+        quantizer = keras_vae.layers.VectorQuantizerEMA(**size, restart_dead_codes=True, seed=seed)
     model = keras_vae.models.VQVAE(
         **size, filters=64, residual_units=32, quantizer=quantizer, seed=seed
     )
@@ -110,9 +108,7 @@ def build_model(config, seed=0):
 def load(split, data_dir, limit=None):
     import keras_vae
 
-    x = keras_vae.datasets.load(
-        "mnist", split, binarization=None, data_dir=data_dir, as_numpy=True
-    )
+    x = keras_vae.datasets.load("mnist", split, binarization=None, data_dir=data_dir, as_numpy=True)
     return x[:limit]
 
 

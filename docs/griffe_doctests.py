@@ -49,9 +49,7 @@ def list_entries(text):
             continue
         title_indent = _indent(line)
         base = None
-        while i < len(lines) and (
-            not lines[i].strip() or _indent(lines[i]) > title_indent
-        ):
+        while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > title_indent):
             body = lines[i]
             if body.strip() and base is None:
                 base = _indent(body)
@@ -65,9 +63,7 @@ def list_entries(text):
 
 def bold_titles(text):
     """Return `text` with unindented `Example:` lines as bold titles."""
-    return "\n".join(
-        f"**{line}**" if line in _TITLES else line for line in text.split("\n")
-    )
+    return "\n".join(f"**{line}**" if line in _TITLES else line for line in text.split("\n"))
 
 
 def fence_doctests(text):
@@ -108,27 +104,17 @@ class FenceDoctests(griffe.Extension):
         while stack:
             module = stack.pop()
             modules.append(module)
-            stack.extend(
-                m for m in module.members.values() if not m.is_alias and m.is_module
-            )
+            stack.extend(m for m in module.members.values() if not m.is_alias and m.is_module)
         # Resolve the package's imports first: some go through the submodules
         # replaced below (`from keras_vae.diagnostics.elbo_surgery import ...`).
         for module in modules:
             for member in module.members.values():
                 if member.is_alias:
-                    with contextlib.suppress(
-                        griffe.AliasResolutionError, griffe.CyclicAliasError
-                    ):
+                    with contextlib.suppress(griffe.AliasResolutionError, griffe.CyclicAliasError):
                         member.final_target  # noqa: B018
         for module in modules:
             for name, member in list(module.members.items()):
-                if (
-                    member.is_alias
-                    or not member.is_module
-                    or name not in member.members
-                ):
+                if member.is_alias or not member.is_module or name not in member.members:
                     continue
                 if module.imports.get(name) == f"{member.path}.{name}":
-                    module.members[name] = griffe.Alias(
-                        name, member.members[name], parent=module
-                    )
+                    module.members[name] = griffe.Alias(name, member.members[name], parent=module)

@@ -39,14 +39,10 @@ def tile(images, cols, pad=1, background=0.3):
         images = images.reshape((-1,) + images.shape[2:])
     n, h, w = images.shape
     rows = -(-n // cols)
-    grid = np.full(
-        (rows * (h + pad) - pad, cols * (w + pad) - pad), background, "float32"
-    )
+    grid = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), background, "float32")
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
-        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = (
-            image
-        )
+        grid[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
     return grid
 
 

@@ -156,10 +156,7 @@ def test_fence_doctests():
     assert fence_doctests(text) == (
         "Example:\n\n```pycon\n>>> f(\n...     1)\n2\n```\n\n```python\n>>> kept\n```"
     )
-    text = (
-        "Call arguments:\n    x: A.\n        More: b.\n    y: C.\nReturns:\n    z: D."
-    )
+    text = "Call arguments:\n    x: A.\n        More: b.\n    y: C.\nReturns:\n    z: D."
     assert list_entries(text) == (
-        "Call arguments:\n    - `x`: A.\n        More: b.\n    - `y`: C.\n"
-        "Returns:\n    z: D."
+        "Call arguments:\n    - `x`: A.\n        More: b.\n    - `y`: C.\nReturns:\n    z: D."
     )

@@ -92,9 +92,7 @@ class _NumberChecker(doctest.OutputChecker):
 @pytest.fixture(scope="module")
 def namespace():
     def load(split):
-        return keras_vae.datasets.load(
-            "digits", split, binarization="static", as_numpy=True
-        )
+        return keras_vae.datasets.load("digits", split, binarization="static", as_numpy=True)
 
     return {
         "keras": keras,

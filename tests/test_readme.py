@@ -32,8 +32,7 @@ XLA = "jit_compile=True"
 def python_blocks(text):
     """`(first line number in the file, code)` of every ```python block."""
     return [
-        (text.count("\n", 0, match.start(1)) + 1, match.group(1))
-        for match in BLOCK.finditer(text)
+        (text.count("\n", 0, match.start(1)) + 1, match.group(1)) for match in BLOCK.finditer(text)
     ]
 
 
@@ -66,9 +65,7 @@ def test_blocks_are_found_and_shortened():
     short = shorten(code)
     assert not EPOCHS.search(short.replace("epochs=1", "")) and XLA not in short
     assert XLA in shorten(code, xla=True)
-    assert python_blocks("x\n```python\na = 1\n```\n```bash\nls\n```\n") == [
-        (3, "a = 1\n")
-    ]
+    assert python_blocks("x\n```python\na = 1\n```\n```bash\nls\n```\n") == [(3, "a = 1\n")]
 
 
 @pytest.mark.parametrize(
@@ -93,9 +90,7 @@ def test_example_list_names_every_example():
     text = README.read_text()
     section = text[text.index("## Examples") :]
     section = section[: section.index("\n## ", 1)]
-    examples = sorted(
-        p.parent.name for p in (README.parent / "examples").glob("*/train.py")
-    )
+    examples = sorted(p.parent.name for p in (README.parent / "examples").glob("*/train.py"))
     assert len(examples) >= 7, examples
     missing = [n for n in examples if f"(examples/{n})" not in section]
     assert not missing, f"README's example list lacks {missing}"

@@ -169,8 +169,10 @@ def main(argv=None):
     )
     if args.export_dir:
         path = keras_vae.export.export_for_serving(model, args.export_dir)
-        print(f"exported for TF Serving: {path} (signatures "
-              f"{', '.join(keras_vae.export.available_signatures(model))})")
+        print(
+            f"exported for TF Serving: {path} (signatures "
+            f"{', '.join(keras_vae.export.available_signatures(model))})"
+        )
 
 
 if __name__ == "__main__":

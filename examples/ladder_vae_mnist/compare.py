@@ -39,9 +39,7 @@ def table(results):
         epochs = f"{r['epochs']}" + (
             f" + {r['finetune_epochs']} IW" if r["finetune_epochs"] else ""
         )
-        units = " / ".join(
-            f"{a}/{d}" for a, d in zip(r["active_units"], r["latent_dims"])
-        )
+        units = " / ".join(f"{a}/{d}" for a, d in zip(r["active_units"], r["latent_dims"]))
         rows.append(
             f"| {LABELS[model]} | {epochs} | {r['test_nll']:.2f} "
             f"({r['nll_samples']} samples, {r['nll_examples']} images) | "

@@ -117,9 +117,7 @@ def train_phase(args, model, x_train, x_test, epochs, tag, warmup):
         steps_per_execution=args.steps_per_execution,
     )
     callbacks = [keras_vae.callbacks.KLWarmUp(args.warmup)] if warmup else []
-    callbacks.append(
-        keras_vae.callbacks.ActiveUnits(x_test, every=args.active_units_every)
-    )
+    callbacks.append(keras_vae.callbacks.ActiveUnits(x_test, every=args.active_units_every))
     history = Path(args.out_dir, f"history_{tag}.csv")
     return example_utils.fit_phase(
         model, x_train, tag, backup, history=history, callbacks=callbacks,
@@ -145,9 +143,7 @@ def main(argv=None):
         tuned = make_model(args, "iwae", args.finetune_samples)
         tuned.build((None,) + x_train.shape[1:])
         tuned.set_weights(model.get_weights())
-        seconds += train_phase(
-            args, tuned, x_train, x_test, args.finetune_epochs, "iwae", False
-        )
+        seconds += train_phase(args, tuned, x_train, x_test, args.finetune_epochs, "iwae", False)
         model = tuned
 
     test = model.evaluate(x_test, batch_size=500, verbose=0, return_dict=True)
@@ -170,9 +166,7 @@ def main(argv=None):
         "test_elbo": -keras_vae.diagnostics.log_likelihood(
             model, x_test, num_importance_samples=1, max_examples=args.nll_examples
         ).nll,
-        "test_kl_per_layer": [
-            float(test[f"kl_{i + 1}"]) for i in range(len(args.latent_dims))
-        ],
+        "test_kl_per_layer": [float(test[f"kl_{i + 1}"]) for i in range(len(args.latent_dims))],
         "active_units": [u.num_active for u in units],
         "latent_dims": list(args.latent_dims),
         "train_seconds_this_call": seconds,

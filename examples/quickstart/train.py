@@ -171,9 +171,7 @@ def main(argv=None):
     # 1. Data: the training set is binarized dynamically (a new sample every
     #    epoch), the test set statically (once, with a fixed seed).
     load = {"data_dir": args.data_dir, "seed": args.seed}
-    train = keras_vae.datasets.load(
-        args.dataset, "train", batch_size=args.batch_size, **load
-    )
+    train = keras_vae.datasets.load(args.dataset, "train", batch_size=args.batch_size, **load)
     x_test = keras_vae.datasets.load(args.dataset, "test", as_numpy=True, **load)
 
     # 2. Model and training.
@@ -186,14 +184,10 @@ def main(argv=None):
     )
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate), jit_compile=True)
     # beta, the weight of the KL term, rises linearly from 0 to 1.
-    warmup = (
-        [keras_vae.callbacks.KLWarmUp(args.warmup_epochs)] if args.warmup_epochs else []
-    )
+    warmup = [keras_vae.callbacks.KLWarmUp(args.warmup_epochs)] if args.warmup_epochs else []
     callbacks = list(warmup)
     if args.tensorboard:
-        callbacks += tensorboard_callbacks(
-            args.tensorboard, x_test, args.epochs, args.output_dir
-        )
+        callbacks += tensorboard_callbacks(args.tensorboard, x_test, args.epochs, args.output_dir)
     schedule = f"KL warm-up over {args.warmup_epochs}" if warmup else "no KL warm-up"
     log(
         f"Training a VAE ({args.objective}, k={args.num_samples}, gated MLP "
@@ -231,9 +225,7 @@ def main(argv=None):
     # 4. Pictures, .keras file and SavedModel export.
     samples = keras.ops.convert_to_numpy(model.sample(100))
     samples_png = os.path.join(args.output_dir, "samples.png")
-    example_utils.save_grid(
-        samples_png, samples, 10, "Samples: mean of p(x | z), z ~ p(z)"
-    )
+    example_utils.save_grid(samples_png, samples, 10, "Samples: mean of p(x | z), z ~ p(z)")
     shown = x_test[:50]
     recon = keras.ops.convert_to_numpy(model.reconstruct(shown))
     rows = [r for i in range(0, 50, 10) for r in (shown[i : i + 10], recon[i : i + 10])]

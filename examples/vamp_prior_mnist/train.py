@@ -280,9 +280,7 @@ def make_callbacks(args, monitor, x_test):
         # 0.01 in the first epoch, 1 from the 100th on.
         callbacks.append(keras_vae.callbacks.KLWarmUp(args.warmup, start_epoch=-1))
     if args.curve_every:
-        nll_kwargs = dict(
-            batch_size=args.nll_batch_size, chunk_size=args.nll_chunk_size
-        )
+        nll_kwargs = dict(batch_size=args.nll_batch_size, chunk_size=args.nll_chunk_size)
         x_curve = x_test[: args.curve_examples]
         callbacks.append(
             LearningCurve(
@@ -314,9 +312,7 @@ def score(model, args, x_test, bound):
     )
     if bound != "elbo":  # log w at one z ~ q(z|x): an unbiased ELBO estimate
         results["test_elbo"] = -log_likelihood(num_importance_samples=1).nll
-    nll = log_likelihood(
-        num_importance_samples=args.nll_samples, max_examples=args.nll_examples
-    )
+    nll = log_likelihood(num_importance_samples=args.nll_samples, max_examples=args.nll_examples)
     results.update(
         test_nll=nll.nll,
         nll_samples=nll.num_importance_samples,

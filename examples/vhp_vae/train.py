@@ -89,13 +89,9 @@ def parse_args(argv=None):
     args.models = [m for m in args.models.split(",") if m]
     bad = set(args.models) - set(MODELS)
     if bad or not args.models:
-        p.error(
-            f"--models takes {', '.join(MODELS)}. Received: {sorted(bad) or 'none'}"
-        )
+        p.error(f"--models takes {', '.join(MODELS)}. Received: {sorted(bad) or 'none'}")
     if args.dataset == "freyfaces" and not args.data_dir:
-        p.error(
-            "--dataset freyfaces needs --data-dir (holding freyfaces/freyfaces.npz)"
-        )
+        p.error("--dataset freyfaces needs --data-dir (holding freyfaces/freyfaces.npz)")
     args.kappa = args.kappa or DEFAULT_KAPPA[args.dataset]
     args.out_dir = args.out_dir or os.path.join("runs", "vhp_vae", args.dataset)
     return args
@@ -114,9 +110,7 @@ def load_data(args):
         labels = idx_dir and idx_source.read_split(idx_dir, "test", labels=True)
     else:
         faces = np.load(Path(args.data_dir) / "freyfaces" / "freyfaces.npz")["images"]
-        faces = (
-            faces[np.random.default_rng(0).permutation(len(faces))][..., None] / 255.0
-        )
+        faces = faces[np.random.default_rng(0).permutation(len(faces))][..., None] / 255.0
         x, x_test, labels = faces[:1565], faces[1565:], None
     x = x[: args.max_train_examples] if args.max_train_examples else x
     return x.astype("float32"), x_test.astype("float32"), labels
@@ -130,18 +124,14 @@ def make_model(name, args):
         seed=args.seed,
     )
     if args.dataset == "freyfaces":
-        common["likelihood"] = keras_vae.likelihoods.Gaussian(
-            scale=1 / math.sqrt(2 * math.pi)
-        )
+        common["likelihood"] = keras_vae.likelihoods.Gaussian(scale=1 / math.sqrt(2 * math.pi))
     if name.startswith("vhp"):
         prior = keras_vae.priors.HierarchicalPrior(
             num_importance_samples=args.prior_samples, seed=args.seed
         )
         geco = keras_vae.layers.GECO(args.kappa, nu=args.nu, damping=1.0, name="geco")
         rule = "always" if name == "vhp_always" else "when_satisfied"
-        return keras_vae.models.VHPVAE(
-            constraint=geco, prior=prior, prior_update=rule, **common
-        )
+        return keras_vae.models.VHPVAE(constraint=geco, prior=prior, prior_update=rule, **common)
     if name == "iwae":
         return keras_vae.models.VAE(
             objective="iwae", num_importance_samples=args.iwae_samples, **common
@@ -158,9 +148,7 @@ class MultiplierTrace(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         g = self.model.constraint
-        self.rows.append(
-            (int(g.steps), float(g.multiplier), float(g.constraint_average))
-        )
+        self.rows.append((int(g.steps), float(g.multiplier), float(g.constraint_average)))
 
 
 def train(name, args, x, x_test):
@@ -207,9 +195,7 @@ def train(name, args, x, x_test):
         "test_mse_per_pixel": float(np.mean((np.asarray(rec) - x_test[:1000]) ** 2)),
     }
     if name.startswith("vhp"):
-        result.update(
-            kappa_squared=args.kappa**2, final_lambda=float(model.constraint.multiplier)
-        )
+        result.update(kappa_squared=args.kappa**2, final_lambda=float(model.constraint.multiplier))
         result["constraint_ratio"] = result["test_reconstruction_error"] / args.kappa**2
         result["train_steps"] = int(model.optimizer.iterations)
         if model.prior_optimizer is not None:
@@ -255,9 +241,7 @@ def save_figures(model, trace, args, x_test, labels):
     for i, j in rng.choice(len(x_test), (6, 2), replace=False):
         a, b = np.asarray(model.encode(x_test[[i, j]])[0])
         t = np.linspace(0, 1, 10)[:, None]
-        rows.append(
-            np.asarray(model.decode((1 - t) * a + t * b)).reshape((10,) + shape)
-        )
+        rows.append(np.asarray(model.decode((1 - t) * a + t * b)).reshape((10,) + shape))
     save_grid = example_utils.save_grid
     save_grid(out / "interpolations.png", np.concatenate(rows), 10,
               "linear interpolation in z", cmap="gray")  # fmt: skip

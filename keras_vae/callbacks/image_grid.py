@@ -72,8 +72,7 @@ class ImageGrid(EpochSchedule):
         super().__init__(every, x)
         if not isinstance(directory, (str, os.PathLike)) or not str(directory):
             raise ValueError(
-                "Expected `directory` to be a path. Received: "
-                f"directory={directory!r}"
+                f"Expected `directory` to be a path. Received: directory={directory!r}"
             )
         self.directory = os.fspath(directory)
         self.num_images = check_positive_int(num_images, "num_images")
@@ -158,9 +157,7 @@ class ImageGrid(EpochSchedule):
                 row += [np.zeros((h, w, c), "float32")] * (cols - len(row))
                 rows.append(row)
         pad = 1
-        grid = np.full(
-            (len(rows) * (h + pad) - pad, cols * (w + pad) - pad, c), 0.5, "float32"
-        )
+        grid = np.full((len(rows) * (h + pad) - pad, cols * (w + pad) - pad, c), 0.5, "float32")
         for r, row in enumerate(rows):
             for col, image in enumerate(row):
                 y, x = r * (h + pad), col * (w + pad)

@@ -69,9 +69,7 @@ class KLWarmUp(keras.callbacks.Callback):
         super().__init__()
         self.epochs = check_positive_int(epochs, "epochs")
         if not max_value >= 0:
-            raise ValueError(
-                f"Expected `max_value` >= 0. Received: max_value={max_value!r}"
-            )
+            raise ValueError(f"Expected `max_value` >= 0. Received: max_value={max_value!r}")
         self.max_value = float(max_value)
         self.start_epoch = int(start_epoch)
 

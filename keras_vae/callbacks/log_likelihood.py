@@ -63,15 +63,15 @@ class LogLikelihood(EpochSchedule):
         name="val_log_likelihood",
     ):
         super().__init__(every, x)
-        self.num_importance_samples = check_positive_int(num_importance_samples, "num_importance_samples")
+        self.num_importance_samples = check_positive_int(
+            num_importance_samples, "num_importance_samples"
+        )
         if max_examples is not None:
             max_examples = check_positive_int(max_examples, "max_examples")
         self.max_examples = max_examples
         self.batch_size = check_positive_int(batch_size, "batch_size")
         if not isinstance(name, str) or not name:
-            raise ValueError(
-                f"Expected `name` to be a non-empty string. Received: name={name!r}"
-            )
+            raise ValueError(f"Expected `name` to be a non-empty string. Received: name={name!r}")
         self.name = name
 
     def measure(self, epoch, logs):

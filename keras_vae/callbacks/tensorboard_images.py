@@ -43,11 +43,7 @@ def write_image_summary(tag, image, step):
     True
     """
     image = np.asarray(image)
-    if (
-        image.dtype != np.uint8
-        or image.ndim != 3
-        or image.shape[-1] not in (1, 2, 3, 4)
-    ):
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4):
         raise ValueError(
             "Expected `image` to be a uint8 array of shape (height, width, "
             f"channels) with 1 to 4 channels. Received: image of dtype "
@@ -57,7 +53,5 @@ def write_image_summary(tag, image, step):
     metadata = tf.compat.v1.SummaryMetadata(
         plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name="images")
     )
-    tensor = tf.stack(
-        [tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(image)]
-    )
+    tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(image)])
     return bool(tf.summary.write(tag, tensor, step=step, metadata=metadata))

@@ -73,6 +73,4 @@ def binarize_dynamic(dataset, seed):
         u = tf.random.stateless_uniform(tf.shape(x), seed=pair, dtype=x.dtype)
         return tf.cast(u < x, x.dtype)
 
-    return tf.data.Dataset.zip((dataset, seeds)).map(
-        sample, num_parallel_calls=tf.data.AUTOTUNE
-    )
+    return tf.data.Dataset.zip((dataset, seeds)).map(sample, num_parallel_calls=tf.data.AUTOTUNE)

@@ -44,6 +44,5 @@ def read_digits(split):
             return np.rint(picked).astype(np.uint8)[..., np.newaxis]
         start = stop
     raise ValueError(
-        f"Expected `split` to be one of {sorted(SPLIT_SIZES)}. "
-        f"Received: split={split!r}"
+        f"Expected `split` to be one of {sorted(SPLIT_SIZES)}. Received: split={split!r}"
     )

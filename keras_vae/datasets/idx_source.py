@@ -78,9 +78,7 @@ def read_idx(path):
         )
     ndim = data[3]
     header = 4 + 4 * ndim
-    shape = tuple(
-        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-    )
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if len(data) != header + int(np.prod(shape)):
         raise ValueError(
             f"Expected {header + int(np.prod(shape))} bytes in the IDX file "

@@ -228,9 +228,7 @@ def load(
     if batch_size is not None:
         batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(
-            f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}"
-        )
+        raise ValueError(f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}")
     seed = int(seed)
     if shuffle is None:
         shuffle = split == "train" and not as_numpy
@@ -272,9 +270,7 @@ def _build_dataset(images, scale, mode, batch_size, shuffle, seed, flatten):
     num_pixels = int(np.prod(images.shape[1:3]))
     dataset = tf.data.Dataset.from_tensor_slices(images)
     if shuffle:
-        dataset = dataset.shuffle(
-            images.shape[0], seed=seed, reshuffle_each_iteration=True
-        )
+        dataset = dataset.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)
     batched = batch_size is not None
     if batched:
         dataset = dataset.batch(batch_size, drop_remainder=False)

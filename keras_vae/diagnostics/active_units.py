@@ -149,9 +149,7 @@ def _posterior_means(encoded):
     """Posterior means as float64 arrays, and whether there is one layer."""
     if _is_pair(encoded):
         return [_as_float64(encoded[0])], True
-    if isinstance(encoded, (list, tuple)) and encoded and all(
-        _is_pair(p) for p in encoded
-    ):
+    if isinstance(encoded, (list, tuple)) and encoded and all(_is_pair(p) for p in encoded):
         return [_as_float64(p[0]) for p in encoded], False
     raise TypeError(
         "Expected `model.encode(x)` to return a `(loc, scale)` pair of "
@@ -172,7 +170,6 @@ def _as_float64(loc):
     loc = np.asarray(ops.convert_to_numpy(loc), dtype="float64")
     if loc.ndim < 2:
         raise ValueError(
-            "Expected posterior means of shape (batch, ...units). "
-            f"Received: shape {loc.shape}"
+            f"Expected posterior means of shape (batch, ...units). Received: shape {loc.shape}"
         )
     return loc

@@ -156,6 +156,5 @@ def _rebatch(arrays, batch_size, max_examples):
         yield pending[0] if len(pending) == 1 else np.concatenate(pending)
     if seen == 0:
         raise ValueError(
-            "Expected `data` to hold at least one example. Received: data "
-            "with 0 examples"
+            "Expected `data` to hold at least one example. Received: data with 0 examples"
         )

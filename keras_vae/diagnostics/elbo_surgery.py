@@ -49,7 +49,7 @@ class ELBOSurgeryResult(typing.NamedTuple):
     avg_kl_stderr: float
     mutual_information_stderr: float
     marginal_kl_stderr: float
-    avg_kl_analytic: typing.Optional[float]
+    avg_kl_analytic: float | None
     log_n: float
     num_examples: int
     num_samples: int
@@ -179,9 +179,7 @@ def elbo_surgery(
     results = []
     for arrays, prior in layers:
         arrays = [np.concatenate(a) for a in zip(*arrays)]
-        results.append(
-            _layer_result(arrays, prior, num_samples, rng, batch_size, chunk_size)
-        )
+        results.append(_layer_result(arrays, prior, num_samples, rng, batch_size, chunk_size))
     # The vocabulary: `latent_dims` names the layers of a layered model.
     single = len(results) == 1 and not hasattr(model, "latent_dims")
     return results[0] if single else results
@@ -278,9 +276,7 @@ def _layer_result(arrays, prior, num_samples, rng, batch_size, chunk_size):
     for name, term in terms.items():
         values[name] = float(np.mean(term))
         values[name + "_stderr"] = (
-            float(np.std(term, ddof=1) / math.sqrt(term.size))
-            if term.size > 1
-            else math.nan
+            float(np.std(term, ddof=1) / math.sqrt(term.size)) if term.size > 1 else math.nan
         )
     return ELBOSurgeryResult(
         **values,

@@ -103,4 +103,3 @@ def log_likelihood(
         log_likelihood=log_px,
         num_importance_samples=num_importance_samples,
     )
-

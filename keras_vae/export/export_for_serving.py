@@ -55,8 +55,7 @@ def _endpoint(model, fn, inputs):
 
     def endpoint(*args):
         checked = [
-            _check_input(model, name, shape, value)
-            for (name, shape, _), value in zip(inputs, args)
+            _check_input(model, name, shape, value) for (name, shape, _), value in zip(inputs, args)
         ]
         return fn(*checked)
 
@@ -96,8 +95,7 @@ def _next_version(export_dir):
     versions = [
         int(name)
         for name in os.listdir(export_dir)
-        if re.fullmatch(r"\d+", name)
-        and os.path.isdir(os.path.join(export_dir, name))
+        if re.fullmatch(r"\d+", name) and os.path.isdir(os.path.join(export_dir, name))
     ]
     return max(versions, default=0) + 1
 

@@ -60,9 +60,7 @@ def check_shape(value, name, inner_shape):
         tf.reduce_all(tf.equal(padded, tf.constant(inner, tf.int32))),
     )
     expected = "(batch, " + ", ".join(str(d) for d in inner) + ")"
-    return _assert(
-        same, f"Expected `{name}` of shape {expected}. Received: {name}.shape=", shape
-    )
+    return _assert(same, f"Expected `{name}` of shape {expected}. Received: {name}.shape=", shape)
 
 
 def check_finite(value, name):

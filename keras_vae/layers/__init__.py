@@ -2,8 +2,8 @@
 
 from keras_vae.layers.gated_conv2d import GatedConv2D
 from keras_vae.layers.gated_dense import GatedDense
-from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
+from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.gaussian_sample import GaussianSample
 from keras_vae.layers.geco import GECO
 from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge

@@ -111,9 +111,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         n = self.kernel_size // 2
         grow = lambda d, k: None if d is None else d + k  # noqa: E731
         # The convolutions run on causally padded maps (see `call`).
-        self.vertical.build(
-            (v_shape[0], grow(v_shape[1], n), grow(v_shape[2], 2 * n), v_shape[3])
-        )
+        self.vertical.build((v_shape[0], grow(v_shape[1], n), grow(v_shape[2], 2 * n), v_shape[3]))
         self.horizontal.build(h_shape[:2] + (grow(h_shape[2], n), h_shape[3]))
         self.vertical_to_horizontal.build(gated)
         self.horizontal_out.build(h_shape[:-1] + (self.filters,))

@@ -77,9 +77,7 @@ class GaussianParameters(keras.layers.Layer):
             shape=(input_dim, 2 * self.units),
             initializer=self.kernel_initializer,
         )
-        self.bias = self.add_weight(
-            name="bias", shape=(2 * self.units,), initializer="zeros"
-        )
+        self.bias = self.add_weight(name="bias", shape=(2 * self.units,), initializer="zeros")
 
     def call(self, inputs):
         y = ops.matmul(inputs, self.kernel) + self.bias

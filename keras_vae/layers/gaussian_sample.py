@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
-from keras_vae.utils.precision import density_layer_kwargs
-from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils import random
+from keras_vae.utils.precision import density_layer_kwargs
 from keras_vae.utils.seed_streams import SeedStateMixin
+from keras_vae.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")

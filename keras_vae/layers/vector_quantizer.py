@@ -1,16 +1,15 @@
 """VectorQuantizer: nearest-codebook quantization with a straight-through gradient."""
 
-
 import keras
 from keras import ops
 
 from keras_vae.utils import distribute
 from keras_vae.utils import random
 from keras_vae.utils.backend import is_concrete
+from keras_vae.utils.seed_streams import SeedStateMixin
 from keras_vae.utils.validation import check_finite
 from keras_vae.utils.validation import check_non_negative_float
 from keras_vae.utils.validation import check_positive_int
-from keras_vae.utils.seed_streams import SeedStateMixin
 
 KMEANS_ITERATIONS = 10
 
@@ -207,7 +206,7 @@ class VectorQuantizer(SeedStateMixin, keras.layers.Layer):
                 f"{self.embedding_dim}. Received: inputs of shape {shape}"
             )
 
-    def _state_weight(self, name, shape, initializer, dtype="float32"):
+    def state_weight(self, name, shape, initializer, dtype="float32"):
         # Replicas apply identical updates (statistics are all-reduced first),
         # so under tf.distribute the first replica's assignment is kept.
         return self.add_weight(
@@ -232,11 +231,9 @@ class VectorQuantizer(SeedStateMixin, keras.layers.Layer):
             aggregation="only_first_replica",
         )
         if self.kmeans_init:
-            self.kmeans_initialized = self._state_weight(
-                "kmeans_initialized", (), "zeros", "int32"
-            )
+            self.kmeans_initialized = self.state_weight("kmeans_initialized", (), "zeros", "int32")
         if self.restart_dead_codes:
-            self.steps_since_used = self._state_weight(
+            self.steps_since_used = self.state_weight(
                 "steps_since_used", (self.num_embeddings,), "zeros", "int32"
             )
         self._build_statistics()
@@ -314,9 +311,7 @@ class VectorQuantizer(SeedStateMixin, keras.layers.Layer):
         picks = ops.take(permutation, ops.arange(self.num_embeddings) % n)
         centres = ops.take(batch, picks, axis=0)
         for _ in range(KMEANS_ITERATIONS):
-            assign = ops.one_hot(
-                nearest_code(batch, centres), self.num_embeddings, dtype="float32"
-            )
+            assign = ops.one_hot(nearest_code(batch, centres), self.num_embeddings, dtype="float32")
             counts = ops.sum(assign, axis=0)[:, None]
             sums = ops.matmul(ops.transpose(assign), batch)
             centres = ops.where(counts > 0, sums / ops.maximum(counts, 1.0), centres)
@@ -367,8 +362,6 @@ class VectorQuantizer(SeedStateMixin, keras.layers.Layer):
             "kmeans_init": self.kmeans_init,
             "restart_dead_codes": self.restart_dead_codes,
             "dead_code_steps": self.dead_code_steps,
-            "embeddings_initializer": keras.initializers.serialize(
-                self.embeddings_initializer
-            ),
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "seed": self.seed,
         }

@@ -1,6 +1,5 @@
 """VectorQuantizerEMA: a codebook learned by exponential moving averages."""
 
-
 import keras
 import numpy as np
 from keras import ops
@@ -16,9 +15,7 @@ def _check_open_unit_interval(value, name):
         or not isinstance(value, (int, float, np.integer, np.floating))
         or not 0.0 < value < 1.0
     ):
-        raise ValueError(
-            f"Expected `{name}` to be a float in (0, 1). Received: {name}={value!r}"
-        )
+        raise ValueError(f"Expected `{name}` to be a float in (0, 1). Received: {name}={value!r}")
     return float(value)
 
 
@@ -124,10 +121,10 @@ class VectorQuantizerEMA(VectorQuantizer):
         self.epsilon = check_positive_float(epsilon, "epsilon")
 
     def _build_statistics(self):
-        self.ema_cluster_size = self._state_weight(
+        self.ema_cluster_size = self.state_weight(
             "ema_cluster_size", (self.num_embeddings,), "ones"
         )
-        self.ema_sum = self._state_weight(
+        self.ema_sum = self.state_weight(
             "ema_sum",
             (self.num_embeddings, self.embedding_dim),
             lambda shape, dtype=None: ops.convert_to_tensor(self.embeddings),
@@ -145,9 +142,9 @@ class VectorQuantizerEMA(VectorQuantizer):
         cluster_size = decay * self.ema_cluster_size + (1.0 - decay) * counts
         ema_sum = decay * self.ema_sum + (1.0 - decay) * sums
         total = ops.sum(cluster_size)
-        smoothed = (cluster_size + self.epsilon) / (
-            total + self.num_embeddings * self.epsilon
-        ) * total
+        smoothed = (
+            (cluster_size + self.epsilon) / (total + self.num_embeddings * self.epsilon) * total
+        )
         self.ema_cluster_size.assign(cluster_size)
         self.ema_sum.assign(ema_sum)
         self.embeddings.assign(ema_sum / smoothed[:, None])

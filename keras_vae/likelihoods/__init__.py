@@ -28,4 +28,5 @@ def get(identifier):
         f"Received: likelihood={identifier!r}"
     )
 
+
 __all__ = ["Bernoulli", "DiscretizedLogistic", "Gaussian", "Likelihood", "get"]

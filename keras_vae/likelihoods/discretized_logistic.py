@@ -150,4 +150,3 @@ class DiscretizedLogistic(Likelihood):
             "min_log_scale": self.min_log_scale,
             "max_log_scale": self.max_log_scale,
         }
-

@@ -47,9 +47,7 @@ class Gaussian(Likelihood):
     ):
         super().__init__(**kwargs)
         if not (isinstance(scale, (int, float)) and scale > 0):
-            raise ValueError(
-                f"Expected `scale` to be a positive float. Received: scale={scale!r}"
-            )
+            raise ValueError(f"Expected `scale` to be a positive float. Received: scale={scale!r}")
         self.scale = float(scale)
         self.learn_scale = bool(learn_scale)
         self.min_log_scale = float(min_log_scale)

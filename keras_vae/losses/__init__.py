@@ -1,6 +1,8 @@
 """Variational objectives: functional bounds and Keras loss classes."""
 
-from keras_vae.losses.bounds import elbo, iwae_bound, log_mean_exp
+from keras_vae.losses.bounds import elbo
+from keras_vae.losses.bounds import iwae_bound
+from keras_vae.losses.bounds import log_mean_exp
 from keras_vae.losses.elbo_loss import ELBOLoss
 from keras_vae.losses.gradient_estimators import iwae_objective
 from keras_vae.losses.iwae_loss import IWAELoss

@@ -160,9 +160,7 @@ def _check_broadcasts(eps, param, name):
 def _check_log_weights(log_w, eps):
     want = tuple(eps.shape[:2])
     got = tuple(log_w.shape)
-    fits = len(got) == 2 and all(
-        g is None or w is None or g == w for g, w in zip(got, want)
-    )
+    fits = len(got) == 2 and all(g is None or w is None or g == w for g, w in zip(got, want))
     if not fits:
         raise ValueError(
             f"Expected `log_weight_fn` to return log weights of shape (k, batch) = "

@@ -12,9 +12,9 @@ from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.models.layered_latents import LayeredLatents
 from keras_vae.models.pixelcnn import PixelCNN
 from keras_vae.models.vae import VAE
+from keras_vae.models.vhp_vae import VHPVAE
 from keras_vae.models.vq_networks import vq_decoder
 from keras_vae.models.vq_networks import vq_encoder
-from keras_vae.models.vhp_vae import VHPVAE
 from keras_vae.models.vq_vae import VQVAE
 
 __all__ = [

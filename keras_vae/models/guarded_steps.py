@@ -142,9 +142,22 @@ class StepGuard:
 
 # `tf.data` transformations that keep one element per input element.
 _ELEMENTWISE = (
-    "map", "prefetch", "shuffle", "cache", "repeat", "take", "skip", "filter",
-    "options", "shard", "ignoreerrors", "assertcardinality", "zip",
-    "concatenate", "maxintraopparallelism", "privatethreadpool",
+    "map",
+    "prefetch",
+    "shuffle",
+    "cache",
+    "repeat",
+    "take",
+    "skip",
+    "filter",
+    "options",
+    "shard",
+    "ignoreerrors",
+    "assertcardinality",
+    "zip",
+    "concatenate",
+    "maxintraopparallelism",
+    "privatethreadpool",
 )
 
 
@@ -288,8 +301,7 @@ class GuardedSteps:
             )
         if shape[1:] != tuple(data_shape):
             raise ValueError(
-                f"Expected `x` of shape (batch,) + {tuple(data_shape)}. "
-                f"Received: x.shape={shape}"
+                f"Expected `x` of shape (batch,) + {tuple(data_shape)}. Received: x.shape={shape}"
             )
 
     def check_dataset(self, dataset, name="x"):

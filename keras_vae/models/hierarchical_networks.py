@@ -64,9 +64,7 @@ def _decoder_inputs(z1_dim, z2_dim, hidden_units):
     """z1 and z2 inputs, each through a GatedDense, concatenated."""
     z1 = keras.Input((z1_dim,), name="z1")
     z2 = keras.Input((z2_dim,), name="z2")
-    h = keras.layers.Concatenate()(
-        [GatedDense(hidden_units)(z1), GatedDense(hidden_units)(z2)]
-    )
+    h = keras.layers.Concatenate()([GatedDense(hidden_units)(z1), GatedDense(hidden_units)(z2)])
     return [z1, z2], h
 
 

@@ -22,7 +22,6 @@ ARCHITECTURES = {
 NETWORKS = ("encoder_z2", "encoder_z1_x", "encoder_z1_joint", "prior_z1", "decoder")
 
 
-
 @keras.saving.register_keras_serializable(package="keras_vae")
 class HierarchicalVAE(LayeredLatents, LatentVariableModel):
     """Two-level VAE q(z2|x) q(z1|x,z2), p(x|z1,z2) p(z1|z2) p(z2).
@@ -159,9 +158,9 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
             setattr(self, name, net)
         clamp = dict(min_log_var=min_log_var, max_log_var=max_log_var)
         # With a seed, default components start from its streams.
-        with self._seeded("components"):
-            self.prior = self._adopt(priors_lib.get(prior), "prior")
-            self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
+        with self.seeded_scope("components"):
+            self.prior = self.adopt_component(priors_lib.get(prior), "prior")
+            self.likelihood = self.adopt_component(likelihoods_lib.get(likelihood), "likelihood")
             self.q_z2_head = GaussianParameters(self.latent_dims[1], name="q_z2", **clamp)
             self.q_z1_head = GaussianParameters(self.latent_dims[0], name="q_z1", **clamp)
             self.p_z1_head = GaussianParameters(self.latent_dims[0], name="p_z1", **clamp)
@@ -173,10 +172,10 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
-        self.data_shape = self._check_data_shape(input_shape)
+        self.data_shape = self.check_data_shape(input_shape)
         missing = [n for n in NETWORKS if getattr(self, n) is None]
         if missing:
-            with self._seeded("networks"):
+            with self.seeded_scope("networks"):
                 nets = ARCHITECTURES[self.architecture](
                     self.data_shape, self.latent_dims, self.hidden_units
                 )
@@ -194,7 +193,7 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
             (self.p_z1_head, h_p1),
         ):
             head.build(features)
-        self._build_generative([z1, z2], z2, self._q_z2)
+        self.build_generative([z1, z2], z2, self._q_z2)
         self.built = True
 
     @staticmethod
@@ -233,10 +232,13 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
         shape = tuple(lead) + (self.latent_dims[0],)
         return ops.reshape(loc, shape), ops.reshape(scale, shape)
 
-    def _decode_params(self, z1, z2, training=False):
+    def decoder_params(self, z1, z2, training=False):
         lead = ops.shape(z1)[:-1]
         params = self.decoder(
-            [ops.reshape(z1, (-1, self.latent_dims[0])), ops.reshape(z2, (-1, self.latent_dims[1]))],
+            [
+                ops.reshape(z1, (-1, self.latent_dims[0])),
+                ops.reshape(z2, (-1, self.latent_dims[1])),
+            ],
             training=training,
         )
         return ops.reshape(params, tuple(lead) + self.data_shape)
@@ -252,7 +254,7 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
             "q_z2": (loc2, scale2),
             "q_z1": (loc1, scale1),
             "p_z1": (p_loc1, p_scale1),
-            "rec": self.likelihood.log_prob(x, self._decode_params(z1, z2, training)),
+            "rec": self.likelihood.log_prob(x, self.decoder_params(z1, z2, training)),
             "log_q_z1": log_normal(z1, loc1, scale1),
             "log_p_z1": log_normal(z1, p_loc1, p_scale1),
             "log_q_z2": log_normal(z2, loc2, scale2),
@@ -260,7 +262,7 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
         }
 
     def compute_terms(self, x, training=False):
-        self._check_input(x)
+        self.check_input(x)
         f = self._forward(x, self.num_importance_samples, training)
         kl_z1 = f["log_q_z1"] - f["log_p_z1"]
         kl_z2 = f["log_q_z2"] - f["log_p_z2"]
@@ -285,11 +287,11 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
 
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
-        self._check_input(x)
+        self.check_input(x)
         loc2, scale2 = self._q_z2(x, training)
         z2 = self.reparameterize(loc2, scale2, 1)
         loc1, scale1 = self._q_z1(self.encoder_z1_x(x, training=training), z2, training)
-        params = self._decode_params(self.reparameterize(loc1, scale1), z2, training)
+        params = self.decoder_params(self.reparameterize(loc1, scale1), z2, training)
         return self.likelihood.mean(params[0])
 
     def encode_tensors(self, x):
@@ -301,7 +303,7 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
 
     def decode_tensors(self, z1, z2):
         """Mean of p(x | z1, z2) for latents `(batch, z1_dim)`, `(batch, z2_dim)`."""
-        return self.likelihood.mean(self._decode_params(z1, z2))
+        return self.likelihood.mean(self.decoder_params(z1, z2))
 
     def sample_tensors(self, num_samples):
         """z2 ~ p(z2), z1 ~ p(z1 | z2): `[z1, z2]`."""

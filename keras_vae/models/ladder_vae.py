@@ -163,14 +163,14 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
                 "term; use one. Received: free_bits="
                 f"{free_bits!r} and constraint={self.constraint!r}"
             )
-        self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
+        self.likelihood = self.adopt_component(likelihoods_lib.get(likelihood), "likelihood")
         # GaussianParameters checks min_log_var < max_log_var.
         clamp = {"min_log_var": min_log_var, "max_log_var": max_log_var}
         self.min_log_var = float(min_log_var)
         self.max_log_var = float(max_log_var)
         dims, units = latent_dims, hidden_units
         # With a seed, the networks' initial weights come from its stream.
-        with self._seeded("networks"):
+        with self.seeded_scope("networks"):
             self._make_networks(dims, units, clamp)
         self.merge = PrecisionWeightedMerge(name="merge")
         self.decoder = None
@@ -182,14 +182,11 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
             for i, u in enumerate(units)
         ]
         self.bottom_up_heads = [
-            GaussianParameters(d, name=f"q_hat_z{i + 1}", **clamp)
-            for i, d in enumerate(dims)
+            GaussianParameters(d, name=f"q_hat_z{i + 1}", **clamp) for i, d in enumerate(dims)
         ]
         # top_down[i] maps z_{i+2} to p(z_{i+1} | z_{i+2}) (0-based i).
         self.top_down = [
-            ladder_networks.mlp_block(
-                units[i + 1], f"top_down_{i + 1}", self.batch_norm
-            )
+            ladder_networks.mlp_block(units[i + 1], f"top_down_{i + 1}", self.batch_norm)
             for i in range(self.num_layers - 1)
         ]
         self.top_down_heads = [
@@ -199,7 +196,7 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
-        self.data_shape = self._check_data_shape(input_shape)
+        self.data_shape = self.check_data_shape(input_shape)
         features = (None, math.prod(self.data_shape))
         for i, (block, head) in enumerate(zip(self.bottom_up, self.bottom_up_heads)):
             if self.inference == "bottom_up" and i > 0:
@@ -212,7 +209,7 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
             head.build(block.compute_output_shape((None, self.latent_dims[i + 1])))
         pair = ((None, None), (None, None))  # (loc, scale) of any layer
         self.merge.build(pair, pair)
-        with self._seeded("decoder"):
+        with self.seeded_scope("decoder"):
             self.decoder = ladder_networks.decoder(
                 self.data_shape, self.hidden_units[0], self.batch_norm
             )
@@ -242,11 +239,9 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
         """p(z_{i+1} | z_{i+2}) (0-based i) for z of shape `(..., d_{i+2})`."""
         return self._gaussian(self.top_down[i], self.top_down_heads[i], z, training)
 
-    def _decode_params(self, z1, training=False):
+    def decoder_params(self, z1, training=False):
         lead = tuple(ops.shape(z1)[:-1])
-        params = self.decoder(
-            ops.reshape(z1, (-1, self.latent_dims[0])), training=training
-        )
+        params = self.decoder(ops.reshape(z1, (-1, self.latent_dims[0])), training=training)
         return ops.reshape(params, lead + self.data_shape)
 
     def _latents(self, x, num_samples, training=False, at_mean=False):
@@ -265,15 +260,11 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
             # q(z_1 | x) q(z_2 | z_1) ... q(z_L | z_{L-1}), then the priors.
             h = ops.reshape(ops.cast(x, "float32"), (-1, math.prod(self.data_shape)))
             zs, qs = [], []
-            for i, (block, head) in enumerate(
-                zip(self.bottom_up, self.bottom_up_heads)
-            ):
+            for i, (block, head) in enumerate(zip(self.bottom_up, self.bottom_up_heads)):
                 qs.append(self._gaussian(block, head, h, training))
                 h = draw(qs[-1], num_samples if i == 0 else None)
                 zs.append(h)
-            ps = [
-                self._prior(i, zs[i + 1], training) for i in range(self.num_layers - 1)
-            ]
+            ps = [self._prior(i, zs[i + 1], training) for i in range(self.num_layers - 1)]
             return list(zip(zs, qs, ps + [None]))
         # Ladder: z_L ~ q(z_L | x), then z_i ~ merge(bottom-up term, p(z_i | z_{i+1})).
         bottom_up = self._bottom_up_terms(x, training)
@@ -288,7 +279,7 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
     def _forward(self, x, num_samples, training=False):
         """log p(x | z_1) of shape `(k, batch)` and the `_latents` layers."""
         layers = self._latents(x, num_samples, training)
-        rec = self.likelihood.log_prob(x, self._decode_params(layers[0][0], training))
+        rec = self.likelihood.log_prob(x, self.decoder_params(layers[0][0], training))
         return rec, layers
 
     @staticmethod
@@ -297,16 +288,14 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
         return log_normal(z, *q) - log_p
 
     def compute_terms(self, x, training=False):
-        self._check_input(x)
+        self.check_input(x)
         rec, layers = self._forward(x, self.num_importance_samples, training)
         kls = []
         for z, q, p in layers:
             # A closed-form KL given z_{i+1} is unbiased only if z_{i+1} was
             # drawn before z_i: always in the ladder's top-down pass, only for
             # the top layer (p = N(0, I)) in bottom-up inference.
-            analytic = self.objective == "elbo" and (
-                self.inference == "ladder" or p is None
-            )
+            analytic = self.objective == "elbo" and (self.inference == "ladder" or p is None)
             if analytic:
                 kls.append(kl_normal(q, (0.0, 1.0) if p is None else p))
             else:
@@ -335,9 +324,9 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
 
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
-        self._check_input(x)
+        self.check_input(x)
         z1 = self._latents(x, None, training)[0][0]
-        return self.likelihood.mean(self._decode_params(z1, training))
+        return self.likelihood.mean(self.decoder_params(z1, training))
 
     def encode_tensors(self, x):
         """Posterior `(loc, scale)` per layer, bottom first: the top-down pass
@@ -347,7 +336,7 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
 
     def decode_tensors(self, z1):
         """Mean of p(x | z_1) for latents of shape `(batch, latent_dims[0])`."""
-        return self.likelihood.mean(self._decode_params(z1))
+        return self.likelihood.mean(self.decoder_params(z1))
 
     def sample_tensors(self, num_samples):
         """Ancestral samples `[z_1, ..., z_L]`: z_L ~ N(0, I), z_i ~ p(z_i | z_{i+1})."""

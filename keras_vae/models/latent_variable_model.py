@@ -100,9 +100,7 @@ class LatentVariableModel(Autoencoder):
             check_one_of(objective, "objective", OBJECTIVES)
             metric_names = (self._bound_metric(objective),) + tuple(metric_names)
         if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta >= 0):
-            raise ValueError(
-                f"Expected `beta` to be a non-negative float. Received: beta={beta!r}"
-            )
+            raise ValueError(f"Expected `beta` to be a non-negative float. Received: beta={beta!r}")
         if constraint is not None:
             metric_names = tuple(metric_names) + CONSTRAINT_METRICS
         super().__init__(
@@ -159,7 +157,7 @@ class LatentVariableModel(Autoencoder):
             )
         return constraint
 
-    def _build_generative(self, decoder_input_shape, prior_input_shape, posterior_fn):
+    def build_generative(self, decoder_input_shape, prior_input_shape, posterior_fn):
         """Build `self.decoder` (checking it outputs the data's shape), then
         `self.prior` (attached to the encoder `posterior_fn`, for priors such
         as `VampPrior`) and `self.likelihood` unless restored built."""
@@ -174,7 +172,7 @@ class LatentVariableModel(Autoencoder):
         self.prior.attach_encoder(posterior_fn, self.data_shape)
         # Sublayers restored from a `.keras` config arrive already built.
         if not self.prior.built:
-            with self._seeded("prior"):  # priors with networks make them here
+            with self.seeded_scope("prior"):  # priors with networks make them here
                 self.prior.build(prior_input_shape)
         if not self.likelihood.built:
             self.likelihood.build((None,) + self.data_shape)
@@ -223,9 +221,7 @@ class LatentVariableModel(Autoencoder):
         if self.constraint is not None:
             terms["lambda"] = ops.convert_to_tensor(self.constraint.multiplier)
             terms["constraint"] = -terms["reconstruction"]
-            terms["constraint_average"] = ops.convert_to_tensor(
-                self.constraint.constraint_average
-            )
+            terms["constraint_average"] = ops.convert_to_tensor(self.constraint.constraint_average)
         return super().compute_metrics(x, y, terms, sample_weight)
 
     def log_importance_weights(self, x, num_importance_samples):
@@ -247,8 +243,8 @@ class LatentVariableModel(Autoencoder):
 
     def decode(self, z):
         """Mean of p(x | z) for latents `z` of shape `(batch, latent_dim)`."""
-        self._check_built()
-        return self.decode_tensors(self._check_latent(z, self.latent_dim))
+        self.check_built()
+        return self.decode_tensors(self.check_latent(z, self.latent_dim))
 
     def reconstruct(self, x):
         """Mean of p(x | z) at the posterior mean z = E_q[z]."""
@@ -258,7 +254,7 @@ class LatentVariableModel(Autoencoder):
     def sample(self, num_samples):
         """Means of p(x | z) for `num_samples` draws z ~ p(z)."""
         num_samples = check_positive_int(num_samples, "num_samples")
-        self._check_built()
+        self.check_built()
         return self.decode_tensors(self.sample_tensors(num_samples))
 
     def sample_tensors(self, num_samples):

@@ -35,14 +35,14 @@ class LayeredLatents:
 
     def decode(self, *zs):
         """Mean of p(x | z_1, ...) for the decoder's latents, each `(batch, d_i)`."""
-        self._check_built()
+        self.check_built()
         if len(zs) != self.decoded_layers:
             raise ValueError(
                 f"Expected {self.decoded_layers} latent batch(es) "
                 f"{self._decoded_names()}. Received: {len(zs)}"
             )
         zs = [
-            self._check_latent(z, dim, name)
+            self.check_latent(z, dim, name)
             for z, dim, name in zip(zs, self.latent_dims, self._decoded_names())
         ]
         return self.decode_tensors(*zs)
@@ -55,7 +55,7 @@ class LayeredLatents:
     def sample(self, num_samples):
         """Means of p(x | z) for ancestral samples of the generative model."""
         num_samples = check_positive_int(num_samples, "num_samples")
-        self._check_built()
+        self.check_built()
         zs = self.sample_tensors(num_samples)
         return self.decode_tensors(*zs[: self.decoded_layers])
 

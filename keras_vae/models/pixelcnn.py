@@ -127,9 +127,7 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
         )
         # With a seed, the initial weights come from the seed's stream too.
         with seed_streams.seeded_construction(seed, "networks"):
-            self.embedding = keras.layers.Embedding(
-                num_embeddings, filters, name="embedding"
-            )
+            self.embedding = keras.layers.Embedding(num_embeddings, filters, name="embedding")
             self.blocks = [
                 GatedPixelCNNBlock(
                     filters, kernel_size, "A" if i == 0 else "B", name=f"gated_block_{i}"
@@ -192,9 +190,7 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
     def _check_fit_data(self, args, kwargs):
         x = args[0] if args else kwargs.get("x")
         if isinstance(x, np.ndarray) or ops.is_tensor(x):
-            check_code_map(
-                ops.convert_to_numpy(x), self.code_shape, self.num_embeddings, "x"
-            )
+            check_code_map(ops.convert_to_numpy(x), self.code_shape, self.num_embeddings, "x")
 
     def fit(self, *args, **kwargs):
         self._check_fit_data(args, kwargs)

@@ -133,11 +133,11 @@ class VAE(LatentVariableModel):
         self._default_decoder = decoder is None
         # With a seed, default components start from its streams (the
         # initializers drawn here, and each component's sampling stream).
-        with self._seeded("components"):
+        with self.seeded_scope("components"):
             if encoder is None:
                 encoder = gated_mlp_encoder(self.hidden_units)
-            self.prior = self._adopt(priors_lib.get(prior), "prior")
-            self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
+            self.prior = self.adopt_component(priors_lib.get(prior), "prior")
+            self.likelihood = self.adopt_component(likelihoods_lib.get(likelihood), "likelihood")
             self.posterior = GaussianParameters(
                 self.latent_dim, min_log_var=min_log_var, max_log_var=max_log_var, name="posterior"
             )
@@ -147,9 +147,9 @@ class VAE(LatentVariableModel):
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape):
-        self.data_shape = self._check_data_shape(input_shape)
+        self.data_shape = self.check_data_shape(input_shape)
         if self.decoder is None:
-            with self._seeded("decoder"):
+            with self.seeded_scope("decoder"):
                 self.decoder = gated_mlp_decoder(self.data_shape, self.hidden_units)
         self.encoder.build(input_shape)
         features = self.encoder.compute_output_shape(input_shape)
@@ -163,14 +163,15 @@ class VAE(LatentVariableModel):
         latent = (features[0], self.latent_dim)
         self.sampler.build(latent, latent)
         latent = (None, self.latent_dim)
-        self._build_generative(latent, latent, self._posterior)
+        self.build_generative(latent, latent, self.posterior_params)
         self.built = True
 
     # -------------------------------------------------------------- internals
-    def _posterior(self, x, training=False):
+    def posterior_params(self, x, training=False):
+        """`(loc, scale)` of q(z | x), each `(batch, latent_dim)`."""
         return self.posterior(self.encoder(x, training=training))
 
-    def _decode_params(self, z, training=False):
+    def decoder_params(self, z, training=False):
         """Decoder outputs for z of shape `(..., latent_dim)`."""
         lead = ops.shape(z)[:-1]
         flat = ops.reshape(z, (-1, self.latent_dim))
@@ -179,20 +180,18 @@ class VAE(LatentVariableModel):
 
     def _log_weight_parts(self, x, z, loc, scale, training=False):
         """log p(x|z), log p(z) and log q(z|x) for z of shape (k, batch, d)."""
-        rec = self.likelihood.log_prob(x, self._decode_params(z, training))
+        rec = self.likelihood.log_prob(x, self.decoder_params(z, training))
         return rec, self.prior.log_prob(z), log_normal(z, loc, scale)
 
     def compute_terms(self, x, training=False):
-        self._check_input(x)
-        loc, scale = self._posterior(x, training)
+        self.check_input(x)
+        loc, scale = self.posterior_params(x, training)
         if self.gradient_estimator != "standard":
             return self._estimator_terms(x, loc, scale, training)
         z = self.reparameterize(loc, scale, self.num_importance_samples)
-        analytic = (
-            self.objective == "elbo" and self.analytic_kl and self.prior.has_analytic_kl
-        )
+        analytic = self.objective == "elbo" and self.analytic_kl and self.prior.has_analytic_kl
         if analytic:
-            rec = self.likelihood.log_prob(x, self._decode_params(z, training))
+            rec = self.likelihood.log_prob(x, self.decoder_params(z, training))
             kl = self.prior.kl_divergence(loc, scale)
         else:
             rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale, training)
@@ -214,7 +213,7 @@ class VAE(LatentVariableModel):
         parts = []
 
         def log_weight_fn(z, q_loc, q_scale):
-            rec = self.likelihood.log_prob(x, self._decode_params(z, training))
+            rec = self.likelihood.log_prob(x, self.decoder_params(z, training))
             kl = log_normal(z, q_loc, q_scale) - self.prior.log_prob(z)
             parts.append((rec, kl))  # equal values at every call
             return rec - beta * kl
@@ -231,23 +230,23 @@ class VAE(LatentVariableModel):
         }
 
     def log_importance_weights(self, x, num_importance_samples):
-        loc, scale = self._posterior(x)
+        loc, scale = self.posterior_params(x)
         z = self.reparameterize(loc, scale, num_importance_samples)
         rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale)
         return rec + log_p - log_q
 
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
-        self._check_input(x)
-        loc, scale = self._posterior(x, training)
+        self.check_input(x)
+        loc, scale = self.posterior_params(x, training)
         z = self.reparameterize(loc, scale)
-        return self.likelihood.mean(self._decode_params(z, training))
+        return self.likelihood.mean(self.decoder_params(z, training))
 
     def encode_tensors(self, x):
-        return self._posterior(x)
+        return self.posterior_params(x)
 
     def decode_tensors(self, z):
-        return self.likelihood.mean(self._decode_params(z))
+        return self.likelihood.mean(self.decoder_params(z))
 
     def get_config(self):
         ser = keras.saving.serialize_keras_object

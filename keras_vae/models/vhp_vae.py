@@ -203,9 +203,9 @@ class VHPVAE(VAE):
         return self.constraint.kappa
 
     def log_importance_weights(self, x, num_importance_samples):
-        loc, scale = self._posterior(x)
+        loc, scale = self.posterior_params(x)
         z = self.reparameterize(loc, scale, num_importance_samples)
-        rec = self.likelihood.log_prob(x, self._decode_params(z))
+        rec = self.likelihood.log_prob(x, self.decoder_params(z))
         log_q = log_normal(z, loc, scale)
         # One ζ per z: the joint (z, ζ) proposal keeps the bound valid at
         # 1/K of the cost of K inner samples.

@@ -11,10 +11,10 @@ from keras_vae.layers.vector_quantizer_ema import VectorQuantizerEMA
 from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
 from keras_vae.models import vq_networks
 from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_unit_interval
-from keras_vae.utils import seed_streams
 
 QUANTIZERS = ("ema", "vq")
 MSE = "mse"
@@ -154,7 +154,7 @@ class VQVAE(Autoencoder):
         if isinstance(likelihood, str) and likelihood.lower() == MSE:
             self.likelihood = None
         else:
-            self.likelihood = self._adopt(likelihoods_lib.get(likelihood), "likelihood")
+            self.likelihood = self.adopt_component(likelihoods_lib.get(likelihood), "likelihood")
         self.quantizer = self._make_quantizer(quantizer)
         self.data_shape = None
         self.code_shape = None
@@ -193,7 +193,7 @@ class VQVAE(Autoencoder):
                 f"Received: a quantizer with num_embeddings={quantizer.num_embeddings}"
                 f", embedding_dim={quantizer.embedding_dim}"
             )
-        return self._adopt(quantizer, "quantizer")
+        return self.adopt_component(quantizer, "quantizer")
 
     # ------------------------------------------------------------------ build
     @property
@@ -201,7 +201,7 @@ class VQVAE(Autoencoder):
         return getattr(self.likelihood, "params_per_channel", 1)
 
     def build(self, input_shape):
-        data_shape = self._check_data_shape(input_shape)
+        data_shape = self.check_data_shape(input_shape)
         if self._default_encoder:
             vq_networks.check_image_shape(data_shape, self.num_downsamples)
         elif len(data_shape) != 3:
@@ -217,7 +217,7 @@ class VQVAE(Autoencoder):
             num_downsamples=self.num_downsamples,
         )
         if self.encoder is None:
-            with self._seeded("encoder"):
+            with self.seeded_scope("encoder"):
                 self.encoder = vq_networks.vq_encoder(data_shape, self.embedding_dim, **net)
         input_shape = (None,) + data_shape
         self.encoder.build(input_shape)
@@ -231,7 +231,7 @@ class VQVAE(Autoencoder):
         self.code_shape = tuple(latent[1:3])
         out_channels = data_shape[-1] * self._params_per_channel
         if self.decoder is None:
-            with self._seeded("decoder"):
+            with self.seeded_scope("decoder"):
                 self.decoder = vq_networks.vq_decoder(
                     self.code_shape, self.embedding_dim, out_channels, **net
                 )
@@ -274,7 +274,7 @@ class VQVAE(Autoencoder):
     def compute_terms(self, x, training=False):
         """Terms of a batch: `"loss"` holds the reconstruction term only; the
         VQ loss joins it through `self.losses` in the training step."""
-        self._check_input(x)
+        self.check_input(x)
         z_e = self.encoder(x, training=training)
         z_q, indices = self.quantizer(z_e, training=training, return_indices=True)
         rec = ops.mean(self._reconstruction(x, self.decoder(z_q, training=training)))
@@ -297,10 +297,8 @@ class VQVAE(Autoencoder):
     def validate_codes(self, indices, name="indices"):
         """Check a concrete code map: integer, `(batch,) + code_shape`, in
         [0, num_embeddings). Returns it as an int32 numpy array."""
-        self._check_built()
-        return vq_networks.check_code_map(
-            indices, self.code_shape, self.num_embeddings, name
-        )
+        self.check_built()
+        return vq_networks.check_code_map(indices, self.code_shape, self.num_embeddings, name)
 
     def _batched(self, fn, x):
         parts = [fn(x[i : i + self.batch_size]) for i in range(0, len(x), self.batch_size)]
@@ -308,14 +306,14 @@ class VQVAE(Autoencoder):
 
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
-        self._check_input(x)
+        self.check_input(x)
         z_q = self.quantizer(self.encoder(x, training=training), training=training)
         return self._mean(self.decoder(z_q, training=training))
 
     def encode(self, x):
         """Int32 code indices of images `x`, shape `(batch,) + code_shape`."""
         x = self.prepare(x)
-        self._check_input(x)
+        self.check_input(x)
         return self._batched(self._codes, x)
 
     def decode(self, indices):
@@ -337,7 +335,7 @@ class VQVAE(Autoencoder):
                 "squared error is not a density. Received: likelihood='mse'"
             )
         x = self.prepare(x)
-        self._check_input(x)
+        self.check_input(x)
 
         def score(batch):
             z_q = self.quantizer.lookup(self._codes(batch))
@@ -379,4 +377,3 @@ class VQVAE(Autoencoder):
             "restart_dead_codes": self.restart_dead_codes,
             "kmeans_init": self.kmeans_init,
         }
-

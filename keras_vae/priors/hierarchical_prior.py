@@ -125,7 +125,7 @@ class HierarchicalPrior(Prior):
         Returns:
             Shape `(K,) + z.shape[:-1]`.
         """
-        self._check_built()
+        self.check_built()
         k = self.num_importance_samples
         if num_importance_samples is not None:
             k = check_positive_int(num_importance_samples, "num_importance_samples")
@@ -153,7 +153,7 @@ class HierarchicalPrior(Prior):
         return ops.logsumexp(log_w, axis=0) - math.log(log_w.shape[0])
 
     def sample(self, num_samples):
-        self._check_built()
+        self.check_built()
         zeta = random.normal((num_samples, self.zeta_dim), seed=self.seed_generator)
         loc, scale = self.conditional(zeta)
         return loc + scale * random.normal(ops.shape(loc), seed=self.seed_generator)

@@ -2,10 +2,11 @@
 
 import keras
 from keras import ops
+
 from keras_vae.priors.gaussian_mixture import diagonal_gaussian_mixture_log_prob
 from keras_vae.priors.prior import Prior
-from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils import random
+from keras_vae.utils.validation import check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -83,19 +84,17 @@ class MixtureOfGaussians(Prior):
         return ops.cast(self.means, "float32"), ops.exp(log_scales)
 
     def log_prob(self, z):
-        self._check_built()
+        self.check_built()
         means, scales = self._components()
         log_weights = ops.log_softmax(ops.cast(self.logits, "float32"))
         return diagonal_gaussian_mixture_log_prob(z, means, scales, log_weights)
 
     def sample(self, num_samples):
-        self._check_built()
+        self.check_built()
         means, scales = self._components()
         logits = ops.expand_dims(ops.cast(self.logits, "float32"), 0)
         idx = random.categorical(logits, num_samples, seed=self.seed_generator)[0]
-        eps = random.normal(
-            (num_samples, self.latent_dim), seed=self.seed_generator
-        )
+        eps = random.normal((num_samples, self.latent_dim), seed=self.seed_generator)
         return ops.take(means, idx, axis=0) + ops.take(scales, idx, axis=0) * eps
 
     def get_config(self):

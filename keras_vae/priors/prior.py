@@ -3,8 +3,8 @@
 import keras
 
 from keras_vae.utils.precision import density_layer_kwargs
-from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.seed_streams import SeedStateMixin
+from keras_vae.utils.validation import check_positive_int
 
 
 class Prior(SeedStateMixin, keras.layers.Layer):
@@ -76,7 +76,7 @@ class Prior(SeedStateMixin, keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1])
 
-    def _check_built(self):
+    def check_built(self):
         if self.latent_dim is None:
             raise ValueError(
                 f"{type(self).__name__} does not know its latent size yet. "

@@ -39,10 +39,8 @@ class StandardNormal(Prior):
         return ops.sum(tfd.Normal(0.0, 1.0).log_prob(z), axis=-1)
 
     def sample(self, num_samples):
-        self._check_built()
-        return random.normal(
-            (num_samples, self.latent_dim), seed=self.seed_generator
-        )
+        self.check_built()
+        return random.normal((num_samples, self.latent_dim), seed=self.seed_generator)
 
     def kl_divergence(self, loc, scale):
         q = tfd.Normal(ops.cast(loc, "float32"), ops.cast(scale, "float32"))

@@ -110,9 +110,7 @@ class VampPrior(Prior):
             self._initial_values = self._check_initial_values(pseudo_inputs_initializer)
             self.pseudo_inputs_initializer = None
         else:
-            self.pseudo_inputs_initializer = keras.initializers.get(
-                pseudo_inputs_initializer
-            )
+            self.pseudo_inputs_initializer = keras.initializers.get(pseudo_inputs_initializer)
         # A bound method or a layer's `__call__`: not tracked, so the
         # encoder's weights belong to the model only.
         self._encode = None
@@ -194,13 +192,13 @@ class VampPrior(Prior):
     @property
     def pseudo_inputs(self):
         """The K pseudo-inputs u_k = a(w_k), shape `(K,) + pseudo_input_shape`."""
-        self._check_built()
+        self.check_built()
         u = ops.cast(self.pseudo_input_weights, "float32")
         return ops.clip(u, 0.0, 1.0) if self.activation == "hardtanh" else u
 
     def components(self):
         """`(loc, scale)` of the K mixture components, each `(K, latent_dim)`."""
-        self._check_built()
+        self.check_built()
         if self._encode is None:
             raise ValueError(
                 "VampPrior has no encoder. Use it as the prior of a keras_vae "
@@ -252,4 +250,3 @@ class VampPrior(Prior):
             "activation": self.activation,
             "trainable_pseudo_inputs": self.trainable_pseudo_inputs,
         }
-

@@ -15,14 +15,14 @@
   fresh interpreter that imports the same keras_vae.
 """
 
+from keras_vae.testing.checks import run_serialization_test
 from keras_vae.testing.conformance import CONFORMANCE
 from keras_vae.testing.conformance import KINDS
 from keras_vae.testing.conformance import Spec
 from keras_vae.testing.conformance import public_symbols
-from keras_vae.testing.linear_gaussian import linear_gaussian_vae
-from keras_vae.testing.checks import run_serialization_test
 from keras_vae.testing.layer_test import PerExampleSum
 from keras_vae.testing.layer_test import run_layer_test
+from keras_vae.testing.linear_gaussian import linear_gaussian_vae
 from keras_vae.testing.model_test import run_model_test
 from keras_vae.testing.real_data import prepared_tfds_dir
 from keras_vae.testing.real_data import requires_tfds

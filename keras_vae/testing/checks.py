@@ -48,8 +48,7 @@ def _normalize_config(config, what):
         return json.loads(json.dumps(config))
     except TypeError as error:
         raise AssertionError(
-            f"Expected the {what} to be JSON-serializable. Received: {config!r} "
-            f"({error})"
+            f"Expected the {what} to be JSON-serializable. Received: {config!r} ({error})"
         ) from error
 
 
@@ -100,9 +99,7 @@ def _make_inputs(input_data, input_shape, seed):
         return tuple(keras.tree.map_structure(_numpy, a) for a in arrays)
     rng = np.random.RandomState(seed)
     shapes = _as_tuple_of_inputs(input_shape, _is_shape)
-    return tuple(
-        _map_shapes(lambda s: rng.normal(size=s).astype("float32"), s) for s in shapes
-    )
+    return tuple(_map_shapes(lambda s: rng.normal(size=s).astype("float32"), s) for s in shapes)
 
 
 def _check_shapes(actual, expected, what):
@@ -187,8 +184,7 @@ def run_serialization_test(instance, custom_objects=None):
     for how, clone in clones.items():
         if type(clone) is not cls:
             raise AssertionError(
-                f"Expected {how} to return a {cls.__name__}. "
-                f"Received: {type(clone).__name__}"
+                f"Expected {how} to return a {cls.__name__}. Received: {type(clone).__name__}"
             )
         again = _normalize_config(clone.get_config(), f"config after {how}")
         if again != normalized:

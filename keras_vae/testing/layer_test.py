@@ -16,8 +16,8 @@ from keras_vae.testing.checks import _check_keras_file_round_trip
 from keras_vae.testing.checks import _check_shapes
 from keras_vae.testing.checks import _first_leaf
 from keras_vae.testing.checks import _flatten_shapes
-from keras_vae.testing.checks import _make_inputs
 from keras_vae.testing.checks import _is_shape
+from keras_vae.testing.checks import _make_inputs
 from keras_vae.testing.checks import _numpy
 from keras_vae.testing.checks import _shapes_of
 from keras_vae.testing.checks import run_serialization_test
@@ -108,17 +108,12 @@ def _build_functional(layer_cls, init_kwargs, inputs, call_kwargs, eager_shapes)
     computed = _flatten_shapes(
         layer.compute_output_shape(*[_shapes_of(t) for t in symbolic_inputs])
     )
-    _check_shapes(
-        symbolic_shapes, computed, "the symbolic call vs compute_output_shape"
-    )
+    _check_shapes(symbolic_shapes, computed, "the symbolic call vs compute_output_shape")
     for i, (sym, eager) in enumerate(zip(symbolic_shapes, eager_shapes)):
-        compatible = len(sym) == len(eager) and all(
-            s is None or s == e for s, e in zip(sym, eager)
-        )
+        compatible = len(sym) == len(eager) and all(s is None or s == e for s, e in zip(sym, eager))
         if not compatible:
             raise AssertionError(
-                f"Output {i}: symbolic shape {sym} is incompatible with the "
-                f"eager shape {eager}."
+                f"Output {i}: symbolic shape {sym} is incompatible with the eager shape {eager}."
             )
     batch_axes = [s.index(None) if None in s else None for s in symbolic_shapes]
     model_inputs = _model_inputs(symbolic_inputs)
@@ -178,9 +173,7 @@ def _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights
         if not np.all(np.isfinite(new)):
             raise AssertionError(f"Weight {w.path} is not finite after fit.")
         if ok and np.array_equal(new, old):
-            raise AssertionError(
-                f"Weight {w.path} has a gradient but did not change in fit."
-            )
+            raise AssertionError(f"Weight {w.path} has a gradient but did not change in fit.")
 
 
 def run_layer_test(

@@ -94,9 +94,7 @@ def linear_gaussian_vae(
             f"Received: data_dim={data_dim}, latent_dim={latent_dim}"
         )
     if not (isinstance(scale, (int, float)) and scale > 0):
-        raise ValueError(
-            f"Expected `scale` to be a positive float. Received: scale={scale!r}"
-        )
+        raise ValueError(f"Expected `scale` to be a positive float. Received: scale={scale!r}")
     if posterior not in POSTERIORS:
         raise ValueError(
             f"Expected `posterior` to be one of {list(POSTERIORS)}. "
@@ -230,9 +228,7 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     model.build((None, data_dim))
 
     _set_gaussian_head(model.q_z2_head, k2, np.atleast_1d(bias2), np.log([var2]))
-    _set_gaussian_head(
-        model.q_z1_head, np.concatenate([k1_x, k1_z2]), bias1, np.log(var1)
-    )
+    _set_gaussian_head(model.q_z1_head, np.concatenate([k1_x, k1_z2]), bias1, np.log(var1))
     _set_gaussian_head(model.p_z1_head, big_a.T, a, np.log(v))
     decoder.kernel.assign(np.concatenate([big_b.T, big_c.T]).astype("float32"))
     decoder.bias.assign(b.astype("float32"))
@@ -307,9 +303,7 @@ def linear_gaussian_hvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posteri
     mean_d = d0 + mu2[:, None] * slope
     second_moment = mean_d**2 + slope**2 * var2
     ratio = prm["var1"] / prm["v"]
-    kl_z1 = 0.5 * np.sum(
-        ratio + second_moment / prm["v"] - 1.0 - np.log(ratio), axis=-1
-    )
+    kl_z1 = 0.5 * np.sum(ratio + second_moment / prm["v"] - 1.0 - np.log(ratio), axis=-1)
     return kl_z1, kl_z2
 
 
@@ -390,6 +384,7 @@ def linear_gaussian_lvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
             f"Expected `posterior` to be one of {list(POSTERIORS)}. "
             f"Received: posterior={posterior!r}"
         )
+
     class LinearDecoderLadderVAE(LadderVAE):
         """A LadderVAE whose decoder is one linear layer."""
 
@@ -420,9 +415,7 @@ def linear_gaussian_lvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     dense = model.decoder.layers[-1]
     dense.kernel.assign(prm["big_b"].T.astype("float32"))
     dense.bias.assign(prm["b"].astype("float32"))
-    _set_gaussian_head(
-        model.bottom_up_heads[0], prm["k1"], prm["bias1"], np.log(prm["var_hat1"])
-    )
+    _set_gaussian_head(model.bottom_up_heads[0], prm["k1"], prm["bias1"], np.log(prm["var_hat1"]))
     _set_gaussian_head(
         model.bottom_up_heads[1], prm["k2"], np.atleast_1d(prm["bias2"]),
         np.log([prm["var2"]]),

@@ -43,9 +43,7 @@ def run_model_test(
     """
     x = _make_inputs(input_data, None, seed)
     if len(x) != 1:
-        raise ValueError(
-            f"Expected one input array for a model. Received: {len(x)} arrays"
-        )
+        raise ValueError(f"Expected one input array for a model. Received: {len(x)} arrays")
     x = x[0]
     model = model_cls(**dict(init_kwargs or {}))
     model(x)

@@ -24,9 +24,7 @@ def run_script(script, *args, cwd=None, timeout=600):
         The child's standard output.
     """
     command = [sys.executable, str(script), *map(str, args)]
-    return run_command(
-        command, Path(script).name, cwd=cwd, env=script_env(), timeout=timeout
-    )
+    return run_command(command, Path(script).name, cwd=cwd, env=script_env(), timeout=timeout)
 
 
 def script_env():
@@ -35,9 +33,7 @@ def script_env():
     `PYTHONPATH` starting with `IMPORT_ROOT` (so the child imports the same
     keras_vae), `TF_CPP_MIN_LOG_LEVEL=2`, `MPLBACKEND=Agg` and no GPU.
     """
-    path = os.pathsep.join(
-        p for p in (str(IMPORT_ROOT), os.environ.get("PYTHONPATH")) if p
-    )
+    path = os.pathsep.join(p for p in (str(IMPORT_ROOT), os.environ.get("PYTHONPATH")) if p)
     return dict(
         os.environ,
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -69,7 +65,5 @@ def run_check_script(script, timeout=600):
     stdout = run_script(script, timeout=timeout)
     lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
     if not lines:
-        raise AssertionError(
-            f"{Path(script).name} printed no RESULT line:\n{stdout[-3000:]}"
-        )
+        raise AssertionError(f"{Path(script).name} printed no RESULT line:\n{stdout[-3000:]}")
     return json.loads(lines[-1][len("RESULT ") :])

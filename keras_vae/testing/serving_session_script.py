@@ -41,9 +41,7 @@ def _run_call(sess, signature, call):
 def _run_export(entry):
     signatures = None
     with tf.compat.v1.Session(graph=tf.Graph()) as sess:
-        meta_graph = tf.compat.v1.saved_model.loader.load(
-            sess, ["serve"], entry["export_dir"]
-        )
+        meta_graph = tf.compat.v1.saved_model.loader.load(sess, ["serve"], entry["export_dir"])
         signatures = sorted(meta_graph.signature_def)
         for call in entry["calls"]:
             stem = os.path.join(entry["out_dir"], call["id"])

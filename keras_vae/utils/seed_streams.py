@@ -53,7 +53,7 @@ def stream_seed(seed, name):
         return None
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"Expected `seed` to be None or an int. Received: seed={seed!r}")
-    digest = hashlib.sha256(f"keras_vae/{seed}/{name}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"keras_vae/{seed}/{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") % _MODULUS
 
 

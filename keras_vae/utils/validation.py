@@ -8,9 +8,7 @@ import numpy as np
 def check_positive_int(value, name):
     """Return `value` as an int, or raise if it is not a positive integer."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(
-            f"Expected `{name}` to be a positive integer. Received: {name}={value!r}"
-        )
+        raise ValueError(f"Expected `{name}` to be a positive integer. Received: {name}={value!r}")
     return int(value)
 
 
@@ -19,8 +17,7 @@ def check_shape(shape, name):
     sequence of positive integers."""
     valid = isinstance(shape, (list, tuple)) and len(shape) > 0
     valid = valid and all(
-        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
-        for d in shape
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape
     )
     if not valid:
         raise ValueError(
@@ -63,9 +60,7 @@ def check_non_negative_float(value, name):
 def check_positive_float(value, name):
     """Return `value` as a float, or raise unless it is a finite number > 0."""
     if not (_is_finite_number(value) and value > 0):
-        raise ValueError(
-            f"Expected `{name}` to be a positive float. Received: {name}={value!r}"
-        )
+        raise ValueError(f"Expected `{name}` to be a positive float. Received: {name}={value!r}")
     return float(value)
 
 
@@ -95,8 +90,7 @@ def check_one_of(value, name, allowed):
     """Raise unless `value` is one of `allowed`."""
     if value not in allowed:
         raise ValueError(
-            f"Expected `{name}` to be one of {sorted(allowed)}. "
-            f"Received: {name}={value!r}"
+            f"Expected `{name}` to be one of {sorted(allowed)}. Received: {name}={value!r}"
         )
     return value
 
@@ -153,7 +147,9 @@ def check_no_sample_weight(sample_weight, class_weight=None):
     for name, value in (("sample_weight", sample_weight), ("class_weight", class_weight)):
         if value is not None:
             shape = getattr(value, "shape", None)
-            received = f"{name} of shape {tuple(shape)}" if shape is not None else f"{name}={value!r}"
+            received = (
+                f"{name} of shape {tuple(shape)}" if shape is not None else f"{name}={value!r}"
+            )
             raise ValueError(
                 f"Expected no `{name}`: keras_vae models train on an unweighted "
                 "mean of their objective over the batch, with or without `y`. "

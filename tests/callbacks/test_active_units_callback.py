@@ -61,11 +61,8 @@ class ActiveUnitsTest(testing.TestCase):
         z = rng.normal(size=(1000, 4)).astype("float32")
         x = (np.asarray(model.decode(z)) + 0.5 * rng.normal(size=(1000, 6))).astype("float32")
         model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=True)
-        logs = model.fit(
-            x, epochs=2, batch_size=100, verbose=0, callbacks=[ActiveUnits(x)]
-        ).history
+        logs = model.fit(x, epochs=2, batch_size=100, verbose=0, callbacks=[ActiveUnits(x)]).history
         self.assertEqual(logs["active_units"], [2, 2])
-
 
 
 @pytest.mark.parametrize(

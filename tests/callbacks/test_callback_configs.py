@@ -105,17 +105,11 @@ def _vae():
 def test_a_restored_callback_without_data_fails_before_training(name):
     cls, kwargs = CALLBACKS[name]
     restored = keras.saving.deserialize_keras_object(
-        json.loads(
-            json.dumps(keras.saving.serialize_keras_object(cls(_data(4), **kwargs)))
-        )
+        json.loads(json.dumps(keras.saving.serialize_keras_object(cls(_data(4), **kwargs))))
     )
     epochs = []
-    watch = keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda e, logs: epochs.append(e)
-    )
-    with pytest.raises(
-        ValueError, match=rf"examples {name} measures on.*{name}\(x, \*\*config\)"
-    ):
+    watch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: epochs.append(e))
+    with pytest.raises(ValueError, match=rf"examples {name} measures on.*{name}\(x, \*\*config\)"):
         _vae().fit(_data(8), epochs=1, verbose=0, callbacks=[watch, restored])
     assert epochs == []
 

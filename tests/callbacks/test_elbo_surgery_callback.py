@@ -21,15 +21,11 @@ class ELBOSurgeryCallbackTest(testing.TestCase):
         model = keras_vae.models.VAE(latent_dim=3, hidden_units=(8,), seed=0)
         model.compile(optimizer="adam", jit_compile=True)
         callback = ELBOSurgery(x[:30], every=3, num_samples=2, seed=5)
-        logs = model.fit(
-            x, epochs=3, batch_size=16, verbose=0, callbacks=[callback]
-        ).history
+        logs = model.fit(x, epochs=3, batch_size=16, verbose=0, callbacks=[callback]).history
         # Epochs 1 (the first of the call) and 3; nothing after epoch 2.
         for key in KEYS:
             self.assertEqual(len(logs[key]), 2, key)
-        want = keras_vae.diagnostics.elbo_surgery(
-            model, x[:30], num_samples=2, seed=5
-        )
+        want = keras_vae.diagnostics.elbo_surgery(model, x[:30], num_samples=2, seed=5)
         for key in KEYS:
             self.assertAllClose(logs[key][-1], getattr(want, key), rtol=1e-6)
         self.assertAllClose(
@@ -48,7 +44,6 @@ class ELBOSurgeryCallbackTest(testing.TestCase):
         want = {f"{k}_{i}" for k in KEYS for i in (1, 2)}
         self.assertTrue(want <= set(logs), set(logs))
         self.assertFalse(set(KEYS) & set(logs))
-
 
 
 @pytest.mark.parametrize(

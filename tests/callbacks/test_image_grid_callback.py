@@ -92,7 +92,6 @@ class ImageGridTest(testing.TestCase):
         self.assertEqual(_png(os.path.join(out, "samples_epoch_0001.png")).shape, (11, 14, 1))
 
 
-
 @pytest.mark.parametrize(
     "kwargs, message",
     [

@@ -61,21 +61,15 @@ class _Interrupt(keras.callbacks.Callback):
 class KLWarmUpTest(testing.TestCase):
     def test_value_schedule(self):
         warm_up = keras_vae.callbacks.KLWarmUp(4)
-        self.assertEqual(
-            [warm_up.value(e) for e in range(6)], [0, 0.25, 0.5, 0.75, 1, 1]
-        )
+        self.assertEqual([warm_up.value(e) for e in range(6)], [0, 0.25, 0.5, 0.75, 1, 1])
         shifted = keras_vae.callbacks.KLWarmUp(2, max_value=0.5, start_epoch=3)
-        self.assertEqual(
-            [shifted.value(e) for e in range(7)], [0, 0, 0, 0, 0.25, 0.5, 0.5]
-        )
+        self.assertEqual([shifted.value(e) for e in range(7)], [0, 0, 0, 0, 0.25, 0.5, 0.5])
 
     def test_ramp_during_fit_then_save_load_then_resume(self):
         x = _data()
         model, record = _vae(), _RecordBeta()
         warm_up = keras_vae.callbacks.KLWarmUp(RAMP_EPOCHS)
-        history = model.fit(
-            x, epochs=3, batch_size=32, callbacks=[warm_up, record], verbose=0
-        )
+        history = model.fit(x, epochs=3, batch_size=32, callbacks=[warm_up, record], verbose=0)
         # The beta metric is read inside the compiled step: a beta frozen into
         # the XLA program would report the same value every epoch.
         self.assertAllClose(history.history["beta"], [0.0, 0.25, 0.5])
@@ -97,13 +91,15 @@ class KLWarmUpTest(testing.TestCase):
 
         # A later fit with initial_epoch continues the ramp to max_value.
         history = model.fit(
-            x, initial_epoch=3, epochs=6, batch_size=32,
-            callbacks=[warm_up, record], verbose=0,
+            x,
+            initial_epoch=3,
+            epochs=6,
+            batch_size=32,
+            callbacks=[warm_up, record],
+            verbose=0,
         )
         self.assertAllClose(history.history["beta"], [0.75, 1.0, 1.0])
-        self.assertEqual(
-            [record.values[e] for e in range(6)], [0, 0.25, 0.5, 0.75, 1, 1]
-        )
+        self.assertEqual([record.values[e] for e in range(6)], [0, 0.25, 0.5, 0.75, 1, 1])
 
     def test_backup_and_restore_resumes_the_ramp(self):
         x = _data()
@@ -120,8 +116,11 @@ class KLWarmUpTest(testing.TestCase):
         first = _RecordBeta()
         with pytest.raises(RuntimeError, match="interrupted at epoch 3"):
             model.fit(
-                x, epochs=6, batch_size=32,
-                callbacks=callbacks(first, _Interrupt(3)), verbose=0,
+                x,
+                epochs=6,
+                batch_size=32,
+                callbacks=callbacks(first, _Interrupt(3)),
+                verbose=0,
             )
         self.assertEqual(first.values, {0: 0.0, 1: 0.25, 2: 0.5})
         self.assertTrue(os.path.exists(backup_dir))
@@ -134,9 +133,7 @@ class KLWarmUpTest(testing.TestCase):
             w.assign(w.numpy() + 1.0)
 
         second = _RecordBeta()
-        history = model.fit(
-            x, epochs=6, batch_size=32, callbacks=callbacks(second), verbose=0
-        )
+        history = model.fit(x, epochs=6, batch_size=32, callbacks=callbacks(second), verbose=0)
         # BackupAndRestore (first in the list) restored the end of epoch 2.
         beta, restored = second.at_train_begin
         self.assertAllClose(beta, 0.5)
@@ -153,16 +150,17 @@ class KLWarmUpTest(testing.TestCase):
         warm_up = keras_vae.callbacks.KLWarmUp(5, max_value=0.5, start_epoch=2)
         clone = keras_vae.callbacks.KLWarmUp(**warm_up.get_config())
         self.assertEqual(clone.get_config(), warm_up.get_config())
-        self.assertEqual(
-            [clone.value(e) for e in range(8)], [warm_up.value(e) for e in range(8)]
-        )
+        self.assertEqual([clone.value(e) for e in range(8)], [warm_up.value(e) for e in range(8)])
 
     def test_model_without_beta_raises(self):
         model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
         model.compile(optimizer="sgd", loss="mse")
         with pytest.raises(ValueError, match="needs a model with a `beta` variable"):
             model.fit(
-                np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0,
+                np.zeros((4, 2)),
+                np.zeros((4, 1)),
+                epochs=1,
+                verbose=0,
                 callbacks=[keras_vae.callbacks.KLWarmUp(2)],
             )
 

@@ -19,9 +19,7 @@ class LogLikelihoodCallbackTest(testing.TestCase):
         model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=0)
         model.compile(optimizer="adam", jit_compile=True)
         callback = LogLikelihood(x, every=2, num_importance_samples=500, max_examples=10)
-        logs = model.fit(
-            x, epochs=4, batch_size=16, verbose=0, callbacks=[callback]
-        ).history
+        logs = model.fit(x, epochs=4, batch_size=16, verbose=0, callbacks=[callback]).history
         self.assertEqual(len(logs["val_log_likelihood"]), 3)  # epochs 1, 2, 4
         want = keras_vae.diagnostics.log_likelihood(
             model, x, num_importance_samples=500, max_examples=10
@@ -35,12 +33,9 @@ class LogLikelihoodCallbackTest(testing.TestCase):
         model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=0)
         model.compile(optimizer="adam", jit_compile=True)
         callback = LogLikelihood(_data(8), num_importance_samples=3, name="train_ll")
-        logs = model.fit(
-            _data(), epochs=1, batch_size=20, verbose=0, callbacks=[callback]
-        ).history
+        logs = model.fit(_data(), epochs=1, batch_size=20, verbose=0, callbacks=[callback]).history
         self.assertIn("train_ll", logs)
         self.assertNotIn("val_log_likelihood", logs)
-
 
 
 @pytest.mark.parametrize(

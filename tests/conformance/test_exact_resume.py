@@ -55,9 +55,7 @@ def _cases():
     name = "keras_vae.models.VAE"
     case_id = f"{name}[0]{XLA_SUFFIX}"
     cases.append(
-        pytest.param(
-            name, conformance.specs(name)[0], case_id, id=case_id, marks=pytest.mark.large
-        )
+        pytest.param(name, conformance.specs(name)[0], case_id, id=case_id, marks=pytest.mark.large)
     )
     return cases
 
@@ -85,9 +83,7 @@ def _new_model(name, spec, case_id, global_seed):
     cls = conformance.resolve(name)
     model = cls(**_kwargs(case_id, spec, cls))
     xla = case_id.endswith(XLA_SUFFIX)
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.01), jit_compile=xla, run_eagerly=not xla
-    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), jit_compile=xla, run_eagerly=not xla)
     return model
 
 
@@ -148,9 +144,7 @@ def test_interrupted_fit_resumes_bit_identical(name, spec, case_id, tmp_path):
         for key in expected
         if not np.array_equal(actual[key], expected[key])
     ]
-    assert not different, f"{case_id} resumed differs from uninterrupted:\n" + "\n".join(
-        different
-    )
+    assert not different, f"{case_id} resumed differs from uninterrupted:\n" + "\n".join(different)
 
 
 def test_the_vqvae_case_restarts_dead_codes():

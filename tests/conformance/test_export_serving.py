@@ -121,8 +121,10 @@ def _bad_requests(model, signatures, x):
     bad = [
         (Call("bad_flat", x_signature, {"x": flat}, raw=True), expected_shape),
         (Call("bad_folded", x_signature, {"x": folded}, raw=True), expected_shape),
-        (Call("bad_nan", x_signature, {"x": np.where(x > 0, np.nan, x)}, raw=True),
-         "Expected `x` to be finite"),
+        (
+            Call("bad_nan", x_signature, {"x": np.where(x > 0, np.nan, x)}, raw=True),
+            "Expected `x` to be finite",
+        ),
         # The Python client checks the fed shape itself: a clear ValueError.
         (Call("bad_flat_client", x_signature, {"x": flat}), "Cannot feed value of shape"),
     ]
@@ -135,33 +137,50 @@ def _bad_requests(model, signatures, x):
         bad.append((Call("bad_support", target, inputs, raw=True), "Expected `x` in [0, 1]"))
     if "sample" in signatures:
         bad.append(
-            (Call("bad_sample_count", "sample", {"num_samples": np.int32(0)}, raw=True),
-             "Expected `num_samples` to be a positive integer")
+            (
+                Call("bad_sample_count", "sample", {"num_samples": np.int32(0)}, raw=True),
+                "Expected `num_samples` to be a positive integer",
+            )
         )
     if "log_likelihood" in signatures:
         bad.append(
-            (Call("bad_ll_count", "log_likelihood",
-                  {"x": x, "num_samples": np.int32(-3)}, raw=True),
-             "Expected `num_samples` to be a positive integer")
+            (
+                Call(
+                    "bad_ll_count",
+                    "log_likelihood",
+                    {"x": x, "num_samples": np.int32(-3)},
+                    raw=True,
+                ),
+                "Expected `num_samples` to be a positive integer",
+            )
         )
     if "decode" in signatures:
         inputs = _deterministic_inputs(model, "decode", x)
         first = next(iter(inputs))
         dim = inputs[first].shape[-1]
         wide = dict(inputs, **{first: np.zeros((BATCH, dim + 1), "float32")})
-        bad.append((Call("bad_latent_shape", "decode", wide, raw=True),
-                    f"Expected `{first}` of shape (batch, {dim})"))
+        bad.append(
+            (
+                Call("bad_latent_shape", "decode", wide, raw=True),
+                f"Expected `{first}` of shape (batch, {dim})",
+            )
+        )
         nan = dict(inputs, **{first: np.full((BATCH, dim), np.nan, "float32")})
-        bad.append((Call("bad_latent_nan", "decode", nan, raw=True),
-                    f"Expected `{first}` to be finite"))
+        bad.append(
+            (Call("bad_latent_nan", "decode", nan, raw=True), f"Expected `{first}` to be finite")
+        )
     if "decode_codes" in signatures:
         code_shape = tuple(specs["decode_codes"][1][0][1][1:])
         k = model.num_embeddings
         for label, value in (("neg", -1), ("big", k)):
             indices = np.zeros((BATCH,) + code_shape, "int32")
             indices[0].flat[0] = value
-            bad.append((Call(f"bad_codes_{label}", "decode_codes", {"indices": indices},
-                             raw=True), f"Expected `indices` in [0, {k})"))
+            bad.append(
+                (
+                    Call(f"bad_codes_{label}", "decode_codes", {"indices": indices}, raw=True),
+                    f"Expected `indices` in [0, {k})",
+                )
+            )
     return bad
 
 
@@ -202,9 +221,7 @@ def served(request, tmp_path_factory):
                     continue
                 inputs = _deterministic_inputs(model, signature, x)
                 expected = _expected_deterministic(model, signature, inputs)
-                case["deterministic"][signature] = {
-                    k: np.asarray(v) for k, v in expected.items()
-                }
+                case["deterministic"][signature] = {k: np.asarray(v) for k, v in expected.items()}
                 calls.append(Call(signature, signature, inputs))
             if "log_likelihood" in signatures:
                 S = LOG_LIKELIHOOD_SAMPLES
@@ -214,8 +231,7 @@ def served(request, tmp_path_factory):
                 # Standard error of log mean w (delta method), per example.
                 case["log_likelihood_se"] = w.std(axis=0) / (w.mean(axis=0) * np.sqrt(S))
                 calls.append(
-                    Call("log_likelihood", "log_likelihood",
-                         {"x": x, "num_samples": np.int32(S)})
+                    Call("log_likelihood", "log_likelihood", {"x": x, "num_samples": np.int32(S)})
                 )
             case["bad"] = _bad_requests(model, signatures, x)
             calls += [call for call, _ in case["bad"]]

@@ -71,9 +71,7 @@ def test_no_two_generators_share_a_key(name, spec):
     # A key is (stream seed, counter); streams with distinct first words never
     # meet, whatever their counters.
     firsts = [int(s[0]) for s in states]
-    assert len(set(firsts)) == len(firsts), (
-        f"{name}: generators share a stream seed: {firsts}"
-    )
+    assert len(set(firsts)) == len(firsts), f"{name}: generators share a stream seed: {firsts}"
 
 
 @pytest.mark.parametrize("name, spec", _cases())
@@ -90,8 +88,10 @@ def test_same_seed_same_streams_and_weights(name, spec):
     assert len(weights_a) == len(weights_b)
     for i, (wa, wb) in enumerate(zip(weights_a, weights_b)):
         np.testing.assert_array_equal(
-            wa, wb, err_msg=f"{name}: initial weight {i} differs between two "
-            "constructions with the same seed"
+            wa,
+            wb,
+            err_msg=f"{name}: initial weight {i} differs between two "
+            "constructions with the same seed",
         )
 
 

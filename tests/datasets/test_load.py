@@ -79,9 +79,7 @@ def test_flatten():
     flat = as_array(ds)
     image = datasets.load("digits", "test", binarization=None, as_numpy=True)
     np.testing.assert_array_equal(flat, image.reshape(300, 64))
-    flat_np = datasets.load(
-        "digits", "test", binarization=None, as_numpy=True, flatten=True
-    )
+    flat_np = datasets.load("digits", "test", binarization=None, as_numpy=True, flatten=True)
     assert flat_np.shape == (300, 64)
 
 
@@ -132,9 +130,7 @@ def test_static_binarization_is_deterministic_binary_and_seeded_777():
 
 def test_dynamic_binarization_differs_per_epoch_and_matches_intensities():
     intensities = datasets.load("digits", "train", binarization=None, as_numpy=True)
-    ds = datasets.load(
-        "digits", "train", binarization="dynamic", shuffle=False, batch_size=1297
-    )
+    ds = datasets.load("digits", "train", binarization="dynamic", shuffle=False, batch_size=1297)
     first, second = as_array(ds), as_array(ds)
     assert set(np.unique(first).tolist()) == {0.0, 1.0}
     assert not np.array_equal(first, second)
@@ -297,9 +293,7 @@ needs_real_data = testing.requires_tfds("mnist", "binarized_mnist")
 def test_mnist_splits():
     import tensorflow_datasets as tfds
 
-    kwargs = dict(
-        data_dir=REAL_DATA_DIR, download=False, binarization=None, as_numpy=True
-    )
+    kwargs = dict(data_dir=REAL_DATA_DIR, download=False, binarization=None, as_numpy=True)
     train = datasets.load("mnist", "train", **kwargs)
     valid = datasets.load("mnist", "valid", **kwargs)
     test = datasets.load("mnist", "test", **kwargs)
@@ -333,9 +327,7 @@ def test_mnist_splits():
         flatten=True,
     )
     assert static.shape == (10000, 784)
-    expected = np.random.RandomState(777).uniform(size=valid.shape) < (
-        np.rint(valid * 255) / 255.0
-    )
+    expected = np.random.RandomState(777).uniform(size=valid.shape) < (np.rint(valid * 255) / 255.0)
     np.testing.assert_array_equal(static, expected.reshape(10000, 784))
     # default train stream: dynamically binarized batches
     batch = next(

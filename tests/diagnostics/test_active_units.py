@@ -48,9 +48,7 @@ def test_variances_match_numpy(setup):
     model, x = setup
     means = np.asarray(model.encode(x)[0], "float64")
     result = diagnostics.active_units(model, x, batch_size=64)
-    np.testing.assert_allclose(
-        result.variances, np.var(means, axis=0), rtol=1e-6, atol=1e-12
-    )
+    np.testing.assert_allclose(result.variances, np.var(means, axis=0), rtol=1e-6, atol=1e-12)
 
 
 def test_same_result_for_any_batch_size_and_data_form(setup):

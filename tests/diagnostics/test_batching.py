@@ -29,9 +29,7 @@ def _sources(x):
 
 
 @pytest.mark.parametrize("source", sorted(_sources(_x())))
-@pytest.mark.parametrize(
-    "batch_size, max_examples", [(7, None), (1, 3), (50, None), (4, 9)]
-)
+@pytest.mark.parametrize("batch_size, max_examples", [(7, None), (1, 3), (50, None), (4, 9)])
 def test_batches_are_the_examples_in_order(source, batch_size, max_examples):
     x = _x()
     batches = list(host_batches(_sources(x)[source], batch_size, 2, max_examples))

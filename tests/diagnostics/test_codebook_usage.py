@@ -30,9 +30,7 @@ class CodebookUsageTest(testing.TestCase):
     def test_quantizer_over_a_dataset_matches_numpy(self):
         rng = np.random.default_rng(0)
         codebook = rng.normal(size=(10, 3)).astype("float32")
-        layer = VectorQuantizer(
-            10, 3, embeddings_initializer=keras.initializers.Constant(codebook)
-        )
+        layer = VectorQuantizer(10, 3, embeddings_initializer=keras.initializers.Constant(codebook))
         data = rng.normal(size=(50, 2, 2, 3)).astype("float32")
         result = codebook_usage(layer, data, batch_size=7)
         self.assertIsInstance(result, CodebookUsageResult)

@@ -21,9 +21,7 @@ def _images(n=50, seed=0):
 
 
 def _vae(prior=None, latent_dim=3):
-    model = keras_vae.models.VAE(
-        latent_dim=latent_dim, hidden_units=(8,), prior=prior, seed=0
-    )
+    model = keras_vae.models.VAE(latent_dim=latent_dim, hidden_units=(8,), prior=prior, seed=0)
     model.build((None, 4, 4, 1))
     return model
 
@@ -77,9 +75,7 @@ class ELBOSurgeryTest(testing.TestCase):
         model = _vae()
         got = elbo_surgery(model, x, num_samples=3, seed=7)
         loc, scale = (keras.ops.convert_to_numpy(t) for t in model.encode(x))
-        want = _oracle(
-            loc, scale, lambda z: stats.norm.logpdf(z).sum(-1), num_samples=3, seed=7
-        )
+        want = _oracle(loc, scale, lambda z: stats.norm.logpdf(z).sum(-1), num_samples=3, seed=7)
         # log p(z) comes from the prior layer in float32; the rest is float64.
         self.assertAllClose(
             got.mutual_information, want["mutual_information"], rtol=1e-9, atol=1e-9
@@ -93,9 +89,7 @@ class ELBOSurgeryTest(testing.TestCase):
         self.assertAllClose(got.log_n, math.log(50))
         self.assertFalse(got.conditional_prior)
         # The closed form is the same quantity without sampling noise.
-        closed = np.mean(
-            np.sum(0.5 * (loc**2 + scale**2 - 1) - np.log(scale), axis=-1)
-        )
+        closed = np.mean(np.sum(0.5 * (loc**2 + scale**2 - 1) - np.log(scale), axis=-1))
         self.assertAllClose(got.avg_kl_analytic, closed, rtol=1e-5)
         self.assertLess(abs(got.avg_kl - closed), 5 * got.avg_kl_stderr)
 
@@ -149,9 +143,7 @@ class ELBOSurgeryTest(testing.TestCase):
     def test_identical_posteriors_have_no_information(self):
         loc, scale = np.array([0.5, -1.0]), np.array([0.7, 1.3])
         data = np.tile(np.concatenate([loc, scale]), (50, 1)).astype("float32")
-        got = elbo_surgery(
-            GivenPosteriors(_standard_normal(2)), data, num_samples=200, seed=0
-        )
+        got = elbo_surgery(GivenPosteriors(_standard_normal(2)), data, num_samples=200, seed=0)
         # q̄ = q_n exactly: MI = 0, marginal KL = KL(N(loc, scale) || N(0, I)).
         kl = np.sum(0.5 * (loc**2 + scale**2 - 1) - np.log(scale))
         self.assertAllClose(got.mutual_information, 0.0, atol=1e-9)
@@ -186,9 +178,7 @@ class ELBOSurgeryTest(testing.TestCase):
                 self.assertIsNotNone(layer.avg_kl_analytic)
             # The top layer's closed-form KL is that of q(z2 | x) to N(0, I).
             loc, scale = (keras.ops.convert_to_numpy(t) for t in model.encode(x)[-1])
-            closed = np.mean(
-                np.sum(0.5 * (loc**2 + scale**2 - 1) - np.log(scale), axis=-1)
-            )
+            closed = np.mean(np.sum(0.5 * (loc**2 + scale**2 - 1) - np.log(scale), axis=-1))
             self.assertAllClose(got[1].avg_kl_analytic, closed, rtol=1e-5, msg=name)
 
 

@@ -45,9 +45,7 @@ def exact():
 
 @pytest.fixture(scope="module")
 def perturbed():
-    model, exact_log_px = linear_gaussian_vae(
-        LATENT, DATA, SCALE, seed=3, posterior="perturbed"
-    )
+    model, exact_log_px = linear_gaussian_vae(LATENT, DATA, SCALE, seed=3, posterior="perturbed")
     x = sample_data(model, 60, seed=10)
     return model, exact_log_px, x, scipy_log_px(model, x)
 
@@ -140,9 +138,7 @@ def test_same_result_for_any_batch_size_and_data_form(exact):
         "drop_remainder": (tf.data.Dataset.from_tensor_slices(x).batch(20, True), 60),
     }
     for name, (data, batch_size) in forms.items():
-        result = diagnostics.log_likelihood(
-            model, data, batch_size=batch_size, **kwargs
-        )
+        result = diagnostics.log_likelihood(model, data, batch_size=batch_size, **kwargs)
         np.testing.assert_allclose(
             result.log_likelihood, reference.log_likelihood, atol=1e-5, err_msg=name
         )

@@ -22,9 +22,7 @@ def test_tile_places_images_row_by_row_with_padding():
     assert np.all(grid[3:5, 3:5] == -1.0)
     # A nested (rows, cols, H, W) grid keeps its own column count.
     nested = example_utils.tile(images[:2].reshape(1, 2, 2, 2), cols=7, pad=0)
-    np.testing.assert_array_equal(
-        nested, np.hstack([images[0, ..., 0], images[1, ..., 0]])
-    )
+    np.testing.assert_array_equal(nested, np.hstack([images[0, ..., 0], images[1, ..., 0]]))
 
 
 def test_save_grid_writes_a_png(tmp_path):
@@ -58,9 +56,7 @@ def test_fit_phase_trains_once_then_loads(tmp_path, capsys):
         again, x, "phase", backup, history=history, y=y, epochs=2, batch_size=8
     )
     assert seconds == 0.0
-    assert (
-        f"phase 'phase' already finished: loading {finished}" in capsys.readouterr().out
-    )
+    assert f"phase 'phase' already finished: loading {finished}" in capsys.readouterr().out
     for a, b in zip(model.get_weights(), again.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert len(history.read_text().splitlines()) == 3  # nothing trained

@@ -55,12 +55,9 @@ def finish(name, process, cwd):
         process.wait()
     stdout = (cwd / f"{name}.stdout").read_text()
     stderr = (cwd / f"{name}.stderr").read_text()
-    status = (
-        "was killed after 600 s" if timed_out else f"exited with {process.returncode}"
-    )
+    status = "was killed after 600 s" if timed_out else f"exited with {process.returncode}"
     assert process.returncode == 0, (
-        f"examples/{name}/train.py {status}.\n"
-        f"stdout:\n{stdout}\nstderr:\n{stderr[-5000:]}"
+        f"examples/{name}/train.py {status}.\nstdout:\n{stdout}\nstderr:\n{stderr[-5000:]}"
     )
     return stdout
 

@@ -10,7 +10,6 @@ import math
 import re
 from pathlib import Path
 
-
 from keras_vae.testing import prepared_tfds_dir
 from keras_vae.testing import requires_tfds
 from keras_vae.testing import run_script

@@ -30,9 +30,7 @@ def _quickstart():
 def _tags(directory):
     """{tag: [step, ...]} of every event file under `directory`."""
     tags = {}
-    for path in glob.glob(
-        os.path.join(directory, "**", "events.out.tfevents.*"), recursive=True
-    ):
+    for path in glob.glob(os.path.join(directory, "**", "events.out.tfevents.*"), recursive=True):
         for event in tf.compat.v1.train.summary_iterator(path):
             for value in event.summary.value:
                 tags.setdefault(value.tag, []).append(event.step)
@@ -41,9 +39,7 @@ def _tags(directory):
 
 def test_tensorboard_flag_logs_scalars_and_grids(tmp_path):
     quickstart = _quickstart()
-    args = quickstart.parse_args(
-        ["--tensorboard", str(tmp_path / "logs"), "--epochs", "2"]
-    )
+    args = quickstart.parse_args(["--tensorboard", str(tmp_path / "logs"), "--epochs", "2"])
     assert args.tensorboard == str(tmp_path / "logs")
     assert quickstart.parse_args([]).tensorboard is None
 

@@ -123,9 +123,7 @@ def test_hvae_vamp_prior_end_to_end(tmp_path):
     # Trainable pseudo-inputs moved (beta = 1 in epoch 2 gives them gradients).
     assert results["pseudo_inputs_max_abs_change"] > 0
     assert np.load(out / "pseudo_inputs.npy").shape == (10, 28, 28, 1)
-    curve = [
-        json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()
-    ]
+    curve = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
     assert [p["epoch"] for p in curve] == [1, 2]
     for point, row in zip(curve, history):
         assert math.isfinite(point["nll"]) and point["nll"] > 0
@@ -138,9 +136,7 @@ def test_hvae_vamp_prior_end_to_end(tmp_path):
 def test_vae_vamp_prior_data_keeps_its_training_images(tmp_path):
     import keras_vae
 
-    stdout, results, out = run_example(
-        tmp_path, "--model", "vae", "--prior", "vamp_data"
-    )
+    stdout, results, out = run_example(tmp_path, "--model", "vae", "--prior", "vamp_data")
     check_common(stdout, results, out, "vae", "vamp_data")
     assert set(results["active_units"]) == {"z"}
     assert not (out / "curve.jsonl").exists()  # --curve-every defaults to 0
@@ -166,9 +162,7 @@ class _StubModel:
 
 
 def test_early_stopping_resumes_from_history(tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        "vamp_prior_mnist_train", EXAMPLE / "train.py"
-    )
+    spec = importlib.util.spec_from_file_location("vamp_prior_mnist_train", EXAMPLE / "train.py")
     train = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train)
     history, weights = tmp_path / "history.csv", tmp_path / "best.weights.h5"
@@ -209,7 +203,5 @@ def test_readme_gives_a_command_for_every_row():
         ("hvae", "vamp"),
         ("convhvae", "vamp"),
     ]:
-        command = (
-            f"python examples/vamp_prior_mnist/train.py --model {model} --prior {prior}"
-        )
+        command = f"python examples/vamp_prior_mnist/train.py --model {model} --prior {prior}"
         assert command in readme and command in doc, command

@@ -47,9 +47,7 @@ def test_mnist_compares_three_models(tmp_path):
     assert [r["model"] for r in results] == ["vhp", "vae", "iwae"]
     vhp = results[0]
     assert vhp["kappa_squared"] == pytest.approx(75.0)
-    assert vhp["constraint_ratio"] == pytest.approx(
-        vhp["test_reconstruction_error"] / 75.0
-    )
+    assert vhp["constraint_ratio"] == pytest.approx(vhp["test_reconstruction_error"] / 75.0)
     for name in ("lambda.png", "latent.png", "interpolations.png", "samples.png"):
         assert (out / name).read_bytes()[:8] == PNG, name
     assert "| vhp |" in stdout and "| iwae |" in stdout

@@ -51,9 +51,7 @@ def test_train_report_and_resume(tmp_path):
     assert math.isclose(nll, results["prior_test_bits_per_code"] * 49 * math.log(2))
     assert 0.0 < results["test_bits_per_dim"] < 16.0
     match = re.search(r"test reconstruction MSE: ([0-9.]+);", stdout)
-    assert (
-        match and abs(float(match.group(1)) - results["test_reconstruction_mse"]) < 1e-4
-    )
+    assert match and abs(float(match.group(1)) - results["test_reconstruction_mse"]) < 1e-4
     assert f"prior test NLL: {nll:.2f} nats per code map" in stdout
     for name in ("samples.png", "reconstructions.png"):
         assert (out / name).read_bytes()[:8] == PNG
@@ -65,6 +63,4 @@ def test_train_report_and_resume(tmp_path):
     assert "phase 'prior' already finished" in stdout
     again = json.loads((out / "results.json").read_text())
     assert again["train_seconds_this_call"] == 0.0
-    assert again["test_reconstruction_mse"] == pytest.approx(
-        results["test_reconstruction_mse"]
-    )
+    assert again["test_reconstruction_mse"] == pytest.approx(results["test_reconstruction_mse"])

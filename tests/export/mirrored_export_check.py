@@ -16,9 +16,7 @@ import sys
 import tensorflow as tf
 
 _CPU = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _CPU, [tf.config.LogicalDeviceConfiguration()] * 2
-)
+tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import numpy as np  # noqa: E402
 
@@ -47,10 +45,17 @@ def main(out_dir):
         loc=np.asarray(loc),
         scale=np.asarray(scale),
     )
-    print("RESULT " + json.dumps(
-        {"variable_type": mirrored, "replicas": strategy.num_replicas_in_sync,
-         "outside": outside, "inside": inside}
-    ))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "variable_type": mirrored,
+                "replicas": strategy.num_replicas_in_sync,
+                "outside": outside,
+                "inside": inside,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

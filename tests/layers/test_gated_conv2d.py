@@ -24,8 +24,7 @@ def _conv(x, kernel, strides, padding):
         # TensorFlow puts the odd extra padding row/column after the data.
         x = np.pad(
             x,
-            ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2),
-             (0, 0)),
+            ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)),
         )
     else:
         out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
@@ -58,15 +57,11 @@ class GatedConv2DTest(testing.TestCase):
         self.assertAllClose(y, _oracle(layer, x), rtol=1e-4, atol=1e-5)
 
     def test_same_padding_matches_numpy(self):
-        self._check_against_oracle(
-            (2, 6, 5, 3), (2, 6, 5, 4), filters=4, kernel_size=3
-        )
+        self._check_against_oracle((2, 6, 5, 3), (2, 6, 5, 4), filters=4, kernel_size=3)
 
     def test_strides_2_match_numpy(self):
         # Odd sizes: "same" pads unevenly, and 7 -> ceil(7 / 2) = 4.
-        self._check_against_oracle(
-            (2, 7, 8, 2), (2, 4, 4, 3), filters=3, kernel_size=3, strides=2
-        )
+        self._check_against_oracle((2, 7, 8, 2), (2, 4, 4, 3), filters=3, kernel_size=3, strides=2)
 
     def test_valid_padding_and_rectangular_kernel_match_numpy(self):
         self._check_against_oracle(

@@ -32,9 +32,7 @@ class GatedDenseTest(testing.TestCase):
         self.assertAllClose(y, _oracle(layer, x), rtol=1e-5, atol=1e-6)
 
     def test_output_matches_numpy_with_activation_and_extra_axes(self):
-        layer = keras_vae.layers.GatedDense(
-            3, activation="tanh", bias_initializer="random_normal"
-        )
+        layer = keras_vae.layers.GatedDense(3, activation="tanh", bias_initializer="random_normal")
         x = np.random.RandomState(1).normal(size=(2, 4, 5)).astype("float32")
         y = layer(x)
         self.assertEqual(tuple(y.shape), (2, 4, 3))

@@ -20,9 +20,7 @@ def _oracle(layer, x, min_log_var=-6.0, max_log_var=2.0):
 
 class GaussianParametersTest(testing.TestCase):
     def test_loc_and_scale_match_numpy(self):
-        head = keras_vae.layers.GaussianParameters(
-            3, kernel_initializer="glorot_uniform"
-        )
+        head = keras_vae.layers.GaussianParameters(3, kernel_initializer="glorot_uniform")
         x = np.random.RandomState(0).normal(size=(5, 4)).astype("float32")
         head.build((None, 4))
         head.bias.assign(np.random.RandomState(1).normal(size=(6,)).astype("float32"))

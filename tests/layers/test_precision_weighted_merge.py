@@ -108,9 +108,7 @@ class PrecisionWeightedMergeTest(testing.TestCase):
             ((2, None, 3), (2, None, 3)),
         )
         for s in range(2):
-            self.assertAllClose(
-                loc[s], merge((loc_hat, scale_hat), (loc_p[s], scale_p[s]))[0]
-            )
+            self.assertAllClose(loc[s], merge((loc_hat, scale_hat), (loc_p[s], scale_p[s]))[0])
 
     def test_layer_contract_with_pair_inputs(self):
         self.run_layer_test(

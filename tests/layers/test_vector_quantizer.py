@@ -21,8 +21,7 @@ def _oracle_indices(x, codebook):
 
 def _layer(codebook, cls=VectorQuantizer, **kwargs):
     k, d = codebook.shape
-    layer = cls(k, d, embeddings_initializer=keras.initializers.Constant(codebook),
-                **kwargs)
+    layer = cls(k, d, embeddings_initializer=keras.initializers.Constant(codebook), **kwargs)
     layer.build((None, d))
     return layer
 
@@ -111,14 +110,14 @@ class VectorQuantizerTest(testing.TestCase):
         reference = _layer(codebook)
         np.testing.assert_array_equal(indices, reference.quantize_indices(x_bf16))
         np.testing.assert_array_equal(indices, _oracle_indices(x_bf16, codebook)[0])
-        np.testing.assert_array_equal(
-            quantized, tf.cast(codebook[indices.numpy()], tf.bfloat16)
-        )
+        np.testing.assert_array_equal(quantized, tf.cast(codebook[indices.numpy()], tf.bfloat16))
         # The test can fail: distances computed in bfloat16 disagree.
         e, v = tf.cast(codebook, tf.bfloat16), tf.cast(x_bf16, tf.bfloat16)
         naive = tf.argmin(
-            tf.reduce_sum(v**2, -1, keepdims=True) - 2 * tf.matmul(v, e, transpose_b=True)
-            + tf.reduce_sum(e**2, -1), axis=-1
+            tf.reduce_sum(v**2, -1, keepdims=True)
+            - 2 * tf.matmul(v, e, transpose_b=True)
+            + tf.reduce_sum(e**2, -1),
+            axis=-1,
         )
         self.assertGreater(int(np.sum(naive.numpy() != indices.numpy())), 0)
         self.assertEqual(mixed.losses[0].dtype, tf.float32)
@@ -138,19 +137,20 @@ class VectorQuantizerTest(testing.TestCase):
         eager.build(x.shape)
         compiled.build(x.shape)
         for got, want in zip(step(x), loss_and_grad(eager, x)):
-            self.assertAllClose(tf.convert_to_tensor(got), tf.convert_to_tensor(want),
-                                rtol=1e-5, atol=1e-6)
+            self.assertAllClose(
+                tf.convert_to_tensor(got), tf.convert_to_tensor(want), rtol=1e-5, atol=1e-6
+            )
 
     def test_xla_kmeans_and_restarts(self):
         # XLA's Philox stream differs from the eager kernel's, so compiled
         # draws differ from eager ones: check what the rules guarantee.
         rng = np.random.default_rng(5)
         x = rng.normal(size=(16, 2, 3)).astype("float32")
-        layer = VectorQuantizer(40, 3, kmeans_init=True, restart_dead_codes=True,
-                                dead_code_steps=1, seed=3)
+        layer = VectorQuantizer(
+            40, 3, kmeans_init=True, restart_dead_codes=True, dead_code_steps=1, seed=3
+        )
         layer.build(x.shape)
-        step = tf.function(lambda v: layer(v, training=True, return_indices=True),
-                           jit_compile=True)
+        step = tf.function(lambda v: layer(v, training=True, return_indices=True), jit_compile=True)
         _, first = step(x)
         self.assertEqual(int(layer.kmeans_initialized), 1)
         # 40 codes, 32 vectors: k-means seeds every vector as a centre (and
@@ -168,7 +168,7 @@ class VectorQuantizerTest(testing.TestCase):
     def test_kmeans_init_runs_lloyd_on_the_first_training_batch(self):
         rng = np.random.default_rng(6)
         centres = np.array([[5.0, 0.0], [-5.0, 0.0], [0.0, 5.0], [0.0, -5.0]])
-        x = (centres[rng.integers(0, 4, 200)] + rng.normal(scale=0.2, size=(200, 2)))
+        x = centres[rng.integers(0, 4, 200)] + rng.normal(scale=0.2, size=(200, 2))
         x = x.astype("float32")
         layer = VectorQuantizer(6, 2, kmeans_init=True, seed=1)
         layer(x)  # inference: no initialization
@@ -184,9 +184,7 @@ class VectorQuantizerTest(testing.TestCase):
         for j in np.unique(k):
             self.assertAllClose(codes[j], x[k == j].mean(0), rtol=1e-4, atol=1e-4)
         nearest_code_to_centre, _ = _oracle_indices(centres, codes)
-        self.assertAllClose(
-            np.abs(codes[nearest_code_to_centre] - centres).max(), 0.0, atol=0.5
-        )
+        self.assertAllClose(np.abs(codes[nearest_code_to_centre] - centres).max(), 0.0, atol=0.5)
         layer(x + 100.0, training=True)  # later batches do not re-initialize
         self.assertAllClose(layer.embeddings, codes, rtol=0, atol=0)
         self.assertEqual(KMEANS_ITERATIONS, 10)
@@ -196,8 +194,9 @@ class VectorQuantizerTest(testing.TestCase):
 
         def run(seed):
             keras.backend.clear_session()
-            layer = VectorQuantizer(12, 3, kmeans_init=True, restart_dead_codes=True,
-                                    dead_code_steps=1, seed=seed)
+            layer = VectorQuantizer(
+                12, 3, kmeans_init=True, restart_dead_codes=True, dead_code_steps=1, seed=seed
+            )
             for _ in range(3):
                 layer(x, training=True)
             return layer.embeddings.numpy()
@@ -253,8 +252,14 @@ class VectorQuantizerTest(testing.TestCase):
         np.testing.assert_array_equal(a.embeddings, b.embeddings)
         self.assertLessEqual(float(np.abs(a.embeddings.numpy()).max()), 0.05)
         config = VectorQuantizer(
-            4, 2, commitment_cost=0.5, kmeans_init=True, restart_dead_codes=True,
-            dead_code_steps=7, embeddings_initializer="glorot_uniform", seed=2
+            4,
+            2,
+            commitment_cost=0.5,
+            kmeans_init=True,
+            restart_dead_codes=True,
+            dead_code_steps=7,
+            embeddings_initializer="glorot_uniform",
+            seed=2,
         ).get_config()
         clone = VectorQuantizer.from_config(config)
         self.assertEqual(clone.get_config(), config)
@@ -296,7 +301,9 @@ class VectorQuantizerErrorsTest(testing.TestCase):
 
     def test_wrong_last_axis(self):
         layer = VectorQuantizer(4, 3)
-        with pytest.raises(ValueError, match=r"embedding_dim=3. Received: inputs of shape \(2, 5\)"):
+        with pytest.raises(
+            ValueError, match=r"embedding_dim=3. Received: inputs of shape \(2, 5\)"
+        ):
             layer(np.zeros((2, 5), "float32"))
         with pytest.raises(ValueError, match="embedding_dim=3"):
             layer(keras.Input((4,)))

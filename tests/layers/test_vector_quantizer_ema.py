@@ -25,7 +25,8 @@ def _ema_oracle(state, x, decay, eps):
 
 def _layer(codebook, **kwargs):
     layer = VectorQuantizerEMA(
-        *codebook.shape, embeddings_initializer=keras.initializers.Constant(codebook),
+        *codebook.shape,
+        embeddings_initializer=keras.initializers.Constant(codebook),
         **kwargs,
     )
     layer.build((None, codebook.shape[1]))

@@ -17,9 +17,7 @@ import warnings
 import tensorflow as tf
 
 _CPU = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _CPU, [tf.config.LogicalDeviceConfiguration()] * 2
-)
+tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -32,8 +30,7 @@ CONFIGS = {
     "ema": (VectorQuantizerEMA, {"decay": 0.8}),
     "ema_kmeans_restart": (
         VectorQuantizerEMA,
-        {"decay": 0.8, "kmeans_init": True, "restart_dead_codes": True,
-         "dead_code_steps": 1},
+        {"decay": 0.8, "kmeans_init": True, "restart_dead_codes": True, "dead_code_steps": 1},
     ),
     "vq_kmeans_restart": (
         VectorQuantizer,
@@ -61,24 +58,14 @@ def train(cls, kwargs, x, strategy=None):
         layer = cls(CODES, 4, seed=3, **kwargs)
         inputs = keras.Input((3, 4))
         model = keras.Model(inputs, layer(inputs))
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=False
-        )
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=False)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*any trainable weights.*")
-        model.fit(x, np.zeros_like(x), batch_size=BATCH, epochs=1, shuffle=False,
-                  verbose=0)
-    state = {
-        name: getattr(layer, name).numpy().tolist()
-        for name in STATE if hasattr(layer, name)
-    }
-    copies = [
-        v.value.values if hasattr(v.value, "values") else (v.value,)
-        for v in layer.weights
-    ]
+        model.fit(x, np.zeros_like(x), batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    state = {name: getattr(layer, name).numpy().tolist() for name in STATE if hasattr(layer, name)}
+    copies = [v.value.values if hasattr(v.value, "values") else (v.value,) for v in layer.weights]
     diff = max(
-        float(np.max(np.abs(c[0].numpy().astype("float64")
-                            - c[-1].numpy().astype("float64"))))
+        float(np.max(np.abs(c[0].numpy().astype("float64") - c[-1].numpy().astype("float64"))))
         for c in copies
     )
     return state, diff

@@ -63,9 +63,7 @@ class BernoulliTest(testing.TestCase):
         logits = np.array([[-2.0, 0.0, 1.5]], "float32")
         lik = keras_vae.likelihoods.Bernoulli()
         self.assertAllClose(lik.mean(logits), scipy.special.expit(logits), rtol=1e-6)
-        draws = np.stack(
-            [lik.sample(np.repeat(logits, 2000, 0)).numpy() for _ in range(5)]
-        )
+        draws = np.stack([lik.sample(np.repeat(logits, 2000, 0)).numpy() for _ in range(5)])
         self.assertTrue(set(np.unique(draws)) <= {0.0, 1.0})
         freq = draws.reshape(-1, 3).mean(0)
         p = scipy.special.expit(logits[0])

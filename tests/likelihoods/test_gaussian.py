@@ -72,9 +72,7 @@ class GaussianTest(testing.TestCase):
                 loss = -tf.reduce_sum(tf.reduce_mean(lik.log_prob(x, mu)))
             log_scale.assign_sub(0.4 * tape.gradient(loss, log_scale))
         # The maximum-likelihood scale is the residual RMS per dimension.
-        self.assertAllClose(
-            np.exp(log_scale.numpy()), np.sqrt((x**2).mean(0)), rtol=1e-3
-        )
+        self.assertAllClose(np.exp(log_scale.numpy()), np.sqrt((x**2).mean(0)), rtol=1e-3)
 
     def test_learned_scale_is_clamped(self):
         x, mu = _data((2, 3), seed=5)
@@ -88,9 +86,7 @@ class GaussianTest(testing.TestCase):
         lik = keras_vae.likelihoods.Gaussian(scale=0.5)
         self.assertAllClose(lik.mean(mu), mu)
         draws = lik.sample(np.repeat(mu, 20000, 0)).numpy().astype("float64")
-        self.assertTrue(
-            np.all(np.abs(draws.mean(0) - mu[0]) < 5 * 0.5 / np.sqrt(20000))
-        )
+        self.assertTrue(np.all(np.abs(draws.mean(0) - mu[0]) < 5 * 0.5 / np.sqrt(20000)))
         self.assertTrue(np.all(np.abs(draws.std(0) - 0.5) < 5 * 0.5 / np.sqrt(40000)))
 
     def test_layer_contract(self):

@@ -11,9 +11,7 @@ import json
 import tensorflow as tf
 
 _CPU = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    _CPU, [tf.config.LogicalDeviceConfiguration()] * 2
-)
+tf.config.set_logical_device_configuration(_CPU, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -52,6 +50,7 @@ for values in REPLICA_VALUES:
     lams.append([float(v) for v in strategy.experimental_local_results(out)])
     single(np.float32(np.mean(values)), training=True)
 
+
 class BatchConstraints(keras.callbacks.Callback):
     """The global batch C of every step, from Keras's running epoch means."""
 
@@ -76,25 +75,36 @@ x = (np.random.default_rng(0).random((64, 16)) < 0.5).astype("float32")
 x[32:48] = 0.0  # the halves of the second batch differ a lot
 with strategy.scope():
     vae = keras_vae.models.VAE(
-        latent_dim=2, hidden_units=(8,), seed=1,
+        latent_dim=2,
+        hidden_units=(8,),
+        seed=1,
         constraint=keras_vae.layers.GECO(**GECO_FIT),
     )
     vae.compile(optimizer="adam", jit_compile=False)
 batch_constraints = BatchConstraints()
-history = vae.fit(x, epochs=2, batch_size=32, shuffle=False, verbose=0,
-                  callbacks=[batch_constraints])
+history = vae.fit(
+    x, epochs=2, batch_size=32, shuffle=False, verbose=0, callbacks=[batch_constraints]
+)
 
-print("RESULT " + json.dumps({
-    "num_replicas": strategy.num_replicas_in_sync,
-    "mirrored": geco_state(mirrored),
-    "single": {k: [v] for k, v in {
-        "multiplier": float(single.multiplier),
-        "constraint_average": float(single.constraint_average),
-        "steps": float(single.steps),
-    }.items()},
-    "returned": lams,
-    "fit_lambda": history.history["lambda"],
-    "fit_copies": geco_state(vae.constraint),
-    "fit_geco": GECO_FIT,
-    "fit_batch_constraints": batch_constraints.values,
-}))
+print(
+    "RESULT "
+    + json.dumps(
+        {
+            "num_replicas": strategy.num_replicas_in_sync,
+            "mirrored": geco_state(mirrored),
+            "single": {
+                k: [v]
+                for k, v in {
+                    "multiplier": float(single.multiplier),
+                    "constraint_average": float(single.constraint_average),
+                    "steps": float(single.steps),
+                }.items()
+            },
+            "returned": lams,
+            "fit_lambda": history.history["lambda"],
+            "fit_copies": geco_state(vae.constraint),
+            "fit_geco": GECO_FIT,
+            "fit_batch_constraints": batch_constraints.values,
+        }
+    )
+)

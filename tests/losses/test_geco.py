@@ -64,7 +64,11 @@ class GECOTest(TestCase):
         values = [9.0, 7.0, 1.0, 0.0, 0.5, 6.0, 8.0, 2.0, 1.0, 1.0, 3.0, 0.0]
         for lam0 in (0.5, 1.0, 3.0):
             geco = keras_vae.layers.GECO(
-                kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=lam0,
+                kappa=2.0,
+                alpha=0.5,
+                nu=0.4,
+                damping=1.5,
+                initial_multiplier=lam0,
                 max_multiplier=1e4,
             )
             lams = [float(geco(np.float32(c), training=True)) for c in values]
@@ -73,15 +77,20 @@ class GECOTest(TestCase):
         # The first two steps by hand (lam0 = 1): C_hat = 9, then 8.
         by_hand = [math.exp(0.4 * 5.0), math.exp(0.4 * 5.0) * math.exp(0.4 * 4.0)]
         geco = keras_vae.layers.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, max_multiplier=1e4)
-        self.assertAllClose([float(geco(np.float32(c), training=True)) for c in values[:2]],
-                            by_hand, rtol=1e-5)
+        self.assertAllClose(
+            [float(geco(np.float32(c), training=True)) for c in values[:2]], by_hand, rtol=1e-5
+        )
         # Held (C_hat = 3 < 4) from lam = 3: the step is
         # exp(nu tanh(xi (lam - 1)) (C_hat - kappa^2)) < 1, towards 1.
-        geco = keras_vae.layers.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=3.0)
+        geco = keras_vae.layers.GECO(
+            kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=3.0
+        )
         step = float(geco(np.float32(3.0), training=True))
         self.assertAllClose(step, 3.0 * math.exp(0.4 * math.tanh(1.5 * 2.0) * -1.0), rtol=1e-6)
         # ... and from lam = 0.5 it grows back towards 1.
-        geco = keras_vae.layers.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=0.5)
+        geco = keras_vae.layers.GECO(
+            kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=0.5
+        )
         step = float(geco(np.float32(3.0), training=True))
         self.assertAllClose(step, 0.5 * math.exp(0.4 * math.tanh(-0.75) * -1.0), rtol=1e-6)
         self.assertTrue(0.5 < step < 1.0)
@@ -107,7 +116,7 @@ class GECOTest(TestCase):
         geco = keras_vae.layers.GECO(kappa=3.0, alpha=0.9, nu=0.03, damping=1.0, max_multiplier=1e4)
         lams = self.run_updates(geco)
         self.assertGreater(lams.max(), 5.0)
-        self.assertTrue(np.all(np.diff(lams[int(np.argmax(lams)):]) <= 0))
+        self.assertTrue(np.all(np.diff(lams[int(np.argmax(lams)) :]) <= 0))
         self.assertGreaterEqual(lams[-1], 1.0)
         self.assertLess(lams[-1], lams.max() / 2)
 
@@ -147,8 +156,14 @@ class GECOTest(TestCase):
 
     def test_config_round_trip(self):
         geco = keras_vae.layers.GECO(
-            kappa=2.0, alpha=0.5, nu=0.2, damping=3.0, relative=True, initial_multiplier=2.0,
-            min_multiplier=0.1, max_multiplier=10.0,
+            kappa=2.0,
+            alpha=0.5,
+            nu=0.2,
+            damping=3.0,
+            relative=True,
+            initial_multiplier=2.0,
+            min_multiplier=0.1,
+            max_multiplier=10.0,
         )
         restored = keras_vae.layers.GECO.from_config(geco.get_config())
         self.assertEqual(restored.get_config(), geco.get_config())

@@ -38,8 +38,7 @@ def _model(perturbation, seed=0, latent_dim=2, data_dim=3, batch=3):
         "b": b,
         "A": a + perturbation * rng.normal(size=a.shape),
         "c": -a @ b + perturbation * rng.normal(size=latent_dim),
-        "log_s": -0.5 * np.log(np.diag(precision))
-        + perturbation * rng.normal(size=latent_dim),
+        "log_s": -0.5 * np.log(np.diag(precision)) + perturbation * rng.normal(size=latent_dim),
     }
     return params, rng.normal(size=(batch, data_dim))
 
@@ -129,9 +128,7 @@ def _gradients(tensors, x, eps, estimator, log_weight_dtype=None):
                 - 0.5 * x.shape[-1] * math.log(2 * math.pi)
                 + ops.sum(log_prior - log_q, -1)
             )
-            return (
-                log_w if log_weight_dtype is None else ops.cast(log_w, log_weight_dtype)
-            )
+            return log_w if log_weight_dtype is None else ops.cast(log_w, log_weight_dtype)
 
         surrogate, bound = keras_vae.losses.iwae_objective(
             log_weight_fn, loc, scale, eps, estimator=estimator
@@ -148,9 +145,7 @@ def _draws(params, data, k, n, seed):
 
 
 def _stack(grads, keys):
-    return np.concatenate(
-        [np.reshape(grads[key], (len(grads[key]), -1)) for key in keys], 1
-    )
+    return np.concatenate([np.reshape(grads[key], (len(grads[key]), -1)) for key in keys], 1)
 
 
 ESTIMATORS = ("standard", "stl", "dreg")
@@ -161,9 +156,7 @@ class IWAEObjectiveTest(testing.TestCase):
         params, data = _model(0.5)
         x, eps = _draws(params, data, k=5, n=6, seed=1)
         want = [
-            _numpy_estimate(
-                params, x[i], eps[:, i].astype("f4").astype("f8"), "standard"
-            )[1]
+            _numpy_estimate(params, x[i], eps[:, i].astype("f4").astype("f8"), "standard")[1]
             for i in range(6)
         ]
         for estimator in ESTIMATORS:
@@ -225,9 +218,7 @@ class IWAEObjectiveTest(testing.TestCase):
             )
 
         def paired_z(estimator):  # mean difference to standard in stderrs
-            diff = _stack(grads[estimator], ENCODER) - _stack(
-                grads["standard"], ENCODER
-            )
+            diff = _stack(grads[estimator], ENCODER) - _stack(grads["standard"], ENCODER)
             return diff.mean(0) / (diff.std(0) / math.sqrt(len(diff)))
 
         dreg_z, stl_z = paired_z("dreg"), paired_z("stl")
@@ -246,9 +237,7 @@ class IWAEObjectiveTest(testing.TestCase):
                 values.append(np.mean(np.abs(draws.mean(0)) / draws.std(0)))
         dreg, standard = snr["dreg"], snr["standard"]
         self.assertTrue(dreg[0] < dreg[1] < dreg[2], f"DReG SNR: {dreg}")
-        self.assertTrue(
-            standard[0] > standard[1] > standard[2], f"standard SNR: {standard}"
-        )
+        self.assertTrue(standard[0] > standard[1] > standard[2], f"standard SNR: {standard}")
         self.assertGreater(dreg[2] / dreg[0], 3.0, dreg)  # ~ sqrt(k) growth
         self.assertGreater(standard[0] / standard[2], 3.0, standard)
 
@@ -307,10 +296,7 @@ class IWAEObjectiveTest(testing.TestCase):
                 surrogate, _ = keras_vae.losses.iwae_objective(
                     log_weight_fn, loc_t, scale_t, eps.reshape((4,) + shape), "dreg"
                 )
-            return [
-                g.numpy().reshape(2, 2, 3)
-                for g in tape.gradient(surrogate, [loc_t, scale_t])
-            ]
+            return [g.numpy().reshape(2, 2, 3) for g in tape.gradient(surrogate, [loc_t, scale_t])]
 
         for got, want in zip(grads((2, 2, 3)), grads((2, 6))):
             self.assertAllClose(got, want, rtol=1e-5, atol=1e-6)
@@ -323,9 +309,7 @@ class IWAEObjectiveTest(testing.TestCase):
         eps = np.zeros((4, 2, 3), "f4")
         with pytest.raises(ValueError, match="Expected `estimator` to be one of"):
             keras_vae.losses.iwae_objective(fn, loc, scale, eps, estimator="vimco")
-        with pytest.raises(
-            ValueError, match=r"Expected `eps` of shape \(k, batch, d, ...\)"
-        ):
+        with pytest.raises(ValueError, match=r"Expected `eps` of shape \(k, batch, d, ...\)"):
             keras_vae.losses.iwae_objective(fn, loc, scale, np.zeros((4, 2, 5), "f4"))
         with pytest.raises(ValueError, match="Received: eps.shape=\\(2, 3\\)"):
             keras_vae.losses.iwae_objective(fn, loc, scale, np.zeros((2, 3), "f4"))

@@ -96,7 +96,7 @@ def main():
 
     # A NaN gradient in replica 1's half of batch 1.
     x = images()
-    x[BATCH + BATCH // 2 :  2 * BATCH, 0, 0, 0] = 1.0
+    x[BATCH + BATCH // 2 : 2 * BATCH, 0, 0, 0] = 1.0
     for spe in (1, 3):
         model = make_model(strategy, initial, spe)
         name, message, _ = run(lambda: model.fit(batched(x), epochs=1, verbose=0))

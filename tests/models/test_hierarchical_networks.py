@@ -146,9 +146,7 @@ def test_serialization_round_trip_gives_same_outputs(builder):
         serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(model)))
         clone = keras.saving.deserialize_keras_object(serialized)
         assert type(clone) is type(model) and clone.name == key
-        assert [type(layer) for layer in clone.layers] == [
-            type(layer) for layer in model.layers
-        ]
+        assert [type(layer) for layer in clone.layers] == [type(layer) for layer in model.layers]
         # The clone has fresh weights: outputs agree only once they are copied.
         clone.set_weights(model.get_weights())
         np.testing.assert_allclose(

@@ -60,13 +60,16 @@ class ExactLikelihoodTest(testing.TestCase):
                     means = np.array([float(t[key]) for t in runs])
                     se = means.std(ddof=1) / np.sqrt(len(means))
                     self.assertAllClose(
-                        means.mean(), oracle.mean(), atol=5 * se + 2e-3,
+                        means.mean(),
+                        oracle.mean(),
+                        atol=5 * se + 2e-3,
                         msg=f"{key} {posterior} analytic={analytic}",
                     )
                 if analytic:  # exact for every draw: q(z2|x) is Gaussian
                     self.assertAllClose(
                         [float(t["kl_z2"]) for t in runs],
-                        np.full(10, oracle_z2.mean()), atol=1e-4,
+                        np.full(10, oracle_z2.mean()),
+                        atol=1e-4,
                     )
 
     def test_sample_moments_match_the_generative_model(self):
@@ -87,7 +90,9 @@ class ExactLikelihoodTest(testing.TestCase):
         self.assertAllClose(model.log_likelihood(x, num_importance_samples=5000), truth, atol=0.05)
         # In expectation (1000 repeats of one x) the bound rises with k.
         rep = np.repeat(x[:1], 1000, axis=0)
-        means = [float(np.mean(model.log_likelihood(rep, num_importance_samples=k))) for k in (1, 20)]
+        means = [
+            float(np.mean(model.log_likelihood(rep, num_importance_samples=k))) for k in (1, 20)
+        ]
         self.assertLess(means[0] + 0.05, means[1])
         self.assertLess(means[1], truth[0])
 
@@ -97,8 +102,9 @@ class HierarchicalVAETest(testing.TestCase):
         x = _binary(40)
         model = _small(prior=keras_vae.priors.VampPrior(5))
         model.compile(optimizer="adam", jit_compile=True)
-        history = model.fit(x, epochs=2, batch_size=20, verbose=0,
-                            callbacks=[keras_vae.callbacks.KLWarmUp(2)])
+        history = model.fit(
+            x, epochs=2, batch_size=20, verbose=0, callbacks=[keras_vae.callbacks.KLWarmUp(2)]
+        )
         logs = history.history
         for key in ("elbo", "kl_z1", "kl_z2", "kl", "reconstruction", "beta"):
             self.assertTrue(np.all(np.isfinite(logs[key])), key)
@@ -153,9 +159,7 @@ class HierarchicalVAETest(testing.TestCase):
     def test_custom_networks_are_serialized(self):
         z1, z2 = keras.Input((3,)), keras.Input((2,))
         h = keras.layers.Concatenate()([z1, z2])
-        decoder = keras.Model(
-            [z1, z2], keras.layers.Reshape((6, 6, 1))(keras.layers.Dense(36)(h))
-        )
+        decoder = keras.Model([z1, z2], keras.layers.Reshape((6, 6, 1))(keras.layers.Dense(36)(h)))
         model = _small(decoder=decoder)
         model.build((None, 6, 6, 1))
         config = model.get_config()

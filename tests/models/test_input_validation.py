@@ -186,6 +186,8 @@ def test_gaussian_likelihood_accepts_any_finite_value_but_not_nan():
     model.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), epochs=1, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == 4
     x[9, 1, 1, 0] = np.nan
-    with pytest.raises(ValueError, match=re.escape("non-finite values (NaN or inf) at epoch 0, batch 1.")):
+    with pytest.raises(
+        ValueError, match=re.escape("non-finite values (NaN or inf) at epoch 0, batch 1.")
+    ):
         model.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), epochs=1, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == 5

@@ -33,18 +33,14 @@ def _kl(q_loc, q_scale, p_loc, p_scale):
         np.asarray(a, "float64") for a in (q_loc, q_scale, p_loc, p_scale)
     )
     var_q, var_p = q_scale**2, p_scale**2
-    terms = (
-        np.log(p_scale / q_scale) + (var_q + (q_loc - p_loc) ** 2) / (2 * var_p) - 0.5
-    )
+    terms = np.log(p_scale / q_scale) + (var_q + (q_loc - p_loc) ** 2) / (2 * var_p) - 0.5
     return terms.sum(-1)
 
 
 def _log_normal(z, loc, scale):
     """log N(z; loc, scale^2) in float64, summed over the last axis."""
     z = np.asarray(z, "float64")
-    return (
-        -0.5 * ((z - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
-    ).sum(-1)
+    return (-0.5 * ((z - loc) / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)).sum(-1)
 
 
 def _merge(loc_hat, scale_hat, loc_p, scale_p):
@@ -82,9 +78,7 @@ class ClosedFormTest(testing.TestCase):
         for i, want in enumerate(kls):
             self.assertAllClose(terms[f"kl_{i + 1}"], want, rtol=1e-5, atol=1e-6)
         self.assertAllClose(terms["kl"], sum(kls), rtol=1e-5)
-        self.assertAllClose(
-            terms["elbo"], terms["reconstruction"] - sum(kls), rtol=1e-5
-        )
+        self.assertAllClose(terms["elbo"], terms["reconstruction"] - sum(kls), rtol=1e-5)
 
     def test_monte_carlo_per_layer_kl_of_the_iwae_objective(self):
         model, kls = self._constant_model(objective="iwae", num_importance_samples=8)
@@ -146,8 +140,9 @@ class LinearGaussianLadderTest(testing.TestCase):
                     means.mean(), oracle.mean(), atol=5 * se + 2e-3, msg=f"{key} {posterior}"
                 )
             # KL_L = KL(q(z_L | x) || N(0, I)) is exact for every draw.
-            self.assertAllClose([float(t["kl_2"]) for t in runs], np.full(10, kl_2.mean()),
-                                atol=1e-4)
+            self.assertAllClose(
+                [float(t["kl_2"]) for t in runs], np.full(10, kl_2.mean()), atol=1e-4
+            )
             # ELBO = log p(x) - KL(q || posterior): equal only at the exact one.
             elbos = np.array([float(t["elbo"]) for t in runs])
             gap = exact(x).mean() - elbos.mean()
@@ -228,9 +223,7 @@ class BottomUpInferenceTest(testing.TestCase):
             # q(z_1 | x) has no sample axis; the layers above read samples.
             self.assertEqual(q[0].shape, ((3,) if i else ()) + (6, DIMS[i]))
             if i > 0:  # q(z_i | z_{i-1}) reads the sampled z_{i-1}
-                again = model._gaussian(
-                    model.bottom_up[i], model.bottom_up_heads[i], zs[i - 1]
-                )
+                again = model._gaussian(model.bottom_up[i], model.bottom_up_heads[i], zs[i - 1])
                 self.assertAllClose(again[0], q[0], rtol=1e-5, atol=1e-6)
             if p is None:  # top layer: closed form against N(0, I)
                 want = _kl(*q, 0.0, 1.0)
@@ -256,18 +249,12 @@ class BottomUpInferenceTest(testing.TestCase):
             for block in model.bottom_up + model.top_down + [model.decoder]
             for layer in block.layers
         ]
-        self.assertFalse(
-            any(isinstance(l, keras.layers.BatchNormalization) for l in layers)
-        )
-        self.assertTrue(
-            all(l.use_bias for l in layers if isinstance(l, keras.layers.Dense))
-        )
+        self.assertFalse(any(isinstance(l, keras.layers.BatchNormalization) for l in layers))
+        self.assertTrue(all(l.use_bias for l in layers if isinstance(l, keras.layers.Dense)))
         # Block 2 reads z_1 (3 units), not the 8 units of block 1.
         self.assertEqual(model.bottom_up[1].layers[0].kernel.shape, (DIMS[0], UNITS[1]))
         ladder = _small()
-        self.assertEqual(
-            ladder.bottom_up[1].layers[0].kernel.shape, (UNITS[0], UNITS[1])
-        )
+        self.assertEqual(ladder.bottom_up[1].layers[0].kernel.shape, (UNITS[0], UNITS[1]))
 
 
 class FreeBitsTest(testing.TestCase):
@@ -350,9 +337,7 @@ class LadderVAETest(testing.TestCase):
             self.assertAllClose(loc[3:4], loc1, atol=1e-6)
             self.assertAllClose(scale[3:4], scale1, atol=1e-6)
         self.assertEqual(model.decode(posteriors[0][0]).shape, (10, 6, 6, 1))
-        self.assertAllClose(
-            model.reconstruct(x), model.decode(posteriors[0][0]), atol=1e-6
-        )
+        self.assertAllClose(model.reconstruct(x), model.decode(posteriors[0][0]), atol=1e-6)
         samples = model.sample(4).numpy()
         self.assertEqual(samples.shape, (4, 6, 6, 1))
         self.assertTrue(((samples >= 0) & (samples <= 1)).all())
@@ -377,7 +362,8 @@ class LadderVAETest(testing.TestCase):
 
 class LadderVAEExportTest(testing.TestCase):
     def test_serving_signatures_match_the_model(self):
-        from keras_vae.export import SIGNATURES, export_for_serving
+        from keras_vae.export import SIGNATURES
+        from keras_vae.export import export_for_serving
 
         x = _binary(12)
         model = _small()
@@ -392,9 +378,7 @@ class LadderVAEExportTest(testing.TestCase):
             self.assertAllClose(out[f"loc_z{i + 1}"], loc, rtol=1e-5, atol=1e-6)
             self.assertAllClose(out[f"scale_z{i + 1}"], scale, rtol=1e-5, atol=1e-6)
         z1 = out["loc_z1"]
-        self.assertAllClose(
-            served["decode"](z1=z1)["mean"], model.decode(z1), rtol=1e-5, atol=1e-6
-        )
+        self.assertAllClose(served["decode"](z1=z1)["mean"], model.decode(z1), rtol=1e-5, atol=1e-6)
         self.assertAllClose(
             served["reconstruct"](x=batch)["mean"],
             model.reconstruct(x[:5]),
@@ -406,9 +390,7 @@ class LadderVAEExportTest(testing.TestCase):
         drawn = served["sample"](num_samples=tf.constant(3))
         for i, z in enumerate(model.sample_tensors(3)):
             self.assertAllClose(drawn[f"z{i + 1}"], z, rtol=1e-5, atol=1e-6)
-        self.assertAllClose(
-            drawn["mean"], model.decode(drawn["z1"]), rtol=1e-5, atol=1e-6
-        )
+        self.assertAllClose(drawn["mean"], model.decode(drawn["z1"]), rtol=1e-5, atol=1e-6)
         log_px = served["log_likelihood"](x=batch, num_samples=tf.constant(500))
         log_px = log_px["log_likelihood"].numpy()
         self.assertEqual(log_px.shape, (5,))

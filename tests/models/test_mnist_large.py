@@ -37,8 +37,9 @@ def test_gated_vae_beats_its_untrained_self_in_300_steps():
 
 @pytest.mark.large
 def test_gated_vae_reaches_a_known_nll_on_mnist():
-    train = keras_vae.datasets.load("mnist", "train", binarization=None,
-                                    data_dir=DATA_DIR, batch_size=100)
+    train = keras_vae.datasets.load(
+        "mnist", "train", binarization=None, data_dir=DATA_DIR, batch_size=100
+    )
     x_test = keras_vae.datasets.load("mnist", "test", data_dir=DATA_DIR, as_numpy=True)
     model = keras_vae.models.VAE(dynamic_binarization=True, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(5e-4), jit_compile=True)

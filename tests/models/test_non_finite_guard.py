@@ -151,7 +151,14 @@ def test_keras_terminate_on_nan_does_not_replace_the_guard(raise_error):
         model = compiled(make_model(kind), False, 1)
         callback = keras.callbacks.TerminateOnNaN(raise_error=raise_error)
         with pytest.raises(NonFiniteLossError, match=re.escape(f"batch {BAD_BATCH}.")):
-            model.fit(data(kind), batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[callback])
+            model.fit(
+                data(kind),
+                batch_size=BATCH,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+                callbacks=[callback],
+            )
         assert int(model.optimizer.iterations.numpy()) == BAD_BATCH
 
 
@@ -169,7 +176,9 @@ def test_train_on_batch_raises_and_skips():
 
 
 def loss_scaled(model, initial_scale, jit=True):
-    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-2), initial_scale=initial_scale)
+    optimizer = keras.optimizers.LossScaleOptimizer(
+        keras.optimizers.Adam(1e-2), initial_scale=initial_scale
+    )
     model.compile(optimizer=optimizer, jit_compile=jit)
     return model
 

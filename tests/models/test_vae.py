@@ -149,9 +149,7 @@ def test_iwae_trains_with_xla(iwae_model):
     model, history = iwae_model
     assert set(history) == {"loss", "iwae_bound", "reconstruction", "kl", "beta"}
     assert_decreasing(history["loss"], margin=3.0)
-    np.testing.assert_allclose(
-        history["loss"], -np.array(history["iwae_bound"]), rtol=1e-5
-    )
+    np.testing.assert_allclose(history["loss"], -np.array(history["iwae_bound"]), rtol=1e-5)
 
 
 def test_iwae_logged_bound_is_the_true_bound(iwae_model):
@@ -243,8 +241,9 @@ def test_dynamic_binarization_draws_anew_every_step(jit_compile):
     steps = 40
     grey = np.random.default_rng(3).uniform(0.2, 0.8, (64,) + SHAPE).astype("float32")
     probe = SumBernoulli()
-    model = VAE(latent_dim=2, hidden_units=(8,), likelihood=probe,
-                dynamic_binarization=True, seed=5)
+    model = VAE(
+        latent_dim=2, hidden_units=(8,), likelihood=probe, dynamic_binarization=True, seed=5
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=jit_compile)
     model.fit(grey, epochs=steps, batch_size=64, shuffle=False, verbose=0)
     counts = probe.x_sum.numpy()

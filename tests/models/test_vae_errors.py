@@ -168,9 +168,7 @@ def test_non_finite_loss_stops_fit_and_skips_the_update():
     x[24:32] = np.inf  # the 4th batch of 8; a dataset is streamed, not checked
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(8)
     model = small_vae(likelihood="gaussian")
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-2), jit_compile=True, steps_per_execution=1
-    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True, steps_per_execution=1)
     recorder = WeightRecorder()
     with pytest.raises(NonFiniteLossError) as info:
         model.fit(dataset, epochs=2, shuffle=False, verbose=0, callbacks=[recorder])

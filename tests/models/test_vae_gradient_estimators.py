@@ -59,9 +59,7 @@ def test_same_bound_same_decoder_gradient_other_encoder_gradient(estimator):
     assert decoder and encoder
     for name in decoder:  # theta: sum_i w~_i dlog w_i/dtheta for all three
         np.testing.assert_allclose(grads[name], ref_grads[name], rtol=1e-4, atol=1e-6)
-    differ = [
-        not np.allclose(grads[n], ref_grads[n], rtol=1e-3, atol=1e-6) for n in encoder
-    ]
+    differ = [not np.allclose(grads[n], ref_grads[n], rtol=1e-3, atol=1e-6) for n in encoder]
     assert any(differ), "the encoder gradient should change with the estimator"
 
 

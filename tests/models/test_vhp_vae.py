@@ -21,7 +21,10 @@ def prototype_data(n, seed=0, flip=0.05):
 
 
 def small_vhp(kappa=np.sqrt(20.0), **kwargs):
-    kwargs.setdefault("prior", keras_vae.priors.HierarchicalPrior(hidden_units=(16,), num_importance_samples=4, seed=2))
+    kwargs.setdefault(
+        "prior",
+        keras_vae.priors.HierarchicalPrior(hidden_units=(16,), num_importance_samples=4, seed=2),
+    )
     return keras_vae.models.VHPVAE(kappa=kappa, latent_dim=4, hidden_units=(32,), seed=1, **kwargs)
 
 
@@ -57,7 +60,10 @@ class VHPVAETest(TestCase):
         x = prototype_data(1024)
         geco = keras_vae.layers.GECO(kappa=np.sqrt(33.0), alpha=0.0, nu=0.01, damping=1.0)
         model = small_vhp(constraint=geco, kappa=None)
-        model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
+        # One step per execution: the callback below looks at every step.
+        model.compile(
+            optimizer=keras.optimizers.Adam(3e-3), jit_compile=True, steps_per_execution=1
+        )
         test = self
 
         class Record(keras.callbacks.Callback):
@@ -114,7 +120,8 @@ class VHPVAETest(TestCase):
                 latent_dims=(2, 2), hidden_units=8, constraint=keras_vae.layers.GECO(kappa=4.0)
             ),
             keras_vae.models.LadderVAE(
-                latent_dims=(3, 2), hidden_units=(8, 8),
+                latent_dims=(3, 2),
+                hidden_units=(8, 8),
                 constraint=keras_vae.layers.GECO(kappa=4.0),
             ),
         ]
@@ -131,8 +138,13 @@ class VHPVAETest(TestCase):
         model = small_vhp()
         model.compile(optimizer="adam", jit_compile=True)
         backup = self.get_temp_dir()
-        model.fit(x, epochs=2, batch_size=64, verbose=0,
-                  callbacks=[keras.callbacks.BackupAndRestore(backup)])
+        model.fit(
+            x,
+            epochs=2,
+            batch_size=64,
+            verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(backup)],
+        )
         state = [float(v) for v in model.constraint.weights]
         self.assertEqual(state[2], 8.0)  # steps
         path = self.get_temp_dir() + "/vhp.keras"
@@ -142,8 +154,9 @@ class VHPVAETest(TestCase):
         # Compiled on load; the prior's optimizer state comes back at `fit`.
         self.assertIsNotNone(loaded.optimizer)
         self.assertEqual(int(loaded.optimizer.iterations), 8)
-        self.assertAllClose(loaded.decode(np.zeros((2, 4), "float32")),
-                            model.decode(np.zeros((2, 4), "float32")))
+        self.assertAllClose(
+            loaded.decode(np.zeros((2, 4), "float32")), model.decode(np.zeros((2, 4), "float32"))
+        )
 
         class Record(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch, logs=None):
@@ -152,8 +165,13 @@ class VHPVAETest(TestCase):
         # A fresh model resumed from the backup continues from step 8.
         resumed, record = small_vhp(), Record()
         resumed.compile(optimizer="adam", jit_compile=True)
-        resumed.fit(x, epochs=3, batch_size=64, verbose=0,
-                    callbacks=[keras.callbacks.BackupAndRestore(backup), record])
+        resumed.fit(
+            x,
+            epochs=3,
+            batch_size=64,
+            verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(backup), record],
+        )
         self.assertEqual(record.start, (2, 8.0))
         self.assertEqual(float(resumed.constraint.steps), 12.0)
 

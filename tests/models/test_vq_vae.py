@@ -184,9 +184,7 @@ def test_keras_file_round_trip_with_a_quantizer_instance(tmp_path):
 
 def test_custom_networks():
     encoder = keras.Sequential([keras.layers.Conv2D(4, 3, strides=3, padding="same")])
-    decoder = keras.Sequential(
-        [keras.layers.Conv2DTranspose(1, 3, strides=3, padding="same")]
-    )
+    decoder = keras.Sequential([keras.layers.Conv2DTranspose(1, 3, strides=3, padding="same")])
     model = VQVAE(encoder=encoder, decoder=decoder, num_embeddings=8, embedding_dim=4)
     model.build((None, 9, 9, 1))  # 9 is not a power of two: fine for custom nets
     assert model.code_shape == (3, 3)

@@ -120,12 +120,16 @@ class HierarchicalPriorTest(TestCase):
         eager_w, xla_w = np.asarray(prior.log_weights(z, k)), np.asarray(compiled(z))
         self.assertFalse(np.allclose(eager_w, xla_w))  # really random draws
         se = np.sqrt((eager_w.var(0) + xla_w.var(0)) / k)
-        self.assertTrue(np.all(np.abs(eager_w.mean(0) - xla_w.mean(0)) < 5 * se + 1e-3),
-                        msg=f"{eager_w.mean(0)} vs {xla_w.mean(0)} (se {se})")
+        self.assertTrue(
+            np.all(np.abs(eager_w.mean(0) - xla_w.mean(0)) < 5 * se + 1e-3),
+            msg=f"{eager_w.mean(0)} vs {xla_w.mean(0)} (se {se})",
+        )
         # (3) log_prob (log-mean-exp of the weights) under XLA converges to
         # the exact marginal from a poor proposal, as it does eagerly.
         prior = linear_prior(exact_inference=False)
-        compiled = tf.function(lambda z: prior.log_prob(z, num_importance_samples=2000), jit_compile=True)
+        compiled = tf.function(
+            lambda z: prior.log_prob(z, num_importance_samples=2000), jit_compile=True
+        )
         repeats = 50
         values = np.asarray(compiled(np.tile(self.z, (repeats, 1)))).reshape(repeats, -1)
         se = values.std(axis=0, ddof=1) / np.sqrt(repeats)

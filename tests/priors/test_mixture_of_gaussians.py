@@ -94,9 +94,7 @@ class MixtureOfGaussiansTest(testing.TestCase):
         prior = _prior(1, 2, m, log_s, [0.0])
         s = np.exp(log_s[0])
         loc, scale = np.array([1.0, 0.0]), np.array([0.7, 1.2])
-        closed = np.sum(
-            np.log(s / scale) + (scale**2 + (loc - m[0]) ** 2) / (2 * s**2) - 0.5
-        )
+        closed = np.sum(np.log(s / scale) + (scale**2 + (loc - m[0]) ** 2) / (2 * s**2) - 0.5)
         z = (loc + scale * np.random.RandomState(4).normal(size=(n, 2))).astype("f4")
         log_q = scipy.stats.norm.logpdf(z, loc, scale).sum(-1)
         terms = log_q - prior.log_prob(z).numpy()
@@ -145,9 +143,7 @@ class MixtureOfGaussiansTest(testing.TestCase):
         self.assertEqual(tuple(prior.log_scales.shape), (4, 3))
         self.assertEqual(tuple(prior.logits.shape), (4,))
         self.assertEqual(len(prior.trainable_weights), 3)
-        fixed = keras_vae.priors.MixtureOfGaussians(
-            4, latent_dim=3, learn_weights=False
-        )
+        fixed = keras_vae.priors.MixtureOfGaussians(4, latent_dim=3, learn_weights=False)
         fixed.build((None, 3))
         self.assertFalse(fixed.logits.trainable)
         self.assertEqual(len(fixed.trainable_weights), 2)

@@ -109,11 +109,20 @@ class VampPriorTest(testing.TestCase):
         # k = 5 samples of z per example, yet one encoder pass over the K
         # pseudo-inputs per step, in both models.
         for model in (
-            keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), objective="iwae",
-                                 num_importance_samples=5, prior=keras_vae.priors.VampPrior(4)),
-            keras_vae.models.HierarchicalVAE(latent_dims=(2, 2), hidden_units=8,
-                                             objective="iwae", num_importance_samples=5,
-                                             prior=keras_vae.priors.VampPrior(4)),
+            keras_vae.models.VAE(
+                latent_dim=2,
+                hidden_units=(8,),
+                objective="iwae",
+                num_importance_samples=5,
+                prior=keras_vae.priors.VampPrior(4),
+            ),
+            keras_vae.models.HierarchicalVAE(
+                latent_dims=(2, 2),
+                hidden_units=8,
+                objective="iwae",
+                num_importance_samples=5,
+                prior=keras_vae.priors.VampPrior(4),
+            ),
         ):
             x = _binary(3)
             model.build((None,) + x.shape[1:])
@@ -153,8 +162,7 @@ class VampPriorTest(testing.TestCase):
         vae = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), prior=prior, seed=0)
         vae.compile(optimizer="adam", jit_compile=True)
         vae.fit(x, epochs=2, batch_size=20, verbose=0)
-        self.assertNotIn(prior.pseudo_input_weights.path,
-                         [w.path for w in vae.trainable_weights])
+        self.assertNotIn(prior.pseudo_input_weights.path, [w.path for w in vae.trainable_weights])
         self.assertAllClose(prior.pseudo_inputs, data)
 
     def test_keras_file_round_trip_keeps_the_prior(self):
@@ -177,8 +185,12 @@ class VampPriorTest(testing.TestCase):
             6, pseudo_input_shape=(3, 2), activation=None, trainable_pseudo_inputs=False
         )
         clone = keras_vae.priors.VampPrior.from_config(prior.get_config())
-        for key in ("num_components", "pseudo_input_shape", "activation",
-                    "trainable_pseudo_inputs"):
+        for key in (
+            "num_components",
+            "pseudo_input_shape",
+            "activation",
+            "trainable_pseudo_inputs",
+        ):
             self.assertEqual(getattr(clone, key), getattr(prior, key))
 
 
