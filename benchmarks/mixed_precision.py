@@ -71,20 +71,9 @@ def worker(args):
     import keras
     import numpy as np
     import tensorflow as tf
+    from epoch_timer import EpochTimer
 
     import keras_vae
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.wall, self.cpu = [], []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._wall, self._cpu = time.perf_counter(), time.process_time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.wall.append(time.perf_counter() - self._wall)
-            self.cpu.append(time.process_time() - self._cpu)
 
     keras.mixed_precision.set_global_policy(args.policy)
     keras.utils.set_random_seed(args.seed)
@@ -102,7 +91,8 @@ def worker(args):
     timer = EpochTimer()
     history = model.fit(train, epochs=args.epochs, verbose=0, callbacks=[timer])
     timed = slice(1, None) if args.epochs > 1 else slice(None)
-    wall, cpu = timer.wall[timed], timer.cpu[timed]
+    wall = [t[0] for t in timer.times[timed]]
+    cpu = [t[1] for t in timer.times[timed]]
     x_test = test_set(args)[: args.nll_examples]
     start = time.perf_counter()
     result = keras_vae.diagnostics.log_likelihood(
@@ -115,7 +105,7 @@ def worker(args):
                 "policy": args.policy,
                 "examples_per_s": len(x) / statistics.median(wall),
                 "cpu_per_wall": sum(cpu) / sum(wall),
-                "epoch_seconds": timer.wall,
+                "epoch_seconds": [t[0] for t in timer.times],
                 "final_loss": float(history.history["loss"][-1]),
                 "test_nll": float(result.nll),
                 "nll_dtype": str(np.asarray(result.log_likelihood).dtype),

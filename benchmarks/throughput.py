@@ -48,18 +48,9 @@ CONFIGS = {
 def worker(args):
     """Train one keras_vae configuration; print epoch times and cpu/wall as JSON."""
     import keras
+    from epoch_timer import EpochTimer
 
     import keras_vae
-
-    times = []
-
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = (time.perf_counter(), time.process_time())
-
-        def on_epoch_end(self, epoch, logs=None):
-            wall, cpu = time.perf_counter(), time.process_time()
-            times.append((wall - self.start[0], cpu - self.start[1]))
 
     x = keras_vae.datasets.load(
         "mnist",
@@ -81,8 +72,9 @@ def worker(args):
     if args.steps_per_execution is not None:
         compile_kwargs["steps_per_execution"] = args.steps_per_execution
     model.compile(optimizer=keras.optimizers.Adam(5e-4), **compile_kwargs)
-    model.fit(x, epochs=args.epochs + 1, batch_size=100, verbose=0, callbacks=[EpochTimer()])
-    timed = times[1:]
+    timer = EpochTimer()
+    model.fit(x, epochs=args.epochs + 1, batch_size=100, verbose=0, callbacks=[timer])
+    timed = timer.times[1:]
     print(
         json.dumps(
             {

@@ -26,7 +26,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 
 VARIANTS = ("checked", "unchecked")
 
@@ -35,6 +34,7 @@ def child(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import numpy as np
+    from epoch_timer import EpochTimer
     from keras import ops
 
     import keras_vae
@@ -58,23 +58,16 @@ def child(args):
         steps_per_execution=args.steps_per_execution,
     )
 
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = (time.perf_counter(), time.process_time())
-
-        def on_epoch_end(self, epoch, logs=None):
-            wall, cpu = time.perf_counter(), time.process_time()
-            times.append((wall - self.start[0], cpu - self.start[1]))
-
-    times = []
+    timer = EpochTimer()
     model.fit(
         x,
         batch_size=args.batch_size,
         epochs=args.epochs,
         shuffle=True,
         verbose=0,
-        callbacks=[EpochTimer()],
+        callbacks=[timer],
     )
+    times = timer.times
     timed = times[1:] if len(times) > 1 else times
     wall = statistics.median(t[0] for t in timed)
     cpu_per_wall = sum(t[1] for t in timed) / sum(t[0] for t in timed)
