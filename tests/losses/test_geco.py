@@ -62,35 +62,28 @@ class GECOTest(TestCase):
         # Violated, held, violated again, held: lambda below and above 1.
         # kappa^2 = 4; the default (absolute) violation C_hat - kappa^2.
         values = [9.0, 7.0, 1.0, 0.0, 0.5, 6.0, 8.0, 2.0, 1.0, 1.0, 3.0, 0.0]
+
+        def scripted_geco(**kwargs):
+            return keras_vae.layers.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, **kwargs)
+
         for lam0 in (0.5, 1.0, 3.0):
-            geco = keras_vae.layers.GECO(
-                kappa=2.0,
-                alpha=0.5,
-                nu=0.4,
-                damping=1.5,
-                initial_multiplier=lam0,
-                max_multiplier=1e4,
-            )
+            geco = scripted_geco(initial_multiplier=lam0, max_multiplier=1e4)
             lams = [float(geco(np.float32(c), training=True)) for c in values]
             expected, _ = oracle(values, 2.0, 0.5, 0.4, 1.5, lam=lam0, hi=1e4)
             self.assertAllClose(lams, expected, rtol=1e-5)
         # The first two steps by hand (lam0 = 1): C_hat = 9, then 8.
         by_hand = [math.exp(0.4 * 5.0), math.exp(0.4 * 5.0) * math.exp(0.4 * 4.0)]
-        geco = keras_vae.layers.GECO(kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, max_multiplier=1e4)
+        geco = scripted_geco(max_multiplier=1e4)
         self.assertAllClose(
             [float(geco(np.float32(c), training=True)) for c in values[:2]], by_hand, rtol=1e-5
         )
         # Held (C_hat = 3 < 4) from lam = 3: the step is
         # exp(nu tanh(xi (lam - 1)) (C_hat - kappa^2)) < 1, towards 1.
-        geco = keras_vae.layers.GECO(
-            kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=3.0
-        )
+        geco = scripted_geco(initial_multiplier=3.0)
         step = float(geco(np.float32(3.0), training=True))
         self.assertAllClose(step, 3.0 * math.exp(0.4 * math.tanh(1.5 * 2.0) * -1.0), rtol=1e-6)
         # ... and from lam = 0.5 it grows back towards 1.
-        geco = keras_vae.layers.GECO(
-            kappa=2.0, alpha=0.5, nu=0.4, damping=1.5, initial_multiplier=0.5
-        )
+        geco = scripted_geco(initial_multiplier=0.5)
         step = float(geco(np.float32(3.0), training=True))
         self.assertAllClose(step, 0.5 * math.exp(0.4 * math.tanh(-0.75) * -1.0), rtol=1e-6)
         self.assertTrue(0.5 < step < 1.0)
