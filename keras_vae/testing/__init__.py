@@ -13,6 +13,8 @@
   skip mark.
 - `run_script`, `run_check_script`: run an example or a check script in a
   fresh interpreter that imports the same keras_vae.
+- `interrupt_at.InterruptAt`: a callback that raises at the start of one
+  epoch, as a killed job would stop, for tests of resumable training.
 """
 
 from keras_vae.testing.checks import run_serialization_test

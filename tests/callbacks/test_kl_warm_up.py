@@ -8,6 +8,7 @@ import pytest
 
 import keras_vae
 from keras_vae import testing
+from keras_vae.testing.interrupt_at import InterruptAt
 
 RAMP_EPOCHS = 4
 
@@ -44,18 +45,6 @@ class _RecordBeta(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if batch == 0:
             self.values[self._epoch] = float(self.model.beta.numpy())
-
-
-class _Interrupt(keras.callbacks.Callback):
-    """Simulates a crash at the start of one epoch."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError(f"interrupted at epoch {epoch}")
 
 
 class KLWarmUpTest(testing.TestCase):
@@ -119,7 +108,7 @@ class KLWarmUpTest(testing.TestCase):
                 x,
                 epochs=6,
                 batch_size=32,
-                callbacks=callbacks(first, _Interrupt(3)),
+                callbacks=callbacks(first, InterruptAt(3)),
                 verbose=0,
             )
         self.assertEqual(first.values, {0: 0.0, 1: 0.25, 2: 0.5})

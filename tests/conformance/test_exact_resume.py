@@ -22,28 +22,14 @@ import pytest
 from keras_vae.callbacks import KLWarmUp
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.testing import conformance
+from keras_vae.testing.interrupt_at import InterruptAt
+from keras_vae.testing.interrupt_at import Interrupted
 
 EPOCHS, INTERRUPT_AT, BATCH = 6, 3, 8  # one step per epoch: fast, eager
 # The cases run eagerly (no tracing: a few seconds per model instead of
 # ~15 s; the state that must survive is the same). One `large` case repeats
 # VAE[0] with `jit_compile=True`.
 XLA_SUFFIX = "-xla"
-
-
-class _Preempted(Exception):
-    pass
-
-
-class _PreemptAt(keras.callbacks.Callback):
-    """Raises at the start of epoch `epoch` (0-based), like a killed job."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise _Preempted(f"pre-empted at epoch {epoch}")
 
 
 def _cases():
@@ -117,12 +103,12 @@ def test_interrupted_fit_resumes_bit_identical(name, spec, case_id, tmp_path):
 
     backup = str(tmp_path / "backup")
     first = _new_model(name, spec, case_id, 1337)
-    with pytest.raises(_Preempted):
+    with pytest.raises(Interrupted):
         first.fit(
             x,
             epochs=EPOCHS,
             callbacks=_callbacks(first)
-            + [keras.callbacks.BackupAndRestore(backup), _PreemptAt(INTERRUPT_AT)],
+            + [keras.callbacks.BackupAndRestore(backup), InterruptAt(INTERRUPT_AT)],
             **fit,
         )
     del first
