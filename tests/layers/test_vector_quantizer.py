@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_vae import testing
 from keras_vae.layers import VectorQuantizer
+from keras_vae.layers import VectorQuantizerEMA
 from keras_vae.layers.vector_quantizer import KMEANS_ITERATIONS
 from keras_vae.layers.vector_quantizer import codebook_statistics
 
@@ -283,22 +284,29 @@ class VectorQuantizerTest(testing.TestCase):
             np.testing.assert_array_equal(a, b)
 
 
-class VectorQuantizerErrorsTest(testing.TestCase):
-    def test_bad_arguments(self):
-        cases = [
-            ({"num_embeddings": 0}, "num_embeddings"),
-            ({"num_embeddings": 2.5}, "num_embeddings"),
-            ({"embedding_dim": 0}, "embedding_dim"),
-            ({"commitment_cost": -0.1}, "commitment_cost"),
-            ({"commitment_cost": float("nan")}, "commitment_cost"),
-            ({"dead_code_steps": 0}, "dead_code_steps"),
-            ({"seed": "a"}, "seed"),
-        ]
-        for override, name in cases:
-            kwargs = {"num_embeddings": 4, "embedding_dim": 2, **override}
-            with pytest.raises(ValueError, match=f"Expected `{name}`.*Received: {name}="):
-                VectorQuantizer(**kwargs)
+# The arguments VectorQuantizerEMA shares with (and passes to) VectorQuantizer;
+# its own ones (`decay`, `epsilon`) are checked in test_vector_quantizer_ema.py.
+@pytest.mark.parametrize("cls", [VectorQuantizer, VectorQuantizerEMA])
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"num_embeddings": 0},
+        {"num_embeddings": 2.5},
+        {"embedding_dim": 0},
+        {"embedding_dim": -1},
+        {"commitment_cost": -0.1},
+        {"commitment_cost": float("nan")},
+        {"dead_code_steps": 0},
+        {"seed": "a"},
+    ],
+)
+def test_bad_arguments(cls, override):
+    (name,) = override
+    with pytest.raises(ValueError, match=f"Expected `{name}`.*Received: {name}="):
+        cls(**{"num_embeddings": 4, "embedding_dim": 2, **override})
 
+
+class VectorQuantizerErrorsTest(testing.TestCase):
     def test_wrong_last_axis(self):
         layer = VectorQuantizer(4, 3)
         with pytest.raises(

@@ -156,24 +156,20 @@ class VectorQuantizerEMATest(testing.TestCase):
         self.assertEqual(VectorQuantizerEMA.from_config(config).get_config(), config)
 
 
-class VectorQuantizerEMAErrorsTest(testing.TestCase):
-    def test_bad_arguments(self):
-        cases = [
-            ({"decay": 0.0}, "decay"),
-            ({"decay": 1.0}, "decay"),
-            ({"decay": -0.5}, "decay"),
-            ({"decay": float("nan")}, "decay"),
-            ({"epsilon": 0.0}, "epsilon"),
-            ({"num_embeddings": 0}, "num_embeddings"),
-            ({"embedding_dim": -1}, "embedding_dim"),
-            ({"commitment_cost": -1.0}, "commitment_cost"),
-            ({"dead_code_steps": 0}, "dead_code_steps"),
-        ]
-        for override, name in cases:
-            kwargs = {"num_embeddings": 4, "embedding_dim": 2, **override}
-            with pytest.raises(ValueError, match=f"Expected `{name}`.*Received: {name}="):
-                VectorQuantizerEMA(**kwargs)
+# The arguments shared with VectorQuantizer: test_vector_quantizer.py checks
+# them for both classes.
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5, float("nan")])
+def test_bad_decay(decay):
+    with pytest.raises(ValueError, match="Expected `decay`.*Received: decay="):
+        VectorQuantizerEMA(4, 2, decay=decay)
 
+
+def test_bad_epsilon():
+    with pytest.raises(ValueError, match="Expected `epsilon`.*Received: epsilon="):
+        VectorQuantizerEMA(4, 2, epsilon=0.0)
+
+
+class VectorQuantizerEMAErrorsTest(testing.TestCase):
     def test_bad_inputs(self):
         layer = VectorQuantizerEMA(4, 2)
         with pytest.raises(ValueError, match="embedding_dim=2"):
