@@ -4,6 +4,7 @@ import keras
 
 from keras_vae.callbacks.epoch_schedule import EpochSchedule
 from keras_vae.diagnostics.log_likelihood import log_likelihood
+from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -66,9 +67,7 @@ class LogLikelihood(EpochSchedule):
         self.num_importance_samples = check_positive_int(
             num_importance_samples, "num_importance_samples"
         )
-        if max_examples is not None:
-            max_examples = check_positive_int(max_examples, "max_examples")
-        self.max_examples = max_examples
+        self.max_examples = check_optional_positive_int(max_examples, "max_examples")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         if not isinstance(name, str) or not name:
             raise ValueError(f"Expected `name` to be a non-empty string. Received: name={name!r}")

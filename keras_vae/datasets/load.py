@@ -10,7 +10,7 @@ from keras_vae.datasets import digits as digits_lib
 from keras_vae.datasets import idx_source
 from keras_vae.datasets import tfds_source
 from keras_vae.utils.validation import check_one_of
-from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.validation import check_optional_positive_int
 
 # source: "tfds" or "sklearn". splits: our split -> (source split, start, stop).
 # scale: stored integer value of full intensity. sizes: source split lengths.
@@ -225,8 +225,7 @@ def load(
     split = _SPLIT_ALIASES.get(split, split) if isinstance(split, str) else split
     check_one_of(split, "split", list(spec.splits) + list(_SPLIT_ALIASES))
     mode = _resolve_binarization(name, spec, split, binarization)
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = check_optional_positive_int(batch_size, "batch_size")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}")
     seed = int(seed)

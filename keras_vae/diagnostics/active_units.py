@@ -7,6 +7,7 @@ from keras import ops
 
 from keras_vae.diagnostics.batching import example_rank
 from keras_vae.diagnostics.batching import host_batches
+from keras_vae.utils.validation import check_method
 from keras_vae.utils.validation import check_non_negative_float
 from keras_vae.utils.validation import check_positive_int
 
@@ -107,12 +108,12 @@ def active_units(model, data, threshold=0.01, batch_size=100):
     Reference:
         - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
     """
-    if not callable(getattr(model, "encode", None)):
-        raise TypeError(
-            "Expected `model` to have an `encode(x)` method returning the "
-            "posterior `(loc, scale)`, like `keras_vae.models.VAE`. "
-            f"Received: model of type {type(model).__name__}"
-        )
+    check_method(
+        model,
+        "encode",
+        "to have an `encode(x)` method returning the posterior `(loc, scale)`, "
+        "like `keras_vae.models.VAE`",
+    )
     threshold = check_non_negative_float(threshold, "threshold")
     batch_size = check_positive_int(batch_size, "batch_size")
 

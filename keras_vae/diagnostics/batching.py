@@ -10,6 +10,7 @@ diagnostic of their own gets the same behaviour from these two functions.
 import numpy as np
 from keras import ops
 
+from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -83,8 +84,7 @@ def host_batches(data, batch_size, example_rank=None, max_examples=None):
     [(2, 2), (2, 2), (1, 2)]
     """
     batch_size = check_positive_int(batch_size, "batch_size")
-    if max_examples is not None:
-        max_examples = check_positive_int(max_examples, "max_examples")
+    max_examples = check_optional_positive_int(max_examples, "max_examples")
     if isinstance(data, (list, tuple)):
         data = np.asarray(data)
     if isinstance(data, np.ndarray) or ops.is_tensor(data):

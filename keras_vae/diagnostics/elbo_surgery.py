@@ -12,6 +12,7 @@ from keras_vae.diagnostics.batching import host_batches
 from keras_vae.priors.prior import Prior
 from keras_vae.utils.gaussian import kl_normal
 from keras_vae.utils.gaussian import log_normal
+from keras_vae.utils.validation import check_method
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -151,15 +152,13 @@ def elbo_surgery(
           ("ELBO surgery", NIPS 2016 workshop on Advances in Approximate
           Bayesian Inference)
     """
-    hook = getattr(model, "latent_layers", None)
-    if not callable(hook):
-        raise TypeError(
-            "Expected `model` to be a keras_vae model with a continuous "
-            "(Gaussian) latent, such as `keras_vae.models.VAE`, "
-            "`HierarchicalVAE` or `LadderVAE`; ELBO surgery needs its "
-            "posteriors q(z | x) and prior p(z). Received: model of type "
-            f"{type(model).__name__}"
-        )
+    hook = check_method(
+        model,
+        "latent_layers",
+        "to be a keras_vae model with a continuous (Gaussian) latent, such as "
+        "`keras_vae.models.VAE`, `HierarchicalVAE` or `LadderVAE`; ELBO surgery "
+        "needs its posteriors q(z | x) and prior p(z)",
+    )
     num_samples = check_positive_int(num_samples, "num_samples")
     batch_size = check_positive_int(batch_size, "batch_size")
     chunk_size = check_positive_int(chunk_size, "chunk_size")

@@ -6,6 +6,8 @@ import numpy as np
 
 from keras_vae.diagnostics.batching import example_rank
 from keras_vae.diagnostics.batching import host_batches
+from keras_vae.utils.validation import check_method
+from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -77,19 +79,17 @@ def log_likelihood(
     Reference:
         - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
     """
-    if not callable(getattr(model, "log_likelihood", None)):
-        raise TypeError(
-            "Expected `model` to have a `log_likelihood(x, num_importance_samples, "
-            "chunk_size)` method, like a `keras_vae.models.LatentVariableModel`"
-            " (a `VQVAE` has none: see `keras_vae.models.PixelCNN.bits_per_dim`). "
-            f"Received: model of type {type(model).__name__}"
-        )
+    check_method(
+        model,
+        "log_likelihood",
+        "to have a `log_likelihood(x, num_importance_samples, chunk_size)` method, "
+        "like a `keras_vae.models.LatentVariableModel` (a `VQVAE` has none: see "
+        "`keras_vae.models.PixelCNN.bits_per_dim`)",
+    )
     num_importance_samples = check_positive_int(num_importance_samples, "num_importance_samples")
     batch_size = check_positive_int(batch_size, "batch_size")
-    if chunk_size is not None:
-        chunk_size = check_positive_int(chunk_size, "chunk_size")
-    if max_examples is not None:
-        max_examples = check_positive_int(max_examples, "max_examples")
+    chunk_size = check_optional_positive_int(chunk_size, "chunk_size")
+    max_examples = check_optional_positive_int(max_examples, "max_examples")
 
     parts = []
     for x in host_batches(data, batch_size, example_rank(model), max_examples):

@@ -13,6 +13,7 @@ from keras_vae.export import warmup as warmup_requests
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.guarded_steps import chunked_log_mean_exp
 from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 
 SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
@@ -257,8 +258,7 @@ def export_for_serving(
     chunk = check_positive_int(log_likelihood_chunk, "log_likelihood_chunk")
     if warmup:
         warmup_requests.check_available()
-    if version is not None:
-        version = check_positive_int(version, "version")
+    version = check_optional_positive_int(version, "version")
     built = getattr(model, "built", False)
     if not built or getattr(model, "data_shape", None) is None:
         raise ValueError(

@@ -6,7 +6,7 @@ from keras import ops
 from keras_vae.utils import random
 from keras_vae.utils.precision import density_layer_kwargs
 from keras_vae.utils.seed_streams import SeedStateMixin
-from keras_vae.utils.validation import check_positive_int
+from keras_vae.utils.validation import check_optional_positive_int
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -48,9 +48,7 @@ class GaussianSample(SeedStateMixin, keras.layers.Layer):
 
     def __init__(self, num_samples=None, seed=None, **kwargs):
         super().__init__(**density_layer_kwargs(kwargs))
-        if num_samples is not None:
-            num_samples = check_positive_int(num_samples, "num_samples")
-        self.num_samples = num_samples
+        self.num_samples = check_optional_positive_int(num_samples, "num_samples")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 

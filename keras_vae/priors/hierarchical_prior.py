@@ -10,6 +10,7 @@ from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.priors.prior import Prior
 from keras_vae.utils import random
 from keras_vae.utils.gaussian import log_normal
+from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_widths
 
@@ -75,9 +76,7 @@ class HierarchicalPrior(Prior):
         **kwargs,
     ):
         super().__init__(latent_dim=latent_dim, seed=seed, **kwargs)
-        if zeta_dim is not None:
-            zeta_dim = check_positive_int(zeta_dim, "zeta_dim")
-        self.zeta_dim = zeta_dim
+        self.zeta_dim = check_optional_positive_int(zeta_dim, "zeta_dim")
         linear = isinstance(hidden_units, (list, tuple)) and len(hidden_units) == 0
         self.hidden_units = () if linear else check_widths(hidden_units, "hidden_units")
         self.num_importance_samples = check_positive_int(

@@ -4,6 +4,7 @@ import keras
 
 from keras_vae.utils.precision import density_layer_kwargs
 from keras_vae.utils.seed_streams import SeedStateMixin
+from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 
 
@@ -28,9 +29,7 @@ class Prior(SeedStateMixin, keras.layers.Layer):
 
     def __init__(self, latent_dim=None, seed=None, **kwargs):
         super().__init__(**density_layer_kwargs(kwargs))
-        if latent_dim is not None:
-            latent_dim = check_positive_int(latent_dim, "latent_dim")
-        self.latent_dim = latent_dim
+        self.latent_dim = check_optional_positive_int(latent_dim, "latent_dim")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 

@@ -21,6 +21,7 @@ import math
 import keras
 import numpy as np
 
+from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 
 POSTERIORS = ("exact", "perturbed")
@@ -95,11 +96,7 @@ def linear_gaussian_vae(
         )
     if not (isinstance(scale, (int, float)) and scale > 0):
         raise ValueError(f"Expected `scale` to be a positive float. Received: scale={scale!r}")
-    if posterior not in POSTERIORS:
-        raise ValueError(
-            f"Expected `posterior` to be one of {list(POSTERIORS)}. "
-            f"Received: posterior={posterior!r}"
-        )
+    check_one_of(posterior, "posterior", POSTERIORS)
     rng = np.random.default_rng(seed)
     if column_norms is None:
         column_norms = rng.uniform(0.5, 2.0, size=latent_dim)
@@ -191,11 +188,7 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     from keras_vae.likelihoods.gaussian import Gaussian
     from keras_vae.models.hierarchical_vae import HierarchicalVAE
 
-    if posterior not in POSTERIORS:
-        raise ValueError(
-            f"Expected `posterior` to be one of {list(POSTERIORS)}. "
-            f"Received: posterior={posterior!r}"
-        )
+    check_one_of(posterior, "posterior", POSTERIORS)
     prm = _hvae_parameters(data_dim, z1_dim, scale, seed, posterior)
     k1_x, k1_z2, bias1, var1 = prm["k1_x"], prm["k1_z2"], prm["bias1"], prm["var1"]
     k2, bias2, var2 = prm["k2"], prm["bias2"], prm["var2"]
@@ -379,11 +372,7 @@ def linear_gaussian_lvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     from keras_vae.likelihoods.gaussian import Gaussian
     from keras_vae.models.ladder_vae import LadderVAE
 
-    if posterior not in POSTERIORS:
-        raise ValueError(
-            f"Expected `posterior` to be one of {list(POSTERIORS)}. "
-            f"Received: posterior={posterior!r}"
-        )
+    check_one_of(posterior, "posterior", POSTERIORS)
 
     class LinearDecoderLadderVAE(LadderVAE):
         """A LadderVAE whose decoder is one linear layer."""
@@ -496,11 +485,7 @@ def linear_gaussian_vhp_vae(data_dim=3, scale=0.5, seed=0, posterior="exact"):
     from keras_vae.models.vhp_vae import VHPVAE
     from keras_vae.priors.hierarchical_prior import HierarchicalPrior
 
-    if posterior not in POSTERIORS:
-        raise ValueError(
-            f"Expected `posterior` to be one of {list(POSTERIORS)}. "
-            f"Received: posterior={posterior!r}"
-        )
+    check_one_of(posterior, "posterior", POSTERIORS)
     rng = np.random.default_rng(seed)
     alpha = _float32(rng.uniform(0.8, 1.5) * rng.choice([-1.0, 1.0]))
     beta = _float32(rng.normal(scale=0.5))

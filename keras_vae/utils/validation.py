@@ -12,6 +12,24 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def check_optional_positive_int(value, name):
+    """Return `None` for `None`, else `check_positive_int(value, name)`."""
+    return None if value is None else check_positive_int(value, name)
+
+
+def check_method(obj, method, expected, name="model"):
+    """Return `obj`'s method `method`, or raise a `TypeError` if it has none.
+
+    The error reads "Expected `name` <expected>. Received: name of type T".
+    """
+    bound = getattr(obj, method, None)
+    if not callable(bound):
+        raise TypeError(
+            f"Expected `{name}` {expected}. Received: {name} of type {type(obj).__name__}"
+        )
+    return bound
+
+
 def check_shape(shape, name):
     """Return `shape` as a tuple of ints, or raise unless it is a non-empty
     sequence of positive integers."""
