@@ -157,9 +157,7 @@ def gated_conv_hvae_networks(data_shape, latent_dims=(40, 40), hidden_units=(300
             (300 in the paper).
 
     Returns:
-        A dict of functional `keras.Model`s named after their keys:
-        `"encoder_z2"`, `"encoder_z1_x"`, `"encoder_z1_joint"`, `"prior_z1"`
-        and `"decoder"`.
+        The dict of five functional `keras.Model`s of `gated_mlp_hvae_networks`.
 
     Example:
 

@@ -13,11 +13,16 @@ def _data(n=40):
     return (rng.uniform(size=(n, 6, 6, 1)) < 0.4).astype("float32")
 
 
+def _vae():
+    model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=0)
+    model.compile(optimizer="adam", jit_compile=True)
+    return model
+
+
 class LogLikelihoodCallbackTest(testing.TestCase):
     def test_logs_the_estimate_on_schedule(self):
         x = _data()
-        model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=0)
-        model.compile(optimizer="adam", jit_compile=True)
+        model = _vae()
         callback = LogLikelihood(x, every=2, num_importance_samples=500, max_examples=10)
         logs = model.fit(x, epochs=4, batch_size=16, verbose=0, callbacks=[callback]).history
         self.assertEqual(len(logs["val_log_likelihood"]), 3)  # epochs 1, 2, 4
@@ -30,8 +35,7 @@ class LogLikelihoodCallbackTest(testing.TestCase):
         self.assertLess(logs["val_log_likelihood"][-1], 0.0)
 
     def test_custom_name(self):
-        model = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), seed=0)
-        model.compile(optimizer="adam", jit_compile=True)
+        model = _vae()
         callback = LogLikelihood(_data(8), num_importance_samples=3, name="train_ll")
         logs = model.fit(_data(), epochs=1, batch_size=20, verbose=0, callbacks=[callback]).history
         self.assertIn("train_ll", logs)
