@@ -1,4 +1,5 @@
-"""Helpers shared by the example scripts: image grids and resumable phases.
+"""Helpers shared by the example scripts: command-line flags, data, image
+grids and resumable phases.
 
 Everything else the examples need comes from keras_vae itself (data,
 including the data dir: `keras_vae.datasets.load` reads `--data-dir`, else
@@ -16,6 +17,86 @@ from pathlib import Path
 
 import keras
 import numpy as np
+
+import keras_vae
+
+DATA_DIR_HELP = "prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)"
+BACKUP_DIR_HELP = "keras.callbacks.BackupAndRestore dir (resumable run)"
+
+
+def add_training_arguments(parser, epochs, batch_size, lr, epochs_help="training epochs"):
+    """Add `--epochs`, `--batch-size` and `--lr` (of Adam) with these defaults."""
+    add = parser.add_argument
+    add("--epochs", type=int, default=epochs, help=f"{epochs_help} ({epochs})")
+    add("--batch-size", type=int, default=batch_size, help=f"training batch size ({batch_size})")
+    add("--lr", type=float, default=lr, help=f"Adam learning rate ({lr:g})")
+
+
+def add_run_arguments(
+    parser,
+    out_dir=None,
+    out_dir_help=None,
+    data_dir_help=DATA_DIR_HELP,
+    backup_dir_help=BACKUP_DIR_HELP,
+    steps_per_execution=1,
+):
+    """Add the flags of a run: data and output dirs, seed, resumption, smoke size.
+
+    Adds `--data-dir`, `--out-dir` (default `out_dir`), `--backup-dir`
+    (unless `backup_dir_help` is None), `--seed` (0), `--steps-per-execution`
+    (unless `steps_per_execution` is None) and `--max-train-examples`.
+    """
+    add = parser.add_argument
+    add("--data-dir", help=data_dir_help)
+    add("--out-dir", default=out_dir, help=out_dir_help or f"output directory ({out_dir})")
+    if backup_dir_help is not None:
+        add("--backup-dir", help=backup_dir_help)
+    add("--seed", type=int, default=0, help="random seed (0)")
+    if steps_per_execution is not None:
+        n = steps_per_execution
+        add("--steps-per-execution", type=int, default=n, help=f"batches per compiled call ({n})")
+    add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
+
+
+def add_nll_arguments(parser, samples, examples=None):
+    """Add `--nll-samples` and `--nll-examples`, the flags of `score_nll`."""
+    add = parser.add_argument
+    add("--nll-samples", type=int, default=samples, help=f"importance samples ({samples})")
+    add(
+        "--nll-examples",
+        type=int,
+        default=examples,
+        help=f"score the first N test images ({examples or 'all'})",
+    )
+
+
+def require_positive(parser, args, names):
+    """Exit with a usage error unless every flag in `names` is at least 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+
+
+def load_split(args, name, split, **kwargs):
+    """`keras_vae.datasets.load(name, split)` as numpy, from `args.data_dir`.
+
+    Downloads only if `args` has a true `download` (a `--download` flag).
+    """
+    download = getattr(args, "download", False)
+    return keras_vae.datasets.load(
+        name, split, data_dir=args.data_dir, download=download, as_numpy=True, **kwargs
+    )
+
+
+def score_nll(model, x_test, args, **kwargs):
+    """`keras_vae.diagnostics.log_likelihood` at `--nll-samples`/`--nll-examples`."""
+    return keras_vae.diagnostics.log_likelihood(
+        model,
+        x_test,
+        num_importance_samples=args.nll_samples,
+        max_examples=args.nll_examples,
+        **kwargs,
+    )
 
 
 def tile(images, cols, pad=1, background=0.3):

@@ -47,24 +47,15 @@ def parse_args(argv=None):
     add("--latent-dims", default="2,10,20", help="standard normal VAEs (2,10,20)")
     add("--vamp-latent-dim", type=int, default=20, help="VampPrior VAE, 0 = none")
     add("--components", type=int, default=500, help="VampPrior K (500)")
-    add("--epochs", type=int, default=30, help="training epochs of every model")
-    add("--batch-size", type=int, default=100)
-    add("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
     add("--hidden-units", type=int, default=300, help="gated MLP width (300)")
     add("--num-samples", type=int, default=1, help="surgery samples per image")
-    add(
-        "--data-dir",
-        help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)",
-    )
-    add("--out-dir", default=os.path.join("runs", "elbo_surgery"))
-    add("--seed", type=int, default=0)
-    add("--steps-per-execution", type=int, default=10)
-    add("--max-train-examples", type=int, help="use the first N (smoke tests)")
+    example_utils.add_training_arguments(p, 30, 100, 1e-3, "training epochs of every model")
+    out_dir = os.path.join("runs", "elbo_surgery")
+    example_utils.add_run_arguments(p, out_dir, backup_dir_help=None, steps_per_execution=10)
     args = p.parse_args(argv)
     args.latent_dims = [int(d) for d in args.latent_dims.split(",") if d]
-    for name in ("epochs", "batch_size", "components", "hidden_units", "num_samples"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be positive")
+    names = ("epochs", "batch_size", "components", "hidden_units", "num_samples")
+    example_utils.require_positive(p, args, names)
     if any(d < 1 for d in args.latent_dims) or args.vamp_latent_dim < 0:
         p.error("latent sizes must be positive")
     return args
@@ -152,12 +143,9 @@ def table(rows):
 def main(argv=None):
     args = parse_args(argv)
     out_dir = Path(args.out_dir)
-    load = lambda split: keras_vae.datasets.load(  # noqa: E731
-        "binarized_mnist", split, data_dir=args.data_dir, download=False,
-        as_numpy=True,
-    )  # fmt: skip
-    x_train = load("train")[: args.max_train_examples]
-    x_test = load("test")
+    x_train = example_utils.load_split(args, "binarized_mnist", "train")
+    x_train = x_train[: args.max_train_examples]
+    x_test = example_utils.load_split(args, "binarized_mnist", "test")
     print(f"{len(x_train)} training images, log N = {math.log(len(x_train)):.2f}")
     rows = []
     for name, prior, latent_dim in model_specs(args):

@@ -20,6 +20,7 @@ units), samples.png, final.weights.h5.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -51,31 +52,19 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = p.add_argument
     add("--model", choices=tuple(MODELS), default="lvae")
-    add("--epochs", type=int, default=2000, help="training epochs (2000)")
+    example_utils.add_training_arguments(p, 2000, 256, 2e-3)
     add("--warmup", type=int, default=200, help="KL warm-up epochs (200)")
     add("--finetune-epochs", type=int, default=0, help="IW fine-tuning epochs (0)")
     add("--finetune-samples", type=int, default=10, help="IW fine-tuning k (10)")
     add("--free-bits", type=float, help="KL floor per layer in nats (off)")
-    add("--batch-size", type=int, default=256)
-    add("--lr", type=float, default=2e-3, help="Adam learning rate (2e-3)")
     add("--latent-dims", type=int_list, default=(64, 32, 16, 8, 4))
     add("--hidden-units", type=int_list, default=(512, 256, 128, 64, 32))
-    add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
-    add("--nll-examples", type=int, help="score the first N test images (all)")
+    example_utils.add_nll_arguments(p, 5000)
     add("--active-units-every", type=int, default=10, help="log every N epochs")
-    add(
-        "--data-dir",
-        help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)",
-    )
-    add("--out-dir", help="default runs/ladder_vae_mnist/<model>")
-    add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
-    add("--seed", type=int, default=0)
-    add("--steps-per-execution", type=int, default=1)
-    add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
+    example_utils.add_run_arguments(p, out_dir_help="default runs/ladder_vae_mnist/<model>")
     args = p.parse_args(argv)
-    for name in ("epochs", "batch_size", "nll_samples", "active_units_every"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be positive")
+    names = ("epochs", "batch_size", "nll_samples", "active_units_every")
+    example_utils.require_positive(p, args, names)
     if args.finetune_epochs < 0 or args.warmup < 0:
         p.error("--finetune-epochs and --warmup must be non-negative")
     args.out_dir = args.out_dir or os.path.join("runs", "ladder_vae_mnist", args.model)
@@ -84,9 +73,7 @@ def parse_args(argv=None):
 
 def load_data(args):
     """All 60k training intensities (binarized in the step) and the static test set."""
-    load = lambda split, **kw: keras_vae.datasets.load(  # noqa: E731
-        "mnist", split, data_dir=args.data_dir, download=False, as_numpy=True, **kw
-    )
+    load = functools.partial(example_utils.load_split, args, "mnist")
     x_train = np.concatenate(
         [load("train", binarization=None), load("validation", binarization=None)]
     )
@@ -147,12 +134,7 @@ def main(argv=None):
         model = tuned
 
     test = model.evaluate(x_test, batch_size=500, verbose=0, return_dict=True)
-    nll = keras_vae.diagnostics.log_likelihood(
-        model,
-        x_test,
-        num_importance_samples=args.nll_samples,
-        max_examples=args.nll_examples,
-    )
+    nll = example_utils.score_nll(model, x_test, args)
     units = keras_vae.diagnostics.active_units(model, x_test)
     results = {
         "model": args.model,

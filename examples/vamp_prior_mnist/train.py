@@ -54,28 +54,18 @@ def parse_args(argv=None):
     add("--prior", choices=("standard", "mog", "vamp", "vamp_data"), default="vamp")
     add("--objective", choices=("elbo", "iwae"), default="elbo")
     add("--num-samples", type=int, default=1, help="training samples k (IWAE's k)")
-    add("--epochs", type=int, default=2000, help="maximum epochs (2000)")
+    example_utils.add_training_arguments(p, 2000, 100, 5e-4, "maximum epochs")
     add("--patience", type=int, default=50, help="early-stopping patience (50)")
     add("--warmup", type=int, default=100, help="KL warm-up epochs, 0 = off (100)")
-    add("--batch-size", type=int, default=100)
-    add("--lr", type=float, default=5e-4, help="Adam learning rate (5e-4)")
     add("--components", type=int, default=500, help="K of MoG / VampPrior (500)")
     add("--latent-dim", type=int, default=40, help="size of z (of z1 and z2)")
     add("--hidden-units", type=int, default=300, help="width of the gated layers")
-    add("--nll-samples", type=int, default=5000, help="importance samples (5000)")
-    add("--nll-examples", type=int, help="score the first N test images (all)")
+    example_utils.add_nll_arguments(p, 5000)
     add("--nll-batch-size", type=int, default=100, help="test images per call (100)")
     add("--nll-chunk-size", type=int, help="samples per call (model default)")
-    add(
-        "--data-dir",
-        help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)",
-    )
     add("--download", action="store_true", help="let TFDS download binarized_mnist")
-    add("--out-dir", help="default runs/vamp_prior_mnist/<model>_<prior>")
-    add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
-    add("--seed", type=int, default=0)
-    add("--steps-per-execution", type=int, default=1)
-    add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
+    out_dir_help = "default runs/vamp_prior_mnist/<model>_<prior>"
+    example_utils.add_run_arguments(p, out_dir_help=out_dir_help)
     add("--curve-every", type=int, default=0, help="test NLL every N epochs (0 = off)")
     add("--curve-samples", type=int, default=1000)
     add("--curve-examples", type=int, default=1000)
@@ -88,11 +78,6 @@ def parse_args(argv=None):
         run += f"_{args.objective}{args.num_samples}"
     args.out_dir = args.out_dir or os.path.join("runs", "vamp_prior_mnist", run)
     return args
-
-
-def load_split(args, split):
-    kwargs = dict(data_dir=args.data_dir, download=args.download, as_numpy=True)
-    return keras_vae.datasets.load("binarized_mnist", split, **kwargs)
 
 
 def batches(x, batch_size, shuffle_seed=None):
@@ -331,8 +316,9 @@ def main(argv=None):
     os.makedirs(args.out_dir, exist_ok=True)
     resuming = not fresh_start(args)
 
-    x_train = load_split(args, "train")[: args.max_train_examples]
-    x_val, x_test = load_split(args, "validation"), load_split(args, "test")
+    load = functools.partial(example_utils.load_split, args, "binarized_mnist")
+    x_train = load("train")[: args.max_train_examples]
+    x_val, x_test = load("validation"), load("test")
     prior, pseudo_idx = make_prior(args, x_train)
     model = make_model(args, prior)
     model.compile(

@@ -32,6 +32,7 @@ means), interpolations.png, samples.png.
 
 import argparse
 import csv
+import functools
 import json
 import math
 import os
@@ -63,28 +64,24 @@ def parse_args(argv=None):
         default="vhp,vae,iwae",
         help="comma list of vhp, vhp_always, vae, iwae",
     )
-    add("--epochs", type=int, default=30)
-    add("--batch-size", type=int, default=100)
-    add("--lr", type=float, default=1e-3)
+    example_utils.add_training_arguments(p, 30, 100, 1e-3)
     add("--latent-dim", type=int, default=32)
     add("--hidden-units", type=int, default=300)
     add("--kappa", type=float, help="κ; default sqrt(75) MNIST, sqrt(12) Frey")
     add("--prior-samples", type=int, default=10, help="K of the prior's bound")
     add("--iwae-samples", type=int, default=5, help="k of the IWAE baseline")
-    add("--nll-samples", type=int, default=1000)
-    add("--nll-examples", type=int, default=2000)
-    add(
-        "--data-dir",
-        help="MNIST: a directory of the original IDX files (or its parent, "
+    example_utils.add_nll_arguments(p, 1000, 2000)
+    add("--nu", type=float, default=1e-3, help="λ learning rate per nat of violation")
+    example_utils.add_run_arguments(
+        p,
+        out_dir_help="default runs/vhp_vae/<dataset>",
+        data_dir_help="MNIST: a directory of the original IDX files (or its parent, "
         "holding mnist/), else a prepared TFDS data dir (default: "
         "KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR); Frey Faces: the directory "
         "holding freyfaces/freyfaces.npz (required)",
+        backup_dir_help="resumable BackupAndRestore directory (one per model)",
+        steps_per_execution=None,
     )
-    add("--out-dir")
-    add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
-    add("--seed", type=int, default=0)
-    add("--nu", type=float, default=1e-3, help="λ learning rate per nat of violation")
-    add("--backup-dir", help="resumable BackupAndRestore directory (one per model)")
     args = p.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
     bad = set(args.models) - set(MODELS)
@@ -100,10 +97,7 @@ def parse_args(argv=None):
 def load_data(args):
     """(x_train, x_test, test_labels or None) as float32."""
     if args.dataset == "mnist":
-        load = lambda split: keras_vae.datasets.load(  # noqa: E731
-            "mnist", split, binarization=None, data_dir=args.data_dir,
-            download=False, as_numpy=True,
-        )  # fmt: skip
+        load = functools.partial(example_utils.load_split, args, "mnist", binarization=None)
         x, x_test = load("train"), load("test")  # the first 50k of the train file
         x_test = np.random.default_rng(0).random(x_test.shape) < x_test
         idx_dir = idx_source.find_idx_dir(args.data_dir)  # labels colour latent.png
@@ -177,12 +171,7 @@ def train(name, args, x, x_test):
     )
     seconds = time.time() - start
     scores = model.evaluate(x_test, batch_size=500, verbose=0, return_dict=True)
-    nll = keras_vae.diagnostics.log_likelihood(
-        model,
-        x_test,
-        num_importance_samples=args.nll_samples,
-        max_examples=args.nll_examples,
-    ).nll
+    nll = example_utils.score_nll(model, x_test, args).nll
     rec = model.reconstruct(x_test[:1000])
     result = {
         "model": name,

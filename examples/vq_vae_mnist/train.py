@@ -42,10 +42,8 @@ LIKELIHOODS = ("mse", "bernoulli", "gaussian", "discretized_logistic")
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add = p.add_argument
-    add("--epochs", type=int, default=20, help="VQ-VAE epochs (20)")
+    example_utils.add_training_arguments(p, 20, 128, 2e-4, "VQ-VAE epochs")
     add("--prior-epochs", type=int, default=30, help="PixelCNN prior epochs (30)")
-    add("--batch-size", type=int, default=128)
-    add("--lr", type=float, default=2e-4, help="VQ-VAE Adam learning rate (2e-4)")
     add("--prior-lr", type=float, default=1e-3, help="prior Adam learning rate")
     add("--num-embeddings", type=int, default=128, help="codebook size K (128)")
     add("--embedding-dim", type=int, default=16, help="code vector size D (16)")
@@ -59,20 +57,11 @@ def parse_args(argv=None):
     add("--prior-layers", type=int, default=8)
     add("--num-samples", type=int, default=64, help="sampled images (a square)")
     add("--temperature", type=float, default=1.0, help="sampling temperature")
-    add(
-        "--data-dir",
-        help="prepared TFDS data dir (default: KERAS_VAE_DATA_DIR, then TFDS_DATA_DIR)",
-    )
-    add("--out-dir", default=os.path.join("runs", "vq_vae_mnist"))
-    add("--backup-dir", help="keras.callbacks.BackupAndRestore dir (resumable run)")
-    add("--seed", type=int, default=0)
-    add("--steps-per-execution", type=int, default=1)
-    add("--max-train-examples", type=int, help="train on the first N (smoke tests)")
+    example_utils.add_run_arguments(p, os.path.join("runs", "vq_vae_mnist"))
     add("--max-test-examples", type=int, help="score the first N test images")
     args = p.parse_args(argv)
-    for name in ("epochs", "prior_epochs", "batch_size", "num_samples"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be positive")
+    names = ("epochs", "prior_epochs", "batch_size", "num_samples")
+    example_utils.require_positive(p, args, names)
     if math.isqrt(args.num_samples) ** 2 != args.num_samples:
         p.error("--num-samples must be a square (the PNG grid)")
     return args
@@ -80,10 +69,7 @@ def parse_args(argv=None):
 
 def load_data(args):
     """Grey-level MNIST in [0, 1] (k / 255): all 60k training images, the test set."""
-    load = lambda split: keras_vae.datasets.load(  # noqa: E731
-        "mnist", split, binarization=None, data_dir=args.data_dir, download=False,
-        as_numpy=True,
-    )  # fmt: skip
+    load = functools.partial(example_utils.load_split, args, "mnist", binarization=None)
     x_train = np.concatenate([load("train"), load("validation")])
     return x_train[: args.max_train_examples], load("test")[: args.max_test_examples]
 

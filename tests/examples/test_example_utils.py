@@ -1,10 +1,12 @@
-"""examples/example_utils.py: image grids and resumable `fit` phases."""
+"""examples/example_utils.py: shared flags, image grids and resumable `fit` phases."""
 
+import argparse
 import sys
 from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 import example_utils  # noqa: E402
@@ -68,3 +70,19 @@ def test_fit_phase_without_backup_always_trains(tmp_path):
     for _ in range(2):
         assert example_utils.fit_phase(model, x, "p", y=y, epochs=1, verbose=0) > 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shared_flags_parse_with_their_defaults_and_are_checked():
+    parser = argparse.ArgumentParser()
+    example_utils.add_training_arguments(parser, 7, 32, 1e-3)
+    example_utils.add_nll_arguments(parser, 100)
+    example_utils.add_run_arguments(parser, "out", backup_dir_help=None, steps_per_execution=5)
+    args = parser.parse_args(["--data-dir", "d", "--max-train-examples", "9"])
+    assert (args.epochs, args.batch_size, args.lr) == (7, 32, 1e-3)
+    assert (args.nll_samples, args.nll_examples) == (100, None)
+    assert (args.data_dir, args.out_dir, args.seed, args.steps_per_execution) == ("d", "out", 0, 5)
+    assert args.max_train_examples == 9 and not hasattr(args, "backup_dir")
+    example_utils.require_positive(parser, args, ("epochs", "batch_size"))
+    args.batch_size = 0
+    with pytest.raises(SystemExit):
+        example_utils.require_positive(parser, args, ("epochs", "batch_size"))
