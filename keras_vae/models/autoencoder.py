@@ -1,12 +1,16 @@
 """Autoencoder: the base of every keras_vae model (training loop and contract)."""
 
+import inspect
+
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from keras_vae.likelihoods.bernoulli import Bernoulli
 from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
 from keras_vae.models.guarded_steps import GuardedSteps
+from keras_vae.utils import input_pipeline
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_batch
@@ -339,26 +343,60 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         compiled step, where a bad batch skips its update. The callback
         `keras_vae.callbacks.RaiseOnNonFinite` is added unless given, and
         raises at the first bad step (see `GuardedSteps`).
+
+        Arrays are fed through `keras_vae.utils.input_pipeline.array_dataset`
+        (the batches Keras would make, `validation_split` taken from the end
+        as Keras does) and datasets get tf.data autotuning turned off unless
+        their options set it: Keras's per-epoch iterators otherwise end every
+        epoch waiting for the autotuner's sleep (see that module).
         """
-        check_no_sample_weight(kwargs.get("sample_weight"), kwargs.get("class_weight"))
-        self._validate_fit_data(args, kwargs)
-        validation = kwargs.get("validation_data")
+        arguments = _bind(keras.Model.fit, args, kwargs)
+        check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))
+        x = self._validate_fit_data(arguments.get("x"))
+        validation = arguments.get("validation_data")
+        if isinstance(validation, (tuple, list)):
+            check_no_sample_weight(validation[2] if len(validation) > 2 else None)
+            if len(validation) == 1 or validation[1] is None:
+                validation = arguments["validation_data"] = validation[0]
+        validation = self._validate_fit_data(validation)
+        if _is_array(x) and not _keras_feeds_arrays(arguments):
+            split = arguments.pop("validation_split", 0.0)
+            if split and validation is None:
+                at = int(np.floor(len(x) * (1.0 - split)))
+                x, validation = x[:at], x[at:]
+            batch_size = arguments.pop("batch_size", None)
+            shuffle = arguments.get("shuffle", True)
+            arguments["x"] = input_pipeline.array_dataset(x, batch_size, shuffle)
+            arguments["shuffle"] = False  # the dataset shuffles
+            if _is_array(validation):
+                validation_batch_size = arguments.pop("validation_batch_size", None)
+                validation = input_pipeline.array_dataset(
+                    validation, validation_batch_size or batch_size
+                )
+        else:
+            arguments["x"] = _without_autotune(arguments.get("x"))
         if validation is not None:
-            if isinstance(validation, (tuple, list)):
-                check_no_sample_weight(validation[2] if len(validation) > 2 else None)
-                validation = validation[0]
-            self._validate_fit_data((validation,), {})
-        return super().fit(*args, callbacks=self._with_guard(callbacks), **kwargs)
+            arguments["validation_data"] = _without_autotune(validation)
+        return super().fit(callbacks=self._with_guard(callbacks), **arguments)
 
     def evaluate(self, *args, callbacks=None, **kwargs):
-        check_no_sample_weight(kwargs.get("sample_weight"))
-        if not kwargs.get("_use_cached_eval_dataset"):  # fit checked it
-            self._validate_fit_data(args, kwargs)
-        return super().evaluate(*args, callbacks=self._with_guard(callbacks), **kwargs)
+        arguments = _bind(keras.Model.evaluate, args, kwargs)
+        check_no_sample_weight(arguments.get("sample_weight"))
+        if not arguments.get("_use_cached_eval_dataset"):  # fit checked it
+            arguments["x"] = self._pipeline(self._validate_fit_data(arguments.get("x")), arguments)
+        return super().evaluate(callbacks=self._with_guard(callbacks), **arguments)
 
     def predict(self, *args, callbacks=None, **kwargs):
-        self._validate_fit_data(args, kwargs)
-        return super().predict(*args, callbacks=self._with_guard(callbacks), **kwargs)
+        arguments = _bind(keras.Model.predict, args, kwargs)
+        arguments["x"] = self._pipeline(self._validate_fit_data(arguments.get("x")), arguments)
+        return super().predict(callbacks=self._with_guard(callbacks), **arguments)
+
+    @staticmethod
+    def _pipeline(x, arguments):
+        """The dataset `evaluate`/`predict` iterate over `x` (see `fit`)."""
+        if _is_array(x) and not _keras_feeds_arrays(arguments):
+            return input_pipeline.array_dataset(x, arguments.pop("batch_size", None))
+        return _without_autotune(x)
 
     def train_on_batch(self, x, *args, **kwargs):
         return self._on_batch("train", super().train_on_batch, x, *args, **kwargs)
@@ -373,7 +411,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         from keras_vae.callbacks.raise_on_non_finite import step_guard_error
 
         check_no_sample_weight(kwargs.get("sample_weight"), kwargs.get("class_weight"))
-        self._validate_fit_data((x,), {})
+        self._validate_fit_data(x)
         guard = self.step_guard(mode)
         guard.reset()
         result = method(x, *args, **kwargs)
@@ -398,20 +436,21 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
             callbacks.insert(theirs[0] if theirs else len(callbacks), RaiseOnNonFinite())
         return callbacks
 
-    def _validate_fit_data(self, args, kwargs):
-        # In-memory arrays are checked up front; a dataset's element spec is
-        # checked before tracing (dtype, shape, batched), its values inside
-        # the step. Either way the model is built from the data's shape.
-        x = args[0] if args else kwargs.get("x")
+    def _validate_fit_data(self, x):
+        """`x` checked (arrays become float32 NumPy), the model built from it.
+
+        In-memory arrays are checked up front; a dataset's element spec is
+        checked before tracing (dtype, shape, batched), its values inside
+        the step.
+        """
         if isinstance(x, np.ndarray) or ops.is_tensor(x):
             x = self.validate_data(x)
-        elif hasattr(x, "element_spec") and hasattr(x, "cardinality"):
-            x = self.check_dataset(x)
-            if x is None:
-                return
-        else:
-            return
-        self.build_for_batch(x)
+            self.build_for_batch(x)
+        elif _is_dataset(x):
+            spec = self.check_dataset(x)
+            if spec is not None:
+                self.build_for_batch(spec)
+        return x
 
     # -------------------------------------------------------------- config
     def get_build_config(self):
@@ -440,3 +479,35 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
             for key, value in config.items()
         }
         return cls(**config)
+
+
+def _bind(method, args, kwargs):
+    """`method`'s arguments by name, as a caller of `method` passed them."""
+    arguments = inspect.signature(method).bind(None, *args, **kwargs).arguments
+    arguments.pop("self")
+    arguments.update(arguments.pop("kwargs", {}))
+    return arguments
+
+
+def _is_array(x):
+    return isinstance(x, np.ndarray)
+
+
+def _is_dataset(x):
+    return hasattr(x, "element_spec") and hasattr(x, "cardinality")
+
+
+def _keras_feeds_arrays(arguments):
+    # Cases our pipeline does not reproduce are left to Keras: labels, a
+    # fixed number of steps (Keras then reuses one iterator across epochs)
+    # and batch-wise shuffling.
+    return (
+        arguments.get("y") is not None
+        or arguments.get("steps_per_epoch") is not None
+        or arguments.get("steps") is not None
+        or arguments.get("shuffle", True) not in (True, False)
+    )
+
+
+def _without_autotune(x):
+    return input_pipeline.without_autotune(x) if isinstance(x, tf.data.Dataset) else x
