@@ -10,6 +10,8 @@ import math
 import re
 from pathlib import Path
 
+import pytest
+
 from keras_vae.testing import prepared_tfds_dir
 from keras_vae.testing import requires_tfds
 from keras_vae.testing import run_script
@@ -81,7 +83,25 @@ def test_lvae_with_fine_tuning_resumes_and_compares(tmp_path):
     assert "phase 'iwae' already finished" in stdout
     assert again["train_seconds_this_call"] == 0.0
 
-    train(tmp_path, "vae")
+    # compare.py over two runs: the second is this run's results relabelled
+    # as the plain VAE (training it is the `large` test below; compare.py
+    # only reads results.json).
+    baseline = dict(results, model="vae", finetune_epochs=0, test_nll=results["test_nll"] + 1)
+    (tmp_path / "runs" / "vae").mkdir()
+    (tmp_path / "runs" / "vae" / "results.json").write_text(json.dumps(baseline))
     table = run("compare.py", tmp_path, "--runs-dir", str(tmp_path / "runs"))
-    assert "| VAE |" in table and "| LVAE+BN+WU | 2 + 1 IW |" in table
+    assert f"| VAE | 2 | {baseline['test_nll']:.2f} (10 samples, 20 images) |" in table
+    assert f"| LVAE+BN+WU | 2 + 1 IW | {results['test_nll']:.2f} " in table
     assert (tmp_path / "runs" / "active_units.png").read_bytes()[:8] == PNG
+
+
+@pytest.mark.large
+def test_plain_vae_trains(tmp_path):
+    # The `vae` model: bottom-up inference, no batch norm, no KL warm-up.
+    _, results, out = train(tmp_path, "vae")
+    assert (results["model"], results["epochs"], results["finetune_epochs"]) == ("vae", 2, 0)
+    assert 100 < results["test_nll"] < 784 * math.log(2.0) - 50, results["test_nll"]
+    assert len(results["active_units"]) == 3
+    assert (out / "history_elbo.csv").exists() and not (out / "history_iwae.csv").exists()
+    table = run("compare.py", tmp_path, "--runs-dir", str(tmp_path / "runs"))
+    assert "| VAE | 2 |" in table

@@ -146,7 +146,9 @@ class HierarchicalVAETest(testing.TestCase):
     def test_convolutional_variant_trains_and_round_trips(self):
         x = _binary(8, (8, 8, 1))
         model = _small(architecture="gated_conv", prior=keras_vae.priors.VampPrior(3))
-        model.compile(optimizer="adam", jit_compile=True)
+        # No XLA (~5 s a model): the round trip is checked; the gated conv
+        # model's XLA training is the conformance suite's (HierarchicalVAE[1]).
+        model.compile(optimizer="adam", jit_compile=False)
         model.fit(x, epochs=1, batch_size=8, verbose=0)
         path = self.get_temp_dir() + "/conv.keras"
         model.save(path)

@@ -99,7 +99,9 @@ class VHPVAETest(TestCase):
             (1.0, "always", True),
         ):
             model = small_vhp(kappa=kappa, prior_update=rule)
-            model.compile(optimizer="adam", jit_compile=True)
+            # XLA for one rule only (compiling costs ~5 s a model): the gated
+            # rule's XLA step is checked step by step in the test above.
+            model.compile(optimizer="adam", jit_compile=rule == "always")
             model.build((None, 64))
             before = self.prior_kernels(model)
             model.fit(x, epochs=1, batch_size=64, verbose=0)
@@ -125,8 +127,10 @@ class VHPVAETest(TestCase):
                 constraint=keras_vae.layers.GECO(kappa=4.0),
             ),
         ]
+        # Without XLA (~5 s a model): GECO's update under XLA is checked with
+        # the VHPVAE here and the GECO VAE spec of the conformance suite.
         for model in models:
-            model.compile(optimizer="adam", jit_compile=True)
+            model.compile(optimizer="adam", jit_compile=False)
             history = model.fit(x, epochs=1, batch_size=64, verbose=0).history
             for key in ("lambda", "constraint", "constraint_average", "kl"):
                 self.assertIn(key, history, msg=type(model).__name__)
@@ -136,7 +140,9 @@ class VHPVAETest(TestCase):
     def test_state_survives_save_and_resume(self):
         x = prototype_data(256)
         model = small_vhp()
-        model.compile(optimizer="adam", jit_compile=True)
+        # Without XLA (~5 s a model): the state saved is the same; the
+        # conformance suite's exact-resume test covers every model too.
+        model.compile(optimizer="adam", jit_compile=False)
         backup = self.get_temp_dir()
         model.fit(
             x,
@@ -164,7 +170,7 @@ class VHPVAETest(TestCase):
 
         # A fresh model resumed from the backup continues from step 8.
         resumed, record = small_vhp(), Record()
-        resumed.compile(optimizer="adam", jit_compile=True)
+        resumed.compile(optimizer="adam", jit_compile=False)
         resumed.fit(
             x,
             epochs=3,

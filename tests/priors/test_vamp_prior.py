@@ -160,7 +160,9 @@ class VampPriorTest(testing.TestCase):
             5, pseudo_inputs_initializer=data, trainable_pseudo_inputs=False
         )
         vae = keras_vae.models.VAE(latent_dim=2, hidden_units=(8,), prior=prior, seed=0)
-        vae.compile(optimizer="adam", jit_compile=True)
+        # No XLA (~5 s a model): which weights train is the same either way;
+        # the VampPrior models' XLA training is the conformance suite's.
+        vae.compile(optimizer="adam", jit_compile=False)
         vae.fit(x, epochs=2, batch_size=20, verbose=0)
         self.assertNotIn(prior.pseudo_input_weights.path, [w.path for w in vae.trainable_weights])
         self.assertAllClose(prior.pseudo_inputs, data)
@@ -170,7 +172,7 @@ class VampPriorTest(testing.TestCase):
         vae = keras_vae.models.VAE(
             latent_dim=2, hidden_units=(8,), prior=keras_vae.priors.VampPrior(4), seed=0
         )
-        vae.compile(optimizer="adam", jit_compile=True)
+        vae.compile(optimizer="adam", jit_compile=False)  # the round trip is checked
         vae.fit(x, epochs=1, batch_size=10, verbose=0)
         path = self.get_temp_dir() + "/vamp.keras"
         vae.save(path)
