@@ -48,6 +48,8 @@ def build_model(args):
         seed=args.seed,
         dynamic_binarization=True,
     )
+    if args.objective == "iwae":
+        common["gradient_estimator"] = args.gradient_estimator
     if args.architecture == "gated":
         prior = keras_vae.priors.VampPrior(args.components) if args.prior == "vamp" else None
         return keras_vae.models.VAE(latent_dim=40, hidden_units=(300, 300), prior=prior, **common)
@@ -142,6 +144,12 @@ def main():
     p.add_argument("--architecture", choices=("gated", "burda"), default="gated")
     p.add_argument("--objective", choices=("elbo", "iwae"), default="elbo")
     p.add_argument("-k", type=int, default=1, help="samples per example in training")
+    p.add_argument(
+        "--gradient-estimator",
+        choices=("standard", "stl", "dreg"),
+        default="standard",
+        help="IWAE encoder-gradient estimator (--objective iwae)",
+    )
     p.add_argument(
         "--prior",
         choices=("standard_normal", "vamp"),

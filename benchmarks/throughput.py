@@ -9,6 +9,7 @@ same model and protocol in its own venv (`benchmarks/pythae_peer.py`,
 PEER.md). Configurations (`--configs`):
 
     kv_vae, kv_iwae, kv_vamp             keras_vae VAE, IWAE k=5, VampPrior K=500
+    kv_vae_bf16, kv_iwae_bf16, kv_vamp_bf16   the same under mixed_bfloat16
     pythae_vae, pythae_iwae, pythae_vamp  the same in pythae (`--peer-python`)
 
 examples/s = 50,000 / median epoch seconds (the first, compiling epoch is
@@ -39,6 +40,9 @@ CONFIGS = {
     "kv_vae": ("keras_vae", "vae"),
     "kv_iwae": ("keras_vae", "iwae"),
     "kv_vamp": ("keras_vae", "vamp"),
+    "kv_vae_bf16": ("keras_vae", "vae_bf16"),
+    "kv_iwae_bf16": ("keras_vae", "iwae_bf16"),
+    "kv_vamp_bf16": ("keras_vae", "vamp_bf16"),
     "pythae_vae": ("pythae", "vae"),
     "pythae_iwae": ("pythae", "iwae"),
     "pythae_vamp": ("pythae", "vamp"),
@@ -52,6 +56,9 @@ def worker(args):
 
     import keras_vae
 
+    name, _, precision = args.worker.partition("_")
+    if precision == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     x = keras_vae.datasets.load(
         "mnist",
         "train",
@@ -64,7 +71,7 @@ def worker(args):
         "vae": {},
         "iwae": {"objective": "iwae", "num_importance_samples": 5},
         "vamp": {"prior": keras_vae.priors.VampPrior(500)},
-    }[args.worker]
+    }[name]
     model = keras_vae.models.VAE(
         latent_dim=40, hidden_units=(300, 300), dynamic_binarization=True, seed=0, **kwargs
     )
@@ -168,7 +175,9 @@ def main():
         "--peer-python", default=None, help="python of the pythae peer venv (benchmarks/PEER.md)"
     )
     p.add_argument("--json", default=None)
-    p.add_argument("--worker", choices=("vae", "iwae", "vamp"), help=argparse.SUPPRESS)
+    p.add_argument(
+        "--worker", choices=[model for _, model in CONFIGS.values()], help=argparse.SUPPRESS
+    )
     args = p.parse_args()
     if not args.mnist_dir:
         p.error("pass --mnist-dir or set MNIST_DIR")
@@ -177,7 +186,11 @@ def main():
     names = (
         args.configs.split(",")
         if args.configs
-        else [n for n in CONFIGS if n.startswith("kv") or args.peer_python]
+        else [
+            n
+            for n in CONFIGS
+            if not n.endswith("_bf16") and (n.startswith("kv") or args.peer_python)
+        ]
     )
     unknown = [n for n in names if n not in CONFIGS]
     if unknown or (any(n.startswith("pythae") for n in names) and not args.peer_python):
@@ -198,7 +211,8 @@ def main():
             )
     ratios = {}
     for name in names:
-        peer = "pythae_" + name[3:]
+        # keras_vae vs pythae, and bf16 vs float32.
+        peer = name[: -len("_bf16")] if name.endswith("_bf16") else "pythae_" + name[3:]
         if name.startswith("kv_") and peer in runs:
             ratios[f"{name}/{peer}"] = [
                 a["examples_per_s"] / b["examples_per_s"] for a, b in zip(runs[name], runs[peer])
