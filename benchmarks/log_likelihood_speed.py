@@ -73,7 +73,7 @@ def main():
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     encoder, decoder = dense_flops(model)
     flop = len(x_test) * (encoder + args.num_samples * decoder)
-    result = {
+    report = {
         **vars(args),
         "chunk_size": chunk,
         "wall_s": wall,
@@ -82,10 +82,10 @@ def main():
         "minutes_for_10k_x_5000": wall * (1e4 / len(x_test)) * (5000 / args.num_samples) / 60,
         "nll": result.nll,
     }
-    print(json.dumps(result))
+    print(json.dumps(report))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+            json.dump(report, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ import inspect
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from keras_vae.likelihoods.bernoulli import Bernoulli
@@ -357,7 +356,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         if isinstance(validation, (tuple, list)):
             check_no_sample_weight(validation[2] if len(validation) > 2 else None)
             if len(validation) == 1 or validation[1] is None:
-                validation = arguments["validation_data"] = validation[0]
+                validation = validation[0]
         validation = self._validate_fit_data(validation)
         if _is_array(x) and not _keras_feeds_arrays(arguments):
             split = arguments.pop("validation_split", 0.0)
@@ -374,9 +373,9 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
                     validation, validation_batch_size or batch_size
                 )
         else:
-            arguments["x"] = _without_autotune(arguments.get("x"))
+            arguments["x"] = input_pipeline.without_autotune(arguments.get("x"))
         if validation is not None:
-            arguments["validation_data"] = _without_autotune(validation)
+            arguments["validation_data"] = input_pipeline.without_autotune(validation)
         return super().fit(callbacks=self._with_guard(callbacks), **arguments)
 
     def evaluate(self, *args, callbacks=None, **kwargs):
@@ -396,7 +395,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         """The dataset `evaluate`/`predict` iterate over `x` (see `fit`)."""
         if _is_array(x) and not _keras_feeds_arrays(arguments):
             return input_pipeline.array_dataset(x, arguments.pop("batch_size", None))
-        return _without_autotune(x)
+        return input_pipeline.without_autotune(x)
 
     def train_on_batch(self, x, *args, **kwargs):
         return self._on_batch("train", super().train_on_batch, x, *args, **kwargs)
@@ -507,7 +506,3 @@ def _keras_feeds_arrays(arguments):
         or arguments.get("steps") is not None
         or arguments.get("shuffle", True) not in (True, False)
     )
-
-
-def _without_autotune(x):
-    return input_pipeline.without_autotune(x) if isinstance(x, tf.data.Dataset) else x

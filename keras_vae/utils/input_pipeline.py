@@ -21,7 +21,8 @@ def without_autotune(dataset):
     """`dataset` with tf.data autotuning off, unless its options set it.
 
     Args:
-        dataset: A `tf.data.Dataset`.
+        dataset: A `tf.data.Dataset`, or any other input of `fit` (returned
+            as is).
 
     Returns:
         The dataset, with `options.autotune.enabled = False` if the user left
@@ -33,7 +34,7 @@ def without_autotune(dataset):
     >>> keras_vae.utils.input_pipeline.without_autotune(ds).options().autotune.enabled
     False
     """
-    if dataset.options().autotune.enabled is not None:
+    if not isinstance(dataset, tf.data.Dataset) or dataset.options().autotune.enabled is not None:
         return dataset  # the user's explicit choice
     options = tf.data.Options()
     options.autotune.enabled = False
