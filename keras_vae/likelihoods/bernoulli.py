@@ -16,10 +16,18 @@ class Bernoulli(Likelihood):
     log p(x | z) = sum_d  x_d log sigmoid(l_d) + (1 - x_d) log sigmoid(-l_d)
     ```
 
-    where `l = decoder(z)` are logits. The log-density is evaluated by TFP's
-    `tfd.Bernoulli(logits=...)`, which is stable for large |l| (no
-    `log(sigmoid(.))` underflow). Inputs must lie in [0, 1]; non-binary
-    intensities give the continuous relaxation used for grey-level data.
+    where `l = decoder(z)` are logits. Since log sigmoid(l) = l - softplus(l)
+    and log sigmoid(-l) = -softplus(l), this is evaluated as
+
+    ```none
+    log p(x | z) = sum_d  x_d l_d - softplus(l_d)
+    ```
+
+    with one softplus per pixel (TFP's `tfd.Bernoulli` evaluates two, which
+    made the element-wise log-density half the time of a 5000-sample
+    log-likelihood), stable for large |l| (no `log(sigmoid(.))` underflow).
+    Inputs must lie in [0, 1]; non-binary intensities give the continuous
+    relaxation used for grey-level data (the identity holds for any x).
 
     Example:
 
@@ -32,9 +40,7 @@ class Bernoulli(Likelihood):
     """
 
     def _log_prob_elementwise(self, x, params):
-        # TFP evaluates (1 - x) log sigmoid(-l) + x log sigmoid(l) with
-        # softplus, so it is exact on {0, 1} and the relaxation on [0, 1].
-        return self.distribution(params).log_prob(x)
+        return x * params - ops.softplus(params)
 
     def mean(self, params):
         return ops.sigmoid(ops.cast(params, self.compute_dtype))

@@ -3,6 +3,7 @@
 import numpy as np
 import scipy.special
 import scipy.stats
+import tensorflow as tf
 
 import keras_vae
 from keras_vae import testing
@@ -50,6 +51,17 @@ class BernoulliTest(testing.TestCase):
         want = -np.logaddexp(0.0, [-60.0, -60.0, 60.0, 60.0]).sum()
         self.assertTrue(np.isfinite(got).all())
         self.assertAllClose(got, [want], rtol=1e-6)
+
+    def test_gradient_is_x_minus_sigmoid(self):
+        # d/dl [x log sigmoid(l) + (1 - x) log sigmoid(-l)] = x - sigmoid(l).
+        x = np.random.RandomState(6).uniform(size=(4, 5)).astype("float32")
+        logits = np.random.RandomState(7).normal(scale=5.0, size=(4, 5)).astype("float32")
+        logits_t = tf.constant(logits)
+        with tf.GradientTape() as tape:
+            tape.watch(logits_t)
+            total = tf.reduce_sum(keras_vae.likelihoods.Bernoulli().log_prob(x, logits_t))
+        want = x - scipy.special.expit(logits.astype("float64"))
+        self.assertAllClose(tape.gradient(total, logits_t), want, rtol=1e-5, atol=1e-6)
 
     def test_relaxation_for_grey_levels(self):
         x = np.random.RandomState(4).uniform(size=(3, 6)).astype("float32")
