@@ -108,7 +108,7 @@ class VectorQuantizer(SeedStateMixin, keras.layers.Layer):
     Under `tf.distribute` both use the global batch (the replicas' vectors
     gathered in replica order) and counts summed over replicas, with the
     same random draws on every replica, so replicas stay identical. Both are
-    deterministic given `seed` (Philox draws from the layer's
+    deterministic given `seed` (stateless draws from the layer's
     `keras.random.SeedGenerator`) and work in XLA-compiled steps.
 
     Args:

@@ -4,14 +4,34 @@
 `alg="auto_select"`, which XLA on CPU compiles to a path 50-80x slower than
 Philox (measured here: 35 ms vs 0.6 ms for a 100x784 uniform draw), enough to
 make a VAE step with dynamic binarization 4x slower with `jit_compile=True`.
-These wrappers take the same `keras.random.SeedGenerator` and pin Philox.
+These wrappers take the same `keras.random.SeedGenerator` and pin the
+counter-based generator:
+
+- ThreeFry inside an XLA-compiled function: 4x faster than Philox under
+  XLA:CPU (0.24 vs 1.0 ms per 100x784 uniform draw, measured here), but
+  TensorFlow has no ThreeFry kernel outside XLA;
+- Philox elsewhere (eager, plain graphs, a multi-replica strategy's steps).
+
+So one seed gives different draws with and without XLA, as it does across
+devices.
+
+Normal draws invert the Gaussian CDF of a uniform draw,
+z = sqrt(2) erfinv(v), instead of TensorFlow's Box-Muller transform, whose
+cosine and sine XLA:CPU calls one element at a time through libm (13 ms vs
+2.7 ms for the 42x500x40 noise of one log-likelihood chunk). `v` lies on
+the symmetric grid (k + 1/2) / 2^23 - 1, k uniform on {0, ..., 2^24 - 1},
+so every draw is finite and |z| <= 5.49 (a Box-Muller draw from float32
+uniforms is bounded at 5.77; the normal mass beyond 5.49 is 4e-8).
+
 This is the only TensorFlow-specific sampling code; another backend would
 use `keras.random` here.
 """
 
+import math
+
 import tensorflow as tf
 
-_ALG = "philox"
+from keras_vae.utils import tf_internal
 
 
 def _seed(seed_generator):
@@ -20,19 +40,29 @@ def _seed(seed_generator):
     return tf.cast(tf.math.floormod(seed, tf.int32.max - 1), "int32")
 
 
+def _alg():
+    return "threefry" if tf_internal.in_xla_context() else "philox"
+
+
 def uniform(shape, seed, dtype="float32"):
     """U[0, 1) samples; `seed` is a `keras.random.SeedGenerator`."""
-    return tf.random.stateless_uniform(shape, seed=_seed(seed), dtype=dtype, alg=_ALG)
+    return tf.random.stateless_uniform(shape, seed=_seed(seed), dtype=dtype, alg=_alg())
 
 
 def normal(shape, seed, dtype="float32"):
     """N(0, 1) samples; `seed` is a `keras.random.SeedGenerator`."""
-    return tf.random.stateless_normal(shape, seed=_seed(seed), dtype=dtype, alg=_ALG)
+    bits = tf.random.stateless_uniform(
+        shape, seed=_seed(seed), minval=None, maxval=None, dtype="uint32", alg=_alg()
+    )
+    # k - 2^23 + 1/2 is exact in float32 (at most 24 significant bits).
+    k = tf.cast(tf.bitwise.right_shift(bits, 8), "int32") - (1 << 23)
+    v = (tf.cast(k, "float32") + 0.5) * (2.0**-23)
+    return tf.cast(math.sqrt(2.0) * tf.math.erfinv(v), dtype)
 
 
 def categorical(logits, num_samples, seed):
     """Class indices, shape `(batch, num_samples)`, from `(batch, K)` logits."""
-    # stateless_categorical has no `alg`; invert the CDF of a Philox uniform.
+    # stateless_categorical has no `alg`; invert the CDF of a uniform draw.
     u = uniform((num_samples, tf.shape(logits)[0]), seed)
     cdf = tf.math.cumsum(tf.nn.softmax(logits, axis=-1), axis=-1)
     idx = tf.searchsorted(cdf, tf.transpose(u), side="right")

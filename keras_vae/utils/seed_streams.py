@@ -2,7 +2,7 @@
 
 `keras.random.SeedGenerator(seed)` starts its state at `[seed, 0]` and counts
 up the second word, so two generators built from the same integer draw the
-same Philox keys at every step: noise meant to be independent (dynamic
+same stateless keys at every step: noise meant to be independent (dynamic
 binarization and reparameterization, say) would be identical. A model's
 `seed` is therefore never handed on as is. Each consumer (the model's own
 generator, its sampler, prior, likelihood, quantizer, the initializers of

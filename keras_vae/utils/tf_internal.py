@@ -14,6 +14,11 @@ release that removes or renames it breaks this module only, and
 - `dataset_inputs(dataset)` wraps `tf.data.Dataset._inputs()`, the input
   datasets of a transformation (used only when the public element spec
   cannot tell whether a pipeline is batched).
+- `in_xla_context()` wraps
+  `tensorflow.python.ops.control_flow_util.GraphOrParentsInXlaContext`:
+  whether the function being traced is compiled by XLA (a
+  `tf.function(jit_compile=True)`), so `keras_vae.utils.random` can use the
+  sampler that is fast there but has no kernel outside XLA.
 """
 
 import tensorflow as tf
@@ -41,3 +46,11 @@ def dataset_inputs(dataset):
         return list(inputs())
     except Exception:  # a private API: when it changes, do not guess
         return None
+
+
+def in_xla_context():
+    """Whether the graph being traced (or a graph it is nested in) is
+    compiled by XLA; `False` in eager mode."""
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())

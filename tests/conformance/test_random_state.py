@@ -2,7 +2,7 @@
 
 For every registered model spec:
 
-- its `SeedGenerator`s draw from pairwise distinct Philox keys (no two
+- its `SeedGenerator`s draw from pairwise distinct stateless keys (no two
   consumers of the model's seed share a stream);
 - two constructions with the same `seed` (under different global seeds) have
   the same generator states and the same initial weights;

@@ -143,7 +143,7 @@ class VectorQuantizerTest(testing.TestCase):
             )
 
     def test_xla_kmeans_and_restarts(self):
-        # XLA's Philox stream differs from the eager kernel's, so compiled
+        # XLA draws with ThreeFry, eager with Philox (utils.random), so compiled
         # draws differ from eager ones: check what the rules guarantee.
         rng = np.random.default_rng(5)
         x = rng.normal(size=(16, 2, 3)).astype("float32")

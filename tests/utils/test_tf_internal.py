@@ -30,3 +30,21 @@ def test_dataset_inputs_exists():
     # a batch (unknown leading dimension, public spec) is not.
     assert dataset_looks_unbatched(mapped.prefetch(1))
     assert not dataset_looks_unbatched(source.batch(2).map(lambda x: x))
+
+
+def test_in_xla_context_exists():
+    from tensorflow.python.ops import control_flow_util
+
+    assert callable(getattr(control_flow_util, "GraphOrParentsInXlaContext", None)), (
+        "TensorFlow removed control_flow_util.GraphOrParentsInXlaContext"
+    )
+    seen = {}
+
+    def probe(name):
+        seen[name] = tf_internal.in_xla_context()
+        return tf.constant(0.0)
+
+    tf.function(lambda: probe("xla"), jit_compile=True)()
+    tf.function(lambda: probe("graph"))()
+    probe("eager")
+    assert seen == {"xla": True, "graph": False, "eager": False}
