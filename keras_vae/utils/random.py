@@ -54,10 +54,18 @@ def normal(shape, seed, dtype="float32"):
     bits = tf.random.stateless_uniform(
         shape, seed=_seed(seed), minval=None, maxval=None, dtype="uint32", alg=_alg()
     )
+    return tf.cast(normal_from_bits(bits), dtype)
+
+
+def normal_from_bits(bits):
+    """The N(0, 1) draw of uniform `uint32` bits: z = sqrt(2) erfinv(v) with
+    v = (k + 1/2) / 2^23 - 1, k = bits >> 8, in float32."""
     # k - 2^23 + 1/2 is exact in float32 (at most 24 significant bits).
     k = tf.cast(tf.bitwise.right_shift(bits, 8), "int32") - (1 << 23)
     v = (tf.cast(k, "float32") + 0.5) * (2.0**-23)
-    return tf.cast(math.sqrt(2.0) * tf.math.erfinv(v), dtype)
+    # erfinv on the negative half only: TensorFlow's eager kernel returns inf
+    # at v = 1 - 2^-24 and loses digits near 1, but not near -1.
+    return -math.sqrt(2.0) * tf.math.erfinv(-tf.abs(v)) * tf.sign(v)
 
 
 def categorical(logits, num_samples, seed):

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 import tensorflow as tf
 
@@ -55,3 +56,22 @@ def test_seeded_and_successive_draws_independent(mode):
 def test_normal_casts_to_the_requested_dtype():
     z = _draw(lambda shape, g: random.normal(shape, g, dtype="bfloat16"), (8,), "xla")
     assert z.dtype == tf.bfloat16.as_numpy_dtype
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_normal_from_bits_on_the_whole_grid_tails(mode):
+    # Every k = bits >> 8 near both ends of the grid, and a random middle:
+    # z = Phi^-1((k + 1/2) / 2^24) (scipy), finite at the extreme points.
+    k = np.concatenate(
+        [
+            np.arange(0, 4096),
+            np.arange(2**24 - 4096, 2**24),
+            np.random.default_rng(0).integers(0, 2**24, 8192),
+        ]
+    ).astype("uint32")
+    bits = tf.constant((k << 8) | 0x5A, tf.uint32)
+    fn = random.normal_from_bits
+    if mode == "xla":
+        fn = tf.function(fn, jit_compile=True)
+    want = scipy.special.ndtri((k.astype("float64") + 0.5) / 2**24)
+    np.testing.assert_allclose(fn(bits).numpy(), want, rtol=2e-5, atol=2e-5)
