@@ -15,7 +15,10 @@ PEER.md). Configurations (`--configs`):
 examples/s = 50,000 / median epoch seconds (the first, compiling epoch is
 not timed). Every measurement runs in a fresh process and the
 configurations are interleaved over `--rounds` rounds, so machine drift hits
-all alike; keras_vae / pythae ratios are taken per round. Also reported:
+all alike; keras_vae / pythae ratios are taken per round. The processes a
+ratio compares run back to back (same model: keras_vae, its bf16 run,
+pythae), first one way and in the next round the other, because this
+machine's speed can move by half within minutes. Also reported:
 cpu/wall (process CPU seconds over wall seconds of the timed epochs for
 keras_vae; of the whole child process for pythae) and the epoch spread,
 max |t / median - 1| over the timed epochs.
@@ -148,6 +151,21 @@ def measure(name, args):
     return 50000 / med, res["cpu_wall"], spread, res["epoch_s"]
 
 
+def round_order(names, round_index):
+    """`names` grouped by model (each group in its `--configs` order), every
+    group reversed in odd rounds.
+
+    >>> round_order(["kv_vae", "kv_iwae", "pythae_vae", "pythae_iwae"], 1)
+    ['pythae_vae', 'kv_vae', 'pythae_iwae', 'kv_iwae']
+    """
+    groups = {}
+    for name in names:
+        model = name.split("_", 1)[1].removesuffix("_bf16")
+        groups.setdefault(model, []).append(name)
+    step = -1 if round_index % 2 else 1
+    return [name for group in groups.values() for name in group[::step]]
+
+
 def main():
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -198,7 +216,7 @@ def main():
 
     runs = {name: [] for name in names}
     for r in range(args.rounds):
-        for name in names:
+        for name in round_order(names, r):
             rate, cpu_wall, spread, epochs = measure(name, args)
             runs[name].append(
                 {"examples_per_s": rate, "cpu_wall": cpu_wall, "spread": spread, "epoch_s": epochs}
