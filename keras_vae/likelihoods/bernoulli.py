@@ -23,8 +23,8 @@ class Bernoulli(Likelihood):
     log p(x | z) = sum_d  x_d l_d - softplus(l_d)
     ```
 
-    with one softplus per pixel (TFP's `tfd.Bernoulli` evaluates two, a
-    quarter of the time of a 5000-sample log-likelihood), stable for large
+    with one softplus per pixel (TFP's `tfd.Bernoulli` evaluates two, which
+    took a quarter of a 5000-sample log-likelihood's time), stable for large
     |l| (no `log(sigmoid(.))` underflow).
     Inputs must lie in [0, 1]; non-binary intensities give the continuous
     relaxation used for grey-level data (the identity holds for any x).
