@@ -160,7 +160,7 @@ def round_order(names, round_index):
     """
     groups = {}
     for name in names:
-        model = name.split("_", 1)[1].removesuffix("_bf16")
+        model = CONFIGS[name][1].removesuffix("_bf16")
         groups.setdefault(model, []).append(name)
     step = -1 if round_index % 2 else 1
     return [name for group in groups.values() for name in group[::step]]
