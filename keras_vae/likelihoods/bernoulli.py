@@ -25,7 +25,17 @@ class Bernoulli(Likelihood):
 
     with one softplus per pixel (TFP's `tfd.Bernoulli` evaluates two, which
     took a quarter of a 5000-sample log-likelihood's time), stable for large
-    |l| (no `log(sigmoid(.))` underflow).
+    |l| (no `log(sigmoid(.))` underflow). The softplus is evaluated as
+
+    ```none
+    softplus(l) = max(l, 0) + log(1 + exp(min(l, -l)))
+    ```
+
+    with `log`, not `log1p`: XLA:CPU's `log1p` made the log-density of a
+    log-likelihood chunk a quarter slower. The absolute error stays below
+    1e-6 per pixel, and the gradient is sigmoid(l) at every l, including
+    l = 0, where TensorFlow's `minimum` passes the gradient to its first
+    argument.
     Inputs must lie in [0, 1]; non-binary intensities give the continuous
     relaxation used for grey-level data (the identity holds for any x).
 
@@ -40,7 +50,8 @@ class Bernoulli(Likelihood):
     """
 
     def _log_prob_elementwise(self, x, params):
-        return x * params - ops.softplus(params)
+        softplus = ops.relu(params) + ops.log(1.0 + ops.exp(ops.minimum(params, -params)))
+        return x * params - softplus
 
     def mean(self, params):
         return ops.sigmoid(ops.cast(params, self.compute_dtype))

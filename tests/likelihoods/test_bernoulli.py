@@ -63,6 +63,30 @@ class BernoulliTest(testing.TestCase):
         want = x - scipy.special.expit(logits.astype("float64"))
         self.assertAllClose(tape.gradient(total, logits_t), want, rtol=1e-5, atol=1e-6)
 
+    def test_log_density_and_gradient_over_the_float32_range(self):
+        # Every pixel's term against float64 closed forms, eager and under
+        # XLA: log p = x l - log(1 + e^l), d/dl = x - sigmoid(l), across the
+        # exp/log switch points, the float32 extremes and l = 0 exactly.
+        extremes = [0.0, 1e-30, -1e-30, 16.5, -16.5, 17.5, -17.5, 88.8, -88.8, 1e30, -1e30]
+        grid = np.concatenate([np.linspace(-100.0, 100.0, 4001), extremes]).astype("float32")
+        x = (np.arange(grid.size) % 2).astype("float32")
+        lik = keras_vae.likelihoods.Bernoulli()
+
+        def value_and_grad(l):
+            with tf.GradientTape() as tape:
+                tape.watch(l)
+                per_pixel = lik.log_prob(x[:, None], l[:, None])
+            return per_pixel, tape.gradient(per_pixel, l)
+
+        l64 = grid.astype("float64")
+        want = x * l64 - np.logaddexp(0.0, l64)
+        want_grad = x - scipy.special.expit(l64)
+        for fn in (value_and_grad, tf.function(value_and_grad, jit_compile=True)):
+            got, grad = fn(tf.constant(grid))
+            self.assertAllClose(got, want, rtol=1e-6, atol=1e-6)
+            self.assertAllClose(grad, want_grad, rtol=0.0, atol=2e-7)
+            self.assertAllClose(grad[4001], 0.5, rtol=0.0, atol=1e-7)  # l = 0, x = 1
+
     def test_relaxation_for_grey_levels(self):
         x = np.random.RandomState(4).uniform(size=(3, 6)).astype("float32")
         logits = np.random.RandomState(5).normal(size=(3, 6)).astype("float32")
