@@ -36,8 +36,9 @@ def chunked_log_mean_exp(log_weights, num_samples, chunk, batch):
     chunk // 2)` and `log_weights(chunk // 2)`: two independent chains of
     ops, so XLA:CPU, which runs a large element-wise fusion (the
     likelihood over a chunk's decoder outputs, a gate) on one thread, runs
-    one half's fusions beside the other half's matmuls (5-15 % faster
-    5000-sample estimates on two cores, `benchmarks/RESULTS.md` §11.3).
+    one half's fusions beside the other half's matmuls (up to 15 % more
+    samples/s on two cores in paired probes, `benchmarks/RESULTS.md`
+    §11.3).
     `num_samples` may be a tensor (a serving input). The one estimator of
     `LatentVariableModel.log_likelihood` and of the exported
     `log_likelihood` signature.
