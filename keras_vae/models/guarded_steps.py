@@ -34,12 +34,11 @@ def chunked_log_mean_exp(log_weights, num_samples, chunk, batch):
     folds the chunk into a running log-sum-exp, so the memory is that of
     one chunk whatever S is. A chunk is two calls, `log_weights(chunk -
     chunk // 2)` and `log_weights(chunk // 2)`: two independent chains of
-    ops, so XLA:CPU, which runs a large element-wise fusion (the
-    likelihood over a chunk's decoder outputs, a gate) on one thread, runs
-    one half's fusions beside the other half's matmuls (up to 15 % more
-    samples/s on two cores in paired probes, `benchmarks/RESULTS.md`
-    §11.3).
-    `num_samples` may be a tensor (a serving input). The one estimator of
+    ops, which XLA:CPU's thunk executor runs side by side, one half's
+    element-wise fusions beside the other half's matmuls, where one chain
+    left a core waiting (up to 15 % more samples/s on two cores in paired
+    probes, `benchmarks/RESULTS.md` §11.3). `num_samples` may be a tensor
+    (a serving input). The one estimator of
     `LatentVariableModel.log_likelihood` and of the exported
     `log_likelihood` signature.
 
