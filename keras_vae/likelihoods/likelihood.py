@@ -85,18 +85,20 @@ def sum_last_axes(values, ndims):
     """Sum of `values` over its last `ndims` axes, as a matmul with ones.
 
     XLA:CPU fuses the element-wise producer of `values` (a log-density per
-    pixel) into the matmul and runs it on every core; as a row reduction
-    the same sum took a third longer on two cores (one (21000, 784)
-    log-likelihood chunk: 23 vs 16 ms).
+    pixel) into the matmul and runs it on every core; the row reduction it
+    replaces took 23 ms against 16 ms on two cores for one (21000, 784)
+    log-likelihood chunk.
 
     >>> sum_last_axes(np.ones((2, 3, 4), "float32"), 2).numpy().tolist()
     [12.0, 12.0]
     """
     values = ops.convert_to_tensor(values)
-    event = values.shape[len(values.shape) - ndims :]
+    split = len(values.shape) - ndims
+    event = values.shape[split:]
     if None in event:  # not known when traced: no matmul of unknown size
-        return ops.sum(values, axis=tuple(range(-ndims, 0)))
-    lead = ops.shape(values)[: len(values.shape) - ndims]
+        return ops.sum(values, axis=tuple(range(split, len(values.shape))))
     size = math.prod(event)
     flat = ops.reshape(values, (-1, size))
-    return ops.reshape(ops.matmul(flat, ops.ones((size, 1), values.dtype)), lead)
+    return ops.reshape(
+        ops.matmul(flat, ops.ones((size, 1), values.dtype)), ops.shape(values)[:split]
+    )
