@@ -17,21 +17,21 @@ from keras import ops
 # --------------------------------------------------------------- structures
 
 
-def _is_shape(value):
+def is_shape(value):
     """A shape is a tuple/list of ints and Nones (the empty tuple included)."""
     return isinstance(value, (tuple, list)) and all(
         d is None or isinstance(d, (int, np.integer)) for d in value
     )
 
 
-def _flatten_shapes(structure):
+def flatten_shapes(structure):
     """Flatten a nest of shapes (a shape, or tuples/lists/dicts of them)."""
-    if _is_shape(structure):
+    if is_shape(structure):
         return [tuple(None if d is None else int(d) for d in structure)]
     if isinstance(structure, dict):
-        return [s for key in sorted(structure) for s in _flatten_shapes(structure[key])]
+        return [s for key in sorted(structure) for s in flatten_shapes(structure[key])]
     if isinstance(structure, (tuple, list)):
-        return [s for item in structure for s in _flatten_shapes(item)]
+        return [s for item in structure for s in flatten_shapes(item)]
     raise TypeError(f"Expected a shape or a nest of shapes. Received: {structure!r}")
 
 
@@ -64,27 +64,31 @@ def _seed_state_pairs(model_a, model_b):
     return list(zip(a, b))
 
 
-def _numpy(x):
+def to_numpy(x):
+    """`x` (array, tensor or variable) as a NumPy array."""
     return np.asarray(ops.convert_to_numpy(x))
 
 
 def _map_shapes(fn, structure):
     """Apply `fn` to every shape of a nest of shapes (tuples/lists)."""
-    if _is_shape(structure):
+    if is_shape(structure):
         return fn(tuple(structure))
     return tuple(_map_shapes(fn, item) for item in structure)
 
 
-def _first_leaf(structure):
+def first_leaf(structure):
+    """The first array or shape of a nest."""
     return keras.tree.flatten(structure)[0]
 
 
-def _shapes_of(structure):
+def shapes_of(structure):
     """The nest of shapes of a nest of arrays or tensors."""
     return keras.tree.map_structure(lambda t: tuple(t.shape), structure)
 
 
-def _make_inputs(input_data, input_shape, seed):
+def make_inputs(input_data, input_shape, seed):
+    """A tuple of NumPy inputs: `input_data` (arrays, or a callable `rng -> data`),
+    or standard normal arrays of `input_shape` (a shape or a tuple of shapes)."""
     if (input_data is None) == (input_shape is None):
         raise ValueError(
             "Pass exactly one of `input_data` and `input_shape`. Received: "
@@ -96,13 +100,14 @@ def _make_inputs(input_data, input_shape, seed):
         arrays = _as_tuple_of_inputs(
             input_data, lambda v: hasattr(v, "shape") and hasattr(v, "dtype")
         )
-        return tuple(keras.tree.map_structure(_numpy, a) for a in arrays)
+        return tuple(keras.tree.map_structure(to_numpy, a) for a in arrays)
     rng = np.random.RandomState(seed)
-    shapes = _as_tuple_of_inputs(input_shape, _is_shape)
+    shapes = _as_tuple_of_inputs(input_shape, is_shape)
     return tuple(_map_shapes(lambda s: rng.normal(size=s).astype("float32"), s) for s in shapes)
 
 
-def _check_shapes(actual, expected, what):
+def check_shapes(actual, expected, what):
+    """Assert two flat lists of shapes are equal; `what` names the call in the error."""
     actual, expected = list(actual), list(expected)
     if len(actual) != len(expected):
         raise AssertionError(
@@ -119,7 +124,7 @@ def _check_shapes(actual, expected, what):
 def _assert_close(actual, expected, what, rtol=1e-6, atol=1e-6):
     for i, (a, e) in enumerate(zip(actual, expected)):
         np.testing.assert_allclose(
-            _numpy(a), _numpy(e), rtol=rtol, atol=atol, err_msg=f"{what}, output {i}"
+            to_numpy(a), to_numpy(e), rtol=rtol, atol=atol, err_msg=f"{what}, output {i}"
         )
 
 
@@ -195,7 +200,7 @@ def run_serialization_test(instance, custom_objects=None):
     return clones["deserialize_keras_object"]
 
 
-def _check_keras_file_round_trip(model, x, custom_objects, deterministic):
+def check_keras_file_round_trip(model, x, custom_objects, deterministic):
     """Save `model` to `.keras`, load it, compare weights and outputs."""
     tmp = tempfile.mkdtemp(prefix="keras_vae_test_")
     try:
@@ -211,14 +216,14 @@ def _check_keras_file_round_trip(model, x, custom_objects, deterministic):
         )
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(
-            _numpy(a), _numpy(b), err_msg=f"weight {a.path} after .keras round trip"
+            to_numpy(a), to_numpy(b), err_msg=f"weight {a.path} after .keras round trip"
         )
     # Seed-generator states are not saved in .keras files: align them so a
     # seeded random layer or model must reproduce the saved outputs exactly.
     for a, b in _seed_state_pairs(model, loaded):
         b.assign(a)
     expected, actual = keras.tree.flatten(model(x)), keras.tree.flatten(loaded(x))
-    _check_shapes(
+    check_shapes(
         [tuple(a.shape) for a in actual],
         [tuple(e.shape) for e in expected],
         "the loaded model",

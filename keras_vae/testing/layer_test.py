@@ -12,15 +12,15 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_vae.testing.checks import _check_keras_file_round_trip
-from keras_vae.testing.checks import _check_shapes
-from keras_vae.testing.checks import _first_leaf
-from keras_vae.testing.checks import _flatten_shapes
-from keras_vae.testing.checks import _is_shape
-from keras_vae.testing.checks import _make_inputs
-from keras_vae.testing.checks import _numpy
-from keras_vae.testing.checks import _shapes_of
+from keras_vae.testing.checks import check_keras_file_round_trip
+from keras_vae.testing.checks import check_shapes
+from keras_vae.testing.checks import first_leaf
+from keras_vae.testing.checks import flatten_shapes
+from keras_vae.testing.checks import is_shape
+from keras_vae.testing.checks import make_inputs
 from keras_vae.testing.checks import run_serialization_test
+from keras_vae.testing.checks import shapes_of
+from keras_vae.testing.checks import to_numpy
 
 # -------------------------------------------------------- training head
 
@@ -64,8 +64,8 @@ class PerExampleSum(keras.layers.Layer):
 # --------------------------------------------------------- run_layer_test
 def _run_eager_checks(layer_cls, init_kwargs, inputs, call_kwargs, expected):
     layer = layer_cls(**init_kwargs)
-    shapes = [_shapes_of(x) for x in inputs]
-    if len(inputs) == 1 and _is_shape(shapes[0]):
+    shapes = [shapes_of(x) for x in inputs]
+    if len(inputs) == 1 and is_shape(shapes[0]):
         # Explicit build: creates every weight before the first call.
         layer.build(shapes[0])
         if not layer.built:
@@ -75,11 +75,11 @@ def _run_eager_checks(layer_cls, init_kwargs, inputs, call_kwargs, expected):
     num_weights = len(layer.weights)
     eager_shapes = [tuple(o.shape) for o in flat]
     if expected is not None:
-        _check_shapes(eager_shapes, _flatten_shapes(expected), "the eager call")
-    computed = _flatten_shapes(layer.compute_output_shape(*shapes))
-    _check_shapes(eager_shapes, computed, "the eager call vs compute_output_shape")
+        check_shapes(eager_shapes, flatten_shapes(expected), "the eager call")
+    computed = flatten_shapes(layer.compute_output_shape(*shapes))
+    check_shapes(eager_shapes, computed, "the eager call vs compute_output_shape")
     for i, o in enumerate(flat):
-        if not np.all(np.isfinite(_numpy(o))):
+        if not np.all(np.isfinite(to_numpy(o))):
             raise AssertionError(f"Output {i} of the eager call is not finite.")
     layer(*inputs, **call_kwargs)
     if len(layer.weights) != num_weights:
@@ -105,10 +105,8 @@ def _build_functional(layer_cls, init_kwargs, inputs, call_kwargs, eager_shapes)
     outputs = layer(*symbolic_inputs, **call_kwargs)
     flat = list(keras.tree.flatten(outputs))
     symbolic_shapes = [tuple(o.shape) for o in flat]
-    computed = _flatten_shapes(
-        layer.compute_output_shape(*[_shapes_of(t) for t in symbolic_inputs])
-    )
-    _check_shapes(symbolic_shapes, computed, "the symbolic call vs compute_output_shape")
+    computed = flatten_shapes(layer.compute_output_shape(*[shapes_of(t) for t in symbolic_inputs]))
+    check_shapes(symbolic_shapes, computed, "the symbolic call vs compute_output_shape")
     for i, (sym, eager) in enumerate(zip(symbolic_shapes, eager_shapes)):
         compatible = len(sym) == len(eager) and all(s is None or s == e for s, e in zip(sym, eager))
         if not compatible:
@@ -120,7 +118,7 @@ def _build_functional(layer_cls, init_kwargs, inputs, call_kwargs, eager_shapes)
     model = keras.Model(model_inputs, flat, name="layer_test_model")
     head = PerExampleSum(batch_axes, name="per_example_sum")
     train_model = keras.Model(
-        model_inputs, head(flat, _first_leaf(symbolic_inputs)), name="layer_test_train"
+        model_inputs, head(flat, first_leaf(symbolic_inputs)), name="layer_test_train"
     )
     return layer, model, train_model
 
@@ -131,7 +129,7 @@ def _model_inputs(inputs):
 
 def _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights):
     x = _model_inputs(inputs)
-    batch = _first_leaf(inputs).shape[0]
+    batch = first_leaf(inputs).shape[0]
     trainable = list(layer.trainable_weights)
     with tf.GradientTape() as tape:
         prediction = train_model(x, training=True)
@@ -139,7 +137,7 @@ def _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights
         if train_model.losses:
             loss = loss + ops.sum(train_model.losses)
     grads = tape.gradient(loss, trainable) if trainable else []
-    has_grad = [g is not None and bool(np.any(_numpy(g) != 0)) for g in grads]
+    has_grad = [g is not None and bool(np.any(to_numpy(g) != 0)) for g in grads]
     if train_all_weights:
         missing = [w.path for w, ok in zip(trainable, has_grad) if not ok]
         if missing:
@@ -147,7 +145,7 @@ def _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights
                 f"Expected every trainable weight of {layer_cls.__name__} to get "
                 f"a non-zero gradient. Received none for: {missing}"
             )
-    before = [_numpy(w).copy() for w in trainable]
+    before = [to_numpy(w).copy() for w in trainable]
     train_model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse", jit_compile=True
     )
@@ -169,7 +167,7 @@ def _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights
             f"{history.history['loss'][0]}"
         )
     for w, old, ok in zip(trainable, before, has_grad):
-        new = _numpy(w)
+        new = to_numpy(w)
         if not np.all(np.isfinite(new)):
             raise AssertionError(f"Weight {w.path} is not finite after fit.")
         if ok and np.array_equal(new, old):
@@ -237,7 +235,7 @@ def run_layer_test(
     """
     init_kwargs = dict(init_kwargs or {})
     call_kwargs = dict(call_kwargs or {})
-    inputs = _make_inputs(input_data, input_shape, seed)
+    inputs = make_inputs(input_data, input_shape, seed)
 
     if run_serialization_check:
         run_serialization_test(layer_cls(**init_kwargs), custom_objects)
@@ -251,7 +249,7 @@ def run_layer_test(
     if run_training_check:
         _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights)
     if run_serialization_check:
-        loaded = _check_keras_file_round_trip(
+        loaded = check_keras_file_round_trip(
             model, _model_inputs(inputs), custom_objects, deterministic
         )
         loaded_layer = loaded.layers[-1]

@@ -189,7 +189,7 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     from keras_vae.models.hierarchical_vae import HierarchicalVAE
 
     check_one_of(posterior, "posterior", POSTERIORS)
-    prm = _hvae_parameters(data_dim, z1_dim, scale, seed, posterior)
+    prm = hvae_parameters(data_dim, z1_dim, scale, seed, posterior)
     k1_x, k1_z2, bias1, var1 = prm["k1_x"], prm["k1_z2"], prm["bias1"], prm["var1"]
     k2, bias2, var2 = prm["k2"], prm["bias2"], prm["var2"]
     big_a, a, v = prm["big_a"], prm["a"], prm["v"]
@@ -228,7 +228,7 @@ def linear_gaussian_hvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
     return model, _gaussian_log_density(m_vec, m_mat @ m_mat.T + s_mat)
 
 
-def _hvae_parameters(data_dim, z1_dim, scale, seed, posterior):
+def hvae_parameters(data_dim, z1_dim, scale, seed, posterior):
     """The parameters of `linear_gaussian_hvae`'s model and its posterior heads."""
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.normal(size=(data_dim, z1_dim)))
@@ -285,7 +285,7 @@ def linear_gaussian_hvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posteri
     >>> x = np.zeros((3, 4), "float32")
     >>> kl_z1, kl_z2 = linear_gaussian_hvae_kls(x, seed=0)
     """
-    prm = _hvae_parameters(data_dim, z1_dim, scale, seed, posterior)
+    prm = hvae_parameters(data_dim, z1_dim, scale, seed, posterior)
     x = np.asarray(x, "float64").reshape(-1, data_dim)
     mu2 = (x @ prm["k2"])[:, 0] + float(np.squeeze(prm["bias2"]))  # (batch,)
     var2 = prm["var2"]
@@ -300,7 +300,7 @@ def linear_gaussian_hvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posteri
     return kl_z1, kl_z2
 
 
-def _lvae_parameters(data_dim, z1_dim, scale, seed, posterior):
+def lvae_parameters(data_dim, z1_dim, scale, seed, posterior):
     """Generative parameters of `linear_gaussian_lvae` and its heads' values."""
     rng = np.random.default_rng(seed)
     q, _ = np.linalg.qr(rng.normal(size=(data_dim, z1_dim)))
@@ -385,7 +385,7 @@ def linear_gaussian_lvae(data_dim=4, z1_dim=2, scale=0.5, seed=0, posterior="exa
                 name="linear_decoder",
             )
 
-    prm = _lvae_parameters(data_dim, z1_dim, scale, seed, posterior)
+    prm = lvae_parameters(data_dim, z1_dim, scale, seed, posterior)
     model = LinearDecoderLadderVAE(
         latent_dims=(z1_dim, 1),
         hidden_units=(data_dim, data_dim),
@@ -433,7 +433,7 @@ def linear_gaussian_lvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posteri
     Returns:
         A tuple `(kl_1, kl_2)` of float64 arrays of shape `(batch,)`.
     """
-    prm = _lvae_parameters(data_dim, z1_dim, scale, seed, posterior)
+    prm = lvae_parameters(data_dim, z1_dim, scale, seed, posterior)
     x = np.asarray(x, "float64").reshape(-1, data_dim)
     mu2 = (x @ prm["k2"])[:, 0] + float(np.squeeze(prm["bias2"]))
     var2 = prm["var2"]

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from keras_vae.testing.checks import _check_keras_file_round_trip
-from keras_vae.testing.checks import _make_inputs
-from keras_vae.testing.checks import _numpy
+from keras_vae.testing.checks import check_keras_file_round_trip
+from keras_vae.testing.checks import make_inputs
 from keras_vae.testing.checks import run_serialization_test
+from keras_vae.testing.checks import to_numpy
 
 
 def run_model_test(
@@ -41,7 +41,7 @@ def run_model_test(
             may get no gradient (the spec says why); every other trainable
             weight must move in `fit`.
     """
-    x = _make_inputs(input_data, None, seed)
+    x = make_inputs(input_data, None, seed)
     if len(x) != 1:
         raise ValueError(f"Expected one input array for a model. Received: {len(x)} arrays")
     x = x[0]
@@ -50,7 +50,7 @@ def run_model_test(
     trainable = list(model.trainable_weights)
     if not trainable:
         raise AssertionError(f"{model_cls.__name__} has no trainable weights.")
-    before = [_numpy(w).copy() for w in trainable]
+    before = [to_numpy(w).copy() for w in trainable]
     model.compile(optimizer="adam", jit_compile=True)
     history = model.fit(x, batch_size=len(x), epochs=epochs, shuffle=False, verbose=0)
     for name, values in history.history.items():
@@ -66,7 +66,7 @@ def run_model_test(
         )
     frozen = []
     for w, b in zip(trainable, before):
-        new = _numpy(w)
+        new = to_numpy(w)
         if not np.all(np.isfinite(new)):
             raise AssertionError(f"Weight {w.path} is not finite after fit.")
         if np.array_equal(new, b) and not any(s in w.path for s in exempt):
@@ -79,7 +79,7 @@ def run_model_test(
 
     run_serialization_test(model, custom_objects)
 
-    loaded = _check_keras_file_round_trip(model, x, custom_objects, deterministic)
+    loaded = check_keras_file_round_trip(model, x, custom_objects, deterministic)
     if type(loaded) is not model_cls:
         raise AssertionError(
             f"Expected load_model to return a {model_cls.__name__}. "

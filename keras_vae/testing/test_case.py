@@ -7,8 +7,8 @@ import unittest
 import keras
 import numpy as np
 
-from keras_vae.testing.checks import _numpy
 from keras_vae.testing.checks import run_serialization_test
+from keras_vae.testing.checks import to_numpy
 from keras_vae.testing.layer_test import run_layer_test
 from keras_vae.testing.model_test import run_model_test
 
@@ -34,15 +34,15 @@ class TestCase(unittest.TestCase):
 
     def assertAllClose(self, actual, expected, rtol=1e-6, atol=1e-6, msg=None):
         np.testing.assert_allclose(
-            _numpy(actual),
-            _numpy(expected),
+            to_numpy(actual),
+            to_numpy(expected),
             rtol=rtol,
             atol=atol,
             err_msg=msg or "",
         )
 
     def assertNotAllClose(self, actual, expected, rtol=1e-6, atol=1e-6, msg=None):
-        if np.allclose(_numpy(actual), _numpy(expected), rtol=rtol, atol=atol):
+        if np.allclose(to_numpy(actual), to_numpy(expected), rtol=rtol, atol=atol):
             self.fail(msg or "Expected the arrays to differ, but they are close.")
 
     def run_layer_test(self, layer_cls, init_kwargs, **kwargs):

@@ -36,7 +36,7 @@ import tensorflow as tf
 
 import keras_vae
 from keras_vae.testing import conformance
-from keras_vae.testing.checks import _make_inputs
+from keras_vae.testing.checks import make_inputs
 
 POLICIES = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
 
@@ -124,7 +124,7 @@ def _network_dtypes(model):
 def test_model_under_mixed_precision(name, spec, policy, policy_scope, tmp_path):
     policy_scope(policy)
     model_cls = conformance.resolve(name)
-    (x,) = _make_inputs(spec.input_data, None, 0)
+    (x,) = make_inputs(spec.input_data, None, 0)
     model = model_cls(**spec.init_kwargs)
     assert model.dtype_policy.name == policy
     model(x)
@@ -201,7 +201,7 @@ def test_float16_overflow_lowers_the_loss_scale_without_an_error(policy_scope):
     """
     policy_scope("mixed_float16")
     spec = conformance.specs("keras_vae.models.VAE")[0]
-    (x,) = _make_inputs(spec.input_data, None, 0)
+    (x,) = make_inputs(spec.input_data, None, 0)
     model = keras_vae.models.VAE(**spec.init_kwargs)
     optimizer = keras.optimizers.LossScaleOptimizer(
         keras.optimizers.Adam(1e-3), initial_scale=2.0**40

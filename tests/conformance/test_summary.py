@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from keras_vae.testing import conformance
-from keras_vae.testing.checks import _make_inputs
+from keras_vae.testing.checks import make_inputs
 
 
 def _cases(kind):
@@ -82,7 +82,7 @@ def test_layer_summary_unbuilt(name, spec):
 def test_layer_summary_built_shows_the_output_shape(name, spec):
     _clear()
     layer = _layer(name, spec)
-    inputs = _make_inputs(spec.input_data, spec.input_shape, 0)
+    inputs = make_inputs(spec.input_data, spec.input_shape, 0)
     outputs = layer(*inputs, **spec.call_kwargs)
     _summary(_Holder(layer, spec.call_kwargs))
     # Exactly the call `model.summary()` makes for a built sublayer
@@ -97,7 +97,7 @@ def test_layer_summary_built_shows_the_output_shape(name, spec):
 def test_layer_summary_in_a_functional_model(name, spec):
     _clear()
     layer = _layer(name, spec)
-    arrays = _make_inputs(spec.input_data, spec.input_shape, 0)
+    arrays = make_inputs(spec.input_data, spec.input_shape, 0)
     symbolic = keras.tree.map_structure(
         lambda a: keras.Input(batch_shape=a.shape, dtype=a.dtype), arrays
     )
@@ -114,7 +114,7 @@ def test_model_summary(name, spec, built):
     _clear()
     model = conformance.resolve(name)(**spec.init_kwargs)
     if built:
-        (x,) = _make_inputs(spec.input_data, None, 0)
+        (x,) = make_inputs(spec.input_data, None, 0)
         model(x)
     text = _summary(model)
     nested = _summary(model, expand_nested=True, show_trainable=True)

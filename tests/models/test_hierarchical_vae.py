@@ -7,7 +7,7 @@ import pytest
 import keras_vae
 from keras_vae import testing
 from keras_vae.models import HierarchicalVAE
-from keras_vae.testing.linear_gaussian import _hvae_parameters
+from keras_vae.testing.linear_gaussian import hvae_parameters
 from keras_vae.testing.linear_gaussian import linear_gaussian_hvae
 from keras_vae.testing.linear_gaussian import linear_gaussian_hvae_kls
 
@@ -76,7 +76,7 @@ class ExactLikelihoodTest(testing.TestCase):
         # sample() = E[x | z1, z2] = B z1 + C z2 + b at z2 ~ N(0, 1),
         # z1 ~ p(z1 | z2) (ancestral): mean m, covariance Cov(x) - s^2 I.
         model, _ = linear_gaussian_hvae(seed=8, scale=0.5)
-        prm = _hvae_parameters(4, 2, 0.5, 8, "exact")
+        prm = hvae_parameters(4, 2, 0.5, 8, "exact")
         samples = np.asarray(model.sample(40_000), "float64")
         self.assertEqual(samples.shape, (40_000, 4))
         cov = prm["m_mat"] @ prm["m_mat"].T + prm["s_mat"] - 0.25 * np.eye(4)

@@ -8,9 +8,9 @@ import tensorflow as tf
 import keras_vae
 from keras_vae import testing
 from keras_vae.models import LadderVAE
-from keras_vae.testing.linear_gaussian import _lvae_parameters
 from keras_vae.testing.linear_gaussian import linear_gaussian_lvae
 from keras_vae.testing.linear_gaussian import linear_gaussian_lvae_kls
+from keras_vae.testing.linear_gaussian import lvae_parameters
 
 DIMS, UNITS = (3, 2, 2), (8, 6, 4)
 
@@ -166,7 +166,7 @@ class LinearGaussianLadderTest(testing.TestCase):
         # sample() = E[x | z1] = B z1 + b at z1 ~ p(z1) = N(a, A A^T + diag v)
         # (ancestral, z2 ~ N(0, 1)): mean B a + b, covariance Cov(x) - s^2 I.
         model, _ = linear_gaussian_lvae(seed=5, scale=0.5)
-        prm = _lvae_parameters(4, 2, 0.5, 5, "exact")
+        prm = lvae_parameters(4, 2, 0.5, 5, "exact")
         samples = np.asarray(model.sample(40_000), "float64")
         self.assertEqual(samples.shape, (40_000, 4))
         self.assertAllClose(samples.mean(0), prm["m_vec"], atol=0.03)
