@@ -9,7 +9,7 @@ weighted autoencoder (Burda et al., 2016) as a subclass of
     encoder    GatedDense, GatedDense, GaussianParameters -> loc, scale of q(z|x)
     sampling   self.reparameterize(loc, scale, k)  -> z of shape (k, batch, latent)
     decoder    GatedDense, GatedDense, Dense       -> Bernoulli logits of p(x|z)
-    densities  Bernoulli().log_prob, StandardNormal().log_prob, utils.gaussian.log_normal
+    densities  Bernoulli().log_prob, StandardNormal().log_prob, losses.log_normal
     objective  self.objective_terms(rec, kl): the IWAE bound over the k samples
 
 The subclass implements `build`, `compute_terms`, `log_importance_weights` and
@@ -29,7 +29,7 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 import keras_vae  # noqa: E402
-from keras_vae.utils.gaussian import log_normal  # noqa: E402
+from keras_vae.losses import log_normal  # noqa: E402
 
 
 @keras.saving.register_keras_serializable(package="custom_model")
@@ -123,6 +123,10 @@ class IWAE(keras_vae.models.LatentVariableModel):
         return self.likelihood.mean(self._logits(self.reparameterize(loc, scale), training))
 
     def get_config(self):
+        # The base config holds the base arguments this class takes from its
+        # caller (`beta`, `seed`), not those it fixes itself (`objective`,
+        # `metric_names`), so `keras.models.load_model`, `clone_model` and
+        # `ModelCheckpoint` files rebuild it with `IWAE(**config)`.
         return {
             **super().get_config(),
             "latent_dim": self.latent_dim,

@@ -158,7 +158,7 @@ def main(argv=None):
     results = {
         "args": vars(args),
         "test_reconstruction_mse": mse,
-        "test_reconstruction_term": float(test["reconstruction"]),
+        "test_reconstruction_term": float(test["reconstruction_loss"]),
         "test_vq_loss": float(test["vq_loss"]),
         "codebook_perplexity": float(usage.perplexity),
         "codebook_usage": float(usage.usage),

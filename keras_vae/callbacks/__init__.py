@@ -7,6 +7,7 @@ from keras_vae.callbacks.kl_warm_up import KLWarmUp
 from keras_vae.callbacks.log_likelihood import LogLikelihood
 from keras_vae.callbacks.raise_on_non_finite import NonFiniteLossError
 from keras_vae.callbacks.raise_on_non_finite import RaiseOnNonFinite
+from keras_vae.callbacks.seed_dataset_epochs import SeedDatasetEpochs
 
 __all__ = [
     "ActiveUnits",
@@ -16,4 +17,5 @@ __all__ = [
     "LogLikelihood",
     "NonFiniteLossError",
     "RaiseOnNonFinite",
+    "SeedDatasetEpochs",
 ]

@@ -1,14 +1,10 @@
-"""Static (numpy, fixed seed) and dynamic (tf.data, per pass) binarization."""
+"""Static (numpy, fixed seed) and dynamic (stateless, keyed per pass) binarization."""
 
 import numpy as np
 import tensorflow as tf
 
 # Seed of the protocol "validation and test sets binarized once (numpy seed 777)".
 STATIC_SEED = 777
-
-# Second word of the stateless seed pair, so that binarization draws do not
-# share a stream with anything else seeded from the same integer.
-_DYNAMIC_SALT = 0x5EED
 
 
 def binarize_static(intensities, seed=STATIC_SEED):
@@ -43,34 +39,37 @@ def binarize_static(intensities, seed=STATIC_SEED):
     return (rng.uniform(size=x.shape) < x).astype(np.uint8)
 
 
-def binarize_dynamic(dataset, seed):
-    """Bernoulli-sample every element of a `tf.data.Dataset` afresh each pass.
+def binarize_stateless(intensities, seed):
+    """Bernoulli-sample a tensor of intensities from a stateless key.
 
-    Each element `x` (intensities in [0, 1], any shape, batched or not) is
-    replaced by `1[u < x]` with `u` drawn by `tf.random.stateless_uniform`.
-    The stateless seed of each element comes from a
-    `tf.data.Dataset.random(seed, rerandomize_each_iteration=True)` stream
-    zipped with the data, so every new iterator (every epoch) draws new
-    samples, the sequence of epochs is reproducible for a given `seed`, and
-    no Python runs per element. As for any seeded tf.data op, the stream also
-    depends on TensorFlow's global seed (`keras.utils.set_random_seed`).
+    ```none
+    b = 1[u < x],   u = tf.random.stateless_uniform(shape(x), seed, alg="philox")
+    ```
+
+    The draw is a pure function of `seed` and the shape: `keras_vae.datasets.load`
+    calls it inside `tf.data` with a key per batch (or element) and per pass,
+    which makes its `"dynamic"` binarization fresh on every epoch and
+    reproducible from the `load` seed and the epoch's key alone.
 
     Args:
-        dataset: a `tf.data.Dataset` of floating point tensors in [0, 1].
-        seed: integer seed.
+        intensities: floating point tensor of values in [0, 1], any shape.
+        seed: stateless seed, an int64 tensor of shape `[2]`.
 
     Returns:
-        A `tf.data.Dataset` with the same element spec holding 0.0 and 1.0.
+        A tensor of the same shape and dtype holding 0 and 1.
+
+    Example:
+
+    >>> x = tf.fill([2, 3], 0.5)
+    >>> b = keras_vae.datasets.binarization.binarize_stateless(x, [1, 2])
+    >>> bool(tf.reduce_all((b == 0) | (b == 1)))
+    True
 
     Reference:
     - [Salakhutdinov & Murray, 2008](https://doi.org/10.1145/1390156.1390266)
     - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
     """
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-
-    def sample(x, element_seed):
-        pair = tf.stack([element_seed, tf.constant(_DYNAMIC_SALT, tf.int64)])
-        u = tf.random.stateless_uniform(tf.shape(x), seed=pair, dtype=x.dtype)
-        return tf.cast(u < x, x.dtype)
-
-    return tf.data.Dataset.zip((dataset, seeds)).map(sample, num_parallel_calls=tf.data.AUTOTUNE)
+    u = tf.random.stateless_uniform(
+        tf.shape(intensities), seed=seed, dtype=intensities.dtype, alg="philox"
+    )
+    return tf.cast(u < intensities, intensities.dtype)

@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras_vae.datasets import binarization as binarization_lib
 from keras_vae.datasets import digits as digits_lib
 from keras_vae.datasets import idx_source
+from keras_vae.datasets import pass_keys as pass_keys_lib
 from keras_vae.datasets import tfds_source
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_optional_positive_int
@@ -133,8 +134,8 @@ def load(
 
     Images are `float32` in [0, 1] of shape `(H, W, 1)`, or `(H * W,)` with
     `flatten=True`. Each split is read into memory once per process (cached
-    per dataset, data dir and split) and served with
-    `tf.data.Dataset.from_tensor_slices`.
+    per dataset, data dir and split) and served by a `tf.data` pipeline
+    that gathers each batch from it.
 
     Datasets (see `keras_vae.datasets.available()`):
 
@@ -162,14 +163,64 @@ def load(
     Binarization, for the non-binary datasets:
 
     ```none
-    "dynamic": x ~ Bernoulli(intensity), drawn afresh on every pass (epoch),
-               inside tf.data, reproducible from `seed`.
+    "dynamic": x ~ Bernoulli(intensity), drawn afresh on every pass (epoch)
+               inside tf.data, from the pass's key (below).
     "static":  x = 1[u < intensity], u = RandomState(777).uniform(size=shape),
                drawn once over the whole split (N, H, W, 1) in split order.
     None:      raw intensities.
     "auto":    "dynamic" for "train", "static" for "validation" and "test";
                nothing for "binarized_mnist".
     ```
+
+    Passes, epochs and resuming. The order of a shuffled stream and its
+    dynamic binarization noise are a pure function of `seed` and the key of
+    the pass (one iteration over the dataset), drawn with stateless ops
+    (`tf.random.experimental.stateless_shuffle`,
+    `tf.random.stateless_uniform`, Philox) and nothing else: not
+    TensorFlow's global seed, not the iterator's history.
+
+    ```none
+    key(pass)     = fold_in(fold_in([seed, 0x5EED], base), count)
+    order(pass)   = stateless_shuffle(range(N), fold_in(key, 0))
+    noise(pass,i) = stateless_uniform(shape of batch i, [fold_in(key, 1)[0], i])
+                    (unbatched streams: chunk i of 256 examples)
+    x             = 1[noise < intensity]
+    ```
+
+    Each pass is a fresh uniform permutation with fresh noise, and different
+    seeds give different streams. `base` and `count` are two int64
+    variables of the stream; a pass reads them when it produces its first
+    element. Outside `fit`, `base` is -1 and `count` numbers the passes in
+    the order they start (`for x in ds` twice, `ds.repeat()`), so a newly
+    loaded stream repeats the same sequence of passes. Under `fit`, the
+    callback `keras_vae.callbacks.SeedDatasetEpochs(stream)` sets, at the
+    start of every epoch, `base` to the model's step count
+    (`model.optimizer.iterations`) and `count` to 0. Keras creates each
+    epoch's iterator after that, so the epoch's data are a function of
+    `(seed, steps taken)`: `keras.callbacks.BackupAndRestore` restores the
+    step count with the weights, and an interrupted and resumed `fit` ends
+    bit-identical to an uninterrupted one (given a model whose own state is
+    restored, as keras_vae models' is). Successive `fit` calls get new data
+    (the step count goes on when the epoch index restarts at 0). A keras_vae
+    model's `fit` adds the callback itself when `x` is such a stream; for
+    any other model add it, with the dataset `load` returned:
+
+    ```python
+    train = keras_vae.datasets.load("digits", "train", batch_size=100)
+    model.fit(
+        train.map(lambda x: (x, x)),
+        epochs=10,
+        callbacks=[
+            keras_vae.callbacks.SeedDatasetEpochs(train),
+            keras.callbacks.BackupAndRestore("backup"),
+        ],
+    )
+    ```
+
+    With `steps_per_epoch` over a repeated stream, passes straddle epochs:
+    each still gets its own key, but a resumed run does not see the passes
+    of an uninterrupted one. Keras's `shuffle` argument does nothing to a
+    dataset: the stream shuffles itself.
 
     The data dir is, in order: `data_dir`, the environment variable
     `KERAS_VAE_DATA_DIR`, `TFDS_DATA_DIR`, then TFDS's default.
@@ -184,9 +235,10 @@ def load(
         batch_size: positive integer, or `None` for unbatched elements.
             Batches keep the last, smaller batch (`drop_remainder=False`).
         shuffle: whether to shuffle the whole split, differently on every
-            pass. Defaults to `True` for `"train"`, `False` otherwise.
+            pass (see above). Defaults to `True` for `"train"`, `False`
+            otherwise.
         seed: non-negative integer seeding the shuffle and the dynamic
-            binarization. Defaults to 0.
+            binarization (see above). Defaults to 0.
         flatten: whether to return images as vectors of length `H * W`.
         download: whether TFDS may download a dataset missing from the data
             dir. With `False`, a missing dataset raises `FileNotFoundError`.
@@ -195,8 +247,8 @@ def load(
             with dynamic binarization, `batch_size` and `shuffle=True`.
 
     Returns:
-        A `tf.data.Dataset` of `float32` images (prefetched), or a numpy array
-        when `as_numpy=True`.
+        A `tf.data.Dataset` of `float32` images (prefetched, of known
+        cardinality), or a numpy array when `as_numpy=True`.
 
     Raises:
         ValueError: for an unknown `name`, `split` or `binarization`, a bad
@@ -264,23 +316,54 @@ def load(
     return _build_dataset(images, scale, mode, batch_size, shuffle, seed, flatten)
 
 
+# Unbatched streams are made in chunks of this many examples, then unbatched:
+# the gather and the noise run once per chunk, not once per example.
+_CHUNK = 256
+
+
 def _build_dataset(images, scale, mode, batch_size, shuffle, seed, flatten):
-    """Serve a `uint8` array as a float32 tf.data pipeline."""
+    """Serve a `uint8` array as a float32 tf.data pipeline (see `load`)."""
+    num_examples = images.shape[0]
     num_pixels = int(np.prod(images.shape[1:3]))
-    dataset = tf.data.Dataset.from_tensor_slices(images)
-    if shuffle:
-        dataset = dataset.shuffle(images.shape[0], seed=seed, reshuffle_each_iteration=True)
-    batched = batch_size is not None
-    if batched:
-        dataset = dataset.batch(batch_size, drop_remainder=False)
+    keys = pass_keys_lib.PassKeys(seed) if shuffle or mode == "dynamic" else None
+    data = tf.constant(images)
 
-    def to_float(x):
-        x = tf.cast(x, tf.float32) / tf.constant(scale, tf.float32)
-        if flatten:
-            x = tf.reshape(x, [-1, num_pixels] if batched else [num_pixels])
-        return x
+    def one_pass(key):
+        """One pass: the order of the indices, then gathered batches of images."""
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(num_examples, dtype=tf.int64),
+                seed=pass_keys_lib.fold_in(key, pass_keys_lib.ORDER),
+                alg=pass_keys_lib.ALGORITHM,
+            )
+            indices = tf.data.Dataset.from_tensor_slices(order)
+        else:
+            indices = tf.data.Dataset.range(num_examples)
+        indices = indices.batch(batch_size or _CHUNK, drop_remainder=False)
+        if mode == "dynamic":
+            # The noise of batch (chunk) i of the pass has the stateless seed
+            # [h, i], h = fold_in(key, NOISE)[0]: what fold_in(.., i) gives,
+            # with the hash drawn once per pass.
+            noise_word = pass_keys_lib.fold_in(key, pass_keys_lib.NOISE)[0]
 
-    dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    if mode == "dynamic":
-        dataset = binarization_lib.binarize_dynamic(dataset, seed)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        def to_images(position, index):
+            x = tf.cast(tf.gather(data, index), tf.float32) / tf.constant(scale, tf.float32)
+            if flatten:
+                x = tf.reshape(x, [-1, num_pixels])
+            if mode == "dynamic":
+                x = binarization_lib.binarize_stateless(x, tf.stack([noise_word, position]))
+            return x
+
+        return indices.enumerate().map(to_images, num_parallel_calls=tf.data.AUTOTUNE)
+
+    if keys is None:
+        dataset = one_pass(None)
+    else:
+        # One outer element per pass: its key is drawn when the pass starts.
+        dataset = tf.data.Dataset.range(1).flat_map(lambda _: one_pass(keys.next_key()))
+    if batch_size is None:
+        dataset = dataset.unbatch()
+    size = num_examples if batch_size is None else -(-num_examples // batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(size))
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    return pass_keys_lib.attach(dataset, keys)

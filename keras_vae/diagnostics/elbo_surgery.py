@@ -9,9 +9,9 @@ from keras import ops
 from keras_vae.diagnostics.aggregate_posterior import log_aggregate_posterior
 from keras_vae.diagnostics.batching import example_rank
 from keras_vae.diagnostics.batching import host_batches
+from keras_vae.losses.gaussian import kl_normal
+from keras_vae.losses.gaussian import log_normal
 from keras_vae.priors.prior import Prior
-from keras_vae.utils.gaussian import kl_normal
-from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_method
 from keras_vae.utils.validation import check_positive_int
 
@@ -227,7 +227,7 @@ def _layer_arrays(loc, scale, prior):
 
 
 def _log_normal(z, loc, scale):
-    """float64 `keras_vae.utils.gaussian.log_normal`, summed over the last axis."""
+    """float64 `keras_vae.losses.log_normal`, summed over the last axis."""
     return np.asarray(ops.convert_to_numpy(log_normal(z, loc, scale)), "float64")
 
 

@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 
 import keras
 import tensorflow as tf
@@ -37,14 +38,15 @@ def _check_input(model, name, shape, value):
     """`value` of the signature input `name` after its in-graph checks.
 
     The rule follows the input's name, which is the signatures' contract:
-    `x` is data, `num_samples` a positive count, `indices` a VQ code map and
-    any other input (`z`, `z1`, ...) a latent batch.
+    `x` is data, `num_samples` (prior draws) and `num_importance_samples`
+    positive counts, `indices` a VQ code map and any other input (`z`,
+    `z1`, ...) a latent batch.
     """
     if name == "x":
         return input_checks.data_input(
             value, name, model.data_shape, getattr(model, "likelihood", None)
         )
-    if name == "num_samples":
+    if name in ("num_samples", "num_importance_samples"):
         return input_checks.num_samples_input(value, name)
     if name == "indices":
         return input_checks.codes_input(value, name, shape[1:], model.num_embeddings)
@@ -63,18 +65,18 @@ def _endpoint(model, fn, inputs):
     return endpoint
 
 
-def _endpoints(model, names, chunk):
+def _endpoints(model, names, chunk_size):
     """`{name: (graph function, input specs)}` of the signatures `names`."""
     specs = dict(model.serving_signatures())
     if "log_likelihood" in names:
 
-        def log_likelihood(x, num_samples):
-            log_px = _chunked_log_likelihood(model, x, num_samples, chunk)
+        def log_likelihood(x, num_importance_samples):
+            log_px = _chunked_log_likelihood(model, x, num_importance_samples, chunk_size)
             return {"log_likelihood": log_px}
 
         specs["log_likelihood"] = (
             log_likelihood,
-            [specs["encode"][1][0], ("num_samples", (), "int32")],
+            [specs["encode"][1][0], ("num_importance_samples", (), "int32")],
         )
     return {
         name: (
@@ -85,10 +87,13 @@ def _endpoints(model, names, chunk):
     }
 
 
-def _chunked_log_likelihood(model, x, num_samples, chunk):
+def _chunked_log_likelihood(model, x, num_importance_samples, chunk_size):
     """The model's estimator (`chunked_log_mean_exp`) inside the graph."""
     return chunked_log_mean_exp(
-        lambda k: model.log_importance_weights(x, k), num_samples, chunk, tf.shape(x)[0]
+        lambda k: model.log_importance_weights(x, k),
+        num_importance_samples,
+        chunk_size,
+        tf.shape(x)[0],
     )
 
 
@@ -106,8 +111,9 @@ def export_for_serving(
     export_dir,
     version=None,
     signatures=None,
-    log_likelihood_chunk=100,
+    chunk_size=100,
     warmup=False,
+    log_likelihood_chunk=None,
 ):
     r"""Write a model as a SavedModel in TF Serving's versioned layout.
 
@@ -121,7 +127,7 @@ def export_for_serving(
       decode(z)                          -> {"mean"}           of p(x | z)
       reconstruct(x)                     -> {"mean"}           at z = E_q[z]
       sample(num_samples)                -> {"mean", "z"}      z ~ p(z)
-      log_likelihood(x, num_samples)     -> {"log_likelihood"}
+      log_likelihood(x, num_importance_samples) -> {"log_likelihood"}
         log p(x) ~= log (1/S) sum_s p(x, z_s) / q(z_s | x),  z_s ~ q(z | x)
     ```
 
@@ -147,7 +153,7 @@ def export_for_serving(
     no `log_likelihood`. A model of your own exports the signatures of its
     `serving_signatures()` (see `keras_vae.models.Autoencoder`). The
     log-likelihood is the model's importance-sampled estimator, drawn inside
-    the graph in chunks of `log_likelihood_chunk` samples combined by a
+    the graph in chunks of `chunk_size` samples combined by a
     running log-sum-exp, so a request with S = 5000 samples needs the memory
     of one chunk. Random signatures use the model's `SeedGenerator` states,
     which are saved with the weights and advance on every call.
@@ -186,13 +192,13 @@ def export_for_serving(
     ```
 
     and call a signature by name over REST (`instances` hold one example
-    each; `inputs` a whole batch, or a scalar like `num_samples`):
+    each; `inputs` a whole batch, or a scalar like `num_importance_samples`):
 
     ```none
     curl -d '{"signature_name": "reconstruct", "instances": [[[[0.0], ...]]]}' \
         http://localhost:8501/v1/models/vae:predict
     curl -d '{"signature_name": "log_likelihood",
-              "inputs": {"x": [[[[0.0], ...]]], "num_samples": 5000}}' \
+              "inputs": {"x": [[[[0.0], ...]]], "num_importance_samples": 5000}}' \
         http://localhost:8501/v1/models/vae:predict
     curl -d '{"signature_name": "sample", "inputs": {"num_samples": 16}}' \
         http://localhost:8501/v1/models/vae:predict
@@ -212,10 +218,13 @@ def export_for_serving(
             model's (`available_signatures(model)`; `SIGNATURES` for the
             VAEs). Defaults to all of them. The first one is also exported
             as `"serving_default"`.
-        log_likelihood_chunk: Positive integer, importance samples per step
-            of the `log_likelihood` signature. Defaults to 100.
+        chunk_size: Positive integer, importance samples per step of the
+            `log_likelihood` signature (the `chunk_size` of
+            `LatentVariableModel.log_likelihood`). Defaults to 100.
         warmup: Whether to write TF Serving warm-up requests. Defaults to
             `False`.
+        log_likelihood_chunk: Deprecated name of `chunk_size` (removed in
+            the next release).
 
     Returns:
         The path of the version directory written, as a string.
@@ -240,7 +249,7 @@ def export_for_serving(
     ...     sig = meta.signature_def["log_likelihood"]
     ...     log_px = sess.run(sig.outputs["log_likelihood"].name, {
     ...         sig.inputs["x"].name: x_test[:10],
-    ...         sig.inputs["num_samples"].name: 500})
+    ...         sig.inputs["num_importance_samples"].name: 500})
     >>> log_px.shape
     (10,)
     >>> tf.saved_model.load(path).signatures["reconstruct"](
@@ -255,7 +264,15 @@ def export_for_serving(
         - [SavedModel warm-up](
           https://www.tensorflow.org/tfx/serving/saved_model_warmup)
     """
-    chunk = check_positive_int(log_likelihood_chunk, "log_likelihood_chunk")
+    if log_likelihood_chunk is not None:
+        warnings.warn(
+            "`log_likelihood_chunk` is deprecated; pass `chunk_size` (the same "
+            "importance samples per step).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        chunk_size = log_likelihood_chunk
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
     if warmup:
         warmup_requests.check_available()
     version = check_optional_positive_int(version, "version")
@@ -300,7 +317,7 @@ def export_for_serving(
     # MetaGraph, so TF Serving's session-based loader can run the signatures.
     archive = keras.export.ExportArchive()
     archive.track(model)
-    endpoints = _endpoints(model, signatures, chunk)
+    endpoints = _endpoints(model, signatures, chunk_size)
     for name, (fn, input_signature) in endpoints.items():
         archive.add_endpoint(name, fn, input_signature)
 

@@ -12,8 +12,7 @@ and the rule, on every loading path.
 
 import tensorflow as tf
 
-from keras_vae.likelihoods import Bernoulli
-from keras_vae.likelihoods import DiscretizedLogistic
+from keras_vae.likelihoods.likelihood import support_of
 
 # How many values of a failing input's shape, min or max the message shows.
 _SUMMARIZE = 16
@@ -22,21 +21,18 @@ _SUMMARIZE = 16
 def likelihood_support(likelihood):
     """`(low, high, description)` of the data a likelihood scores, or `None`.
 
-    (No apostrophes in messages: TensorFlow escapes them in assertion text.)
+    The likelihood's declared `support` (see
+    `keras_vae.likelihoods.Likelihood`): `(0, 1)` for `Bernoulli` (binary or
+    relaxed in [0, 1]) and `DiscretizedLogistic` (intensities scaled to
+    [0, 1]); `None`, any finite value, for a `Gaussian` or the VQVAE's
+    squared error (`likelihood=None`).
 
-    Bernoulli (binary or relaxed in [0, 1]) and `DiscretizedLogistic`
-    (intensities scaled to [0, 1]) have bounded support; a Gaussian (or the
-    VQVAE's squared error, `likelihood=None`) takes any finite value.
+    (No apostrophes in messages: TensorFlow escapes them in assertion text.)
     """
-    if isinstance(likelihood, Bernoulli):
-        return 0.0, 1.0, "the support of the Bernoulli likelihood"
-    if isinstance(likelihood, DiscretizedLogistic):
-        return (
-            0.0,
-            1.0,
-            "the support of the DiscretizedLogistic likelihood, x = level / 255",
-        )
-    return None
+    support = support_of(likelihood)
+    if support is None:
+        return None
+    return (*support, f"the support of the {type(likelihood).__name__} likelihood")
 
 
 def _assert(condition, message, *data):

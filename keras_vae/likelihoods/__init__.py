@@ -6,6 +6,8 @@ from keras_vae.likelihoods.bernoulli import Bernoulli
 from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
 from keras_vae.likelihoods.gaussian import Gaussian
 from keras_vae.likelihoods.likelihood import Likelihood
+from keras_vae.likelihoods.likelihood import is_binary
+from keras_vae.likelihoods.likelihood import support_of
 
 _ALIASES = {
     "bernoulli": Bernoulli,
@@ -15,13 +17,22 @@ _ALIASES = {
 
 
 def get(identifier):
-    """Return a likelihood layer from a name, a config or an instance."""
+    """Return a likelihood layer from a name, a config or an instance.
+
+    The likelihood's `support` and `binary` declarations are checked here
+    (see `Likelihood`), so a model fails at construction on a bad one.
+    """
+    likelihood = None
     if isinstance(identifier, Likelihood):
-        return identifier
-    if isinstance(identifier, str) and identifier.lower() in _ALIASES:
-        return _ALIASES[identifier.lower()]()
-    if isinstance(identifier, dict):
-        return keras.saving.deserialize_keras_object(identifier)
+        likelihood = identifier
+    elif isinstance(identifier, str) and identifier.lower() in _ALIASES:
+        likelihood = _ALIASES[identifier.lower()]()
+    elif isinstance(identifier, dict):
+        likelihood = keras.saving.deserialize_keras_object(identifier)
+    if likelihood is not None:
+        support_of(likelihood)
+        is_binary(likelihood)
+        return likelihood
     raise ValueError(
         "Expected `likelihood` to be one of "
         f"{sorted(_ALIASES)} or a `keras_vae.likelihoods.Likelihood`. "

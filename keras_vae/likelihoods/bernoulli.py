@@ -2,7 +2,6 @@
 
 import keras
 from keras import ops
-from tensorflow_probability import distributions as tfd
 
 from keras_vae.likelihoods.likelihood import Likelihood
 from keras_vae.utils import random
@@ -28,16 +27,20 @@ class Bernoulli(Likelihood):
     |l| (no `log(sigmoid(.))` underflow). The softplus is evaluated as
 
     ```none
-    softplus(l) = max(l, 0) + log(1 + exp(min(l, -l)))
+    softplus(l) = max(l, 0) + log(1 + exp(-|l|))
     ```
 
     with `log`, not `log1p`: XLA:CPU's `log1p` made the log-density of a
     log-likelihood chunk a quarter slower. The absolute error stays below
     1e-6 per pixel, and the gradient is sigmoid(l) at every l, including
-    l = 0, where TensorFlow's `minimum` passes the gradient to its first
-    argument.
-    Inputs must lie in [0, 1]; non-binary intensities give the continuous
-    relaxation used for grey-level data (the identity holds for any x).
+    l = 0: -|l| is `where(l > 0, -l, l)`, whose gradient at 0 is 1 on every
+    backend (a `minimum(l, -l)` gets 1 from TensorFlow but 0 from JAX, which
+    splits a tie's gradient between the arguments; the same time under
+    XLA:CPU, measured here).
+    Inputs must lie in [0, 1] (`support = (0.0, 1.0)`); non-binary
+    intensities give the continuous relaxation used for grey-level data (the
+    identity holds for any x). The data are binary (`binary = True`), so
+    models accept `dynamic_binarization=True` with this likelihood.
 
     Example:
 
@@ -49,8 +52,12 @@ class Bernoulli(Likelihood):
         - [Kingma & Welling, 2014](https://arxiv.org/abs/1312.6114)
     """
 
+    support = (0.0, 1.0)
+    binary = True
+
     def _log_prob_elementwise(self, x, params):
-        softplus = ops.relu(params) + ops.log(1.0 + ops.exp(ops.minimum(params, -params)))
+        minus_abs = ops.where(params > 0, -params, params)
+        softplus = ops.relu(params) + ops.log(1.0 + ops.exp(minus_abs))
         return x * params - softplus
 
     def mean(self, params):
@@ -62,5 +69,11 @@ class Bernoulli(Likelihood):
         return ops.cast(u < ops.sigmoid(params), "float32")
 
     def distribution(self, params):
-        """The TFP distribution of one example, for users and tests."""
+        """The TFP distribution of one example, for users and tests.
+
+        TensorFlow backend only (a `tfd.Bernoulli` of TensorFlow tensors);
+        TFP is imported here, so importing keras_vae does not need it.
+        """
+        from tensorflow_probability import distributions as tfd
+
         return tfd.Bernoulli(logits=params, dtype="float32")

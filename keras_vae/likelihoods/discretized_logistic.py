@@ -38,7 +38,10 @@ class DiscretizedLogistic(Likelihood):
     + log(-expm1(-2 delta / s)), so it neither cancels nor underflows when
     both sigmoids are in a tail: log-probabilities are float32 and finite for
     any mu and clamped log-scale. Inputs are snapped to the nearest bin
-    centre (round(x (B - 1)) / (B - 1)); pass data scaled as x = level / 255.
+    centre (round(x (B - 1)) / (B - 1)); pass data scaled as x = level / 255
+    (`support = (0.0, 1.0)`: models refuse data outside [0, 1]). Grey levels
+    are not binary data (`binary = False`): models refuse
+    `dynamic_binarization=True` with this likelihood.
 
     `params` has twice the channels of x: the first half is mu, the second
     half log s (`params_per_channel = 2`). The mean is exact,
@@ -70,6 +73,8 @@ class DiscretizedLogistic(Likelihood):
     """
 
     params_per_channel = 2
+    support = (0.0, 1.0)
+    binary = False
 
     def __init__(self, num_bins=256, min_log_scale=-7.0, max_log_scale=2.0, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)

@@ -30,7 +30,32 @@ class Likelihood(SeedStateMixin, keras.layers.Layer):
     whatever the global policy: under mixed precision the decoder runs in
     the compute dtype and its outputs are cast to float32 here, so
     log-densities, means and samples are float32.
+
+    A likelihood declares the data it scores with two class attributes (a
+    subclass may override them with its own class attributes or
+    properties):
+
+    - `support`: `(low, high)`, the closed interval every data value must
+      lie in, or `None` for any finite value. Models refuse data outside it
+      (`fit`, `evaluate`, `predict` and the eager API, and the exported
+      serving signatures). `Bernoulli` and `DiscretizedLogistic`:
+      `(0.0, 1.0)`; `Gaussian`: `None` (the real line).
+    - `binary`: whether it models binary data x in {0, 1} (grey levels in
+      [0, 1] being a relaxation), so that dynamic binarization,
+      x ~ Bernoulli(x), keeps the data in its domain. Models refuse
+      `dynamic_binarization=True` with a likelihood whose `binary` is
+      `False`. `True` for `Bernoulli` only.
+
+    ```python
+    class Beta(keras_vae.likelihoods.Likelihood):
+        support = (0.0, 1.0)   # data in [0, 1]
+        binary = False         # grey levels: no dynamic binarization
+        ...
+    ```
     """
+
+    support = None
+    binary = False
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**density_layer_kwargs(kwargs))
@@ -79,6 +104,48 @@ class Likelihood(SeedStateMixin, keras.layers.Layer):
 
     def compute_output_shape(self, params_shape):
         return tuple(params_shape)
+
+
+def support_of(likelihood):
+    """The declared `support` of `likelihood` as `(low, high)` floats, or `None`.
+
+    `None` also for `likelihood=None` (e.g. a `VQVAE` with squared error).
+    Raises a `ValueError` if the declaration is not `None` or a pair of
+    numbers with `low < high`.
+
+    >>> support_of(keras_vae.likelihoods.Bernoulli())
+    (0.0, 1.0)
+    >>> support_of(keras_vae.likelihoods.Gaussian()) is None
+    True
+    """
+    support = getattr(likelihood, "support", None)
+    if support is None:
+        return None
+    try:
+        low, high = (float(v) for v in support)
+    except (TypeError, ValueError):
+        low = high = None
+    if low is None or not low < high:
+        raise ValueError(
+            "Expected the `support` of a likelihood to be `None` or a pair "
+            f"(low, high) of numbers with low < high. Received: support={support!r} "
+            f"for {type(likelihood).__name__}"
+        )
+    return low, high
+
+
+def is_binary(likelihood):
+    """Whether `likelihood` declares binary data (`binary`); `False` for `None`.
+
+    Raises a `ValueError` if the declaration is not a bool.
+    """
+    binary = getattr(likelihood, "binary", False)
+    if not isinstance(binary, bool):
+        raise ValueError(
+            "Expected the `binary` declaration of a likelihood to be a bool. "
+            f"Received: binary={binary!r} for {type(likelihood).__name__}"
+        )
+    return binary
 
 
 def sum_last_axes(values, ndims):

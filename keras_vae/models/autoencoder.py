@@ -1,21 +1,24 @@
 """Autoencoder: the base of every keras_vae model (training loop and contract)."""
 
 import inspect
+import types
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_vae.likelihoods.bernoulli import Bernoulli
-from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
+from keras_vae.likelihoods.likelihood import is_binary
+from keras_vae.likelihoods.likelihood import support_of
 from keras_vae.models.guarded_steps import GuardedSteps
 from keras_vae.utils import input_pipeline
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_batch
+from keras_vae.utils.validation import check_feature_axes
 from keras_vae.utils.validation import check_finite
+from keras_vae.utils.validation import check_no_labels
 from keras_vae.utils.validation import check_no_sample_weight
-from keras_vae.utils.validation import check_unit_interval
+from keras_vae.utils.validation import check_one_input
 
 
 class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
@@ -44,9 +47,19 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
       ```
 
     - optional dynamic binarization of each training batch, x ~ Bernoulli(x)
-      (`preprocess`);
+      (`preprocess`), for a likelihood of binary data only
+      (`check_binarization`);
     - a `keras.random.SeedGenerator`, so steps compile with XLA;
-    - the data checks of `fit`, `evaluate`, `predict` (`validate_data`).
+    - the data checks of `fit`, `evaluate`, `predict` (`validate_data`),
+      against the support the model's likelihood declares
+      (`data_support`, from `keras_vae.likelihoods.Likelihood.support`).
+
+    `predict(x)` is deterministic: it returns `reconstruct_tensors(x)`, the
+    model's reconstruction (for the VAEs the mean of p(x | z) at the
+    posterior mean z = E_q[z], equal to `reconstruct(x)`), so two calls
+    return the same values. `evaluate`, like training, is a Monte Carlo
+    estimate of the objective (z drawn from q(z | x) with the model's seed
+    generator), so two calls differ by the estimate's noise.
 
     The serving contract (`serving_signatures()`) is what
     `keras_vae.export.export_for_serving` exports.
@@ -54,11 +67,13 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
     Args:
         metric_names: Names of the per-batch metrics besides `loss`.
         dynamic_binarization: If `True`, binarize each training batch by
-            sampling x ~ Bernoulli(x) inside the step. Defaults to `False`.
+            sampling x ~ Bernoulli(x) inside the step. Only for a likelihood
+            of binary data (`binary = True`, e.g. `Bernoulli`): the models
+            refuse it with any other at construction. Defaults to `False`.
         seed: Optional integer seed of all sampling in the model and of the
             initial weights of the networks and components the model builds
-            itself. Each consumer gets its own stream
-            `keras_vae.utils.seed_streams.stream_seed(seed, name)`; a
+            itself. Each consumer gets its own stream, derived from the
+            seed and the consumer's name; a
             component passed in with `seed=None` is given the model's stream
             for it, one with its own seed keeps it. Networks passed in keep
             their own initializers. The generator states are saved with the
@@ -69,6 +84,17 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
     # `.keras` files and backups hold every generator state of the model,
     # those of foreign sublayers (a `Dropout` in a custom network) included.
     save_foreign_seed_states = True
+
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls, *args, **kwargs)
+        # What the caller passed to the concrete class's constructor, for
+        # `config_includes` (Keras records the values too, but only when all
+        # are plain Python values). Strings only: `.keras` saving walks the
+        # model's attributes for layers and variables.
+        names, metric_names = _passed_arguments(cls, args, kwargs)
+        object.__setattr__(instance, "_passed_argument_names", names)
+        object.__setattr__(instance, "_passed_metric_names", metric_names)
+        return instance
 
     def __init__(self, metric_names=(), dynamic_binarization=False, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -97,21 +123,48 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         return list(self._trackers.values())
 
     def unpack(self, data):
-        """The batch `x` of a step's `data` (`x`, `(x,)` or `(x, y)`);
-        `sample_weight` is refused."""
-        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        """The batch `x` of a step's `data` (`x`, `(x,)` or `(x, None)`).
+
+        Called first by every train/test/predict step, when the step is
+        traced, so it sees whatever the data arrived as. It refuses what the
+        models cannot use (`sample_weight`, targets `y`, several inputs,
+        batches without a feature axis), and builds an unbuilt model, and
+        its optimizer, from the batch's shape: Keras builds a subclassed
+        model when its step first calls it, but these steps call the
+        objective (`compute_terms`), not the model. `fit`, `evaluate` and
+        `predict` build the model before tracing from arrays, `tf.data`
+        element specs, generators and `keras.utils.PyDataset`s, so this
+        build serves the other inputs Keras takes (a torch `DataLoader`, a
+        grain dataset); inside an XLA step it needs weights whose initial
+        values TensorFlow can lift out of the step, which `VQVAE` and
+        `VHPVAE` do not have (build them first, e.g. `model.build(shape)`).
+        """
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if sample_weight is not None:
             raise ValueError(
                 "keras_vae models do not support `sample_weight`. "
                 "Received: sample_weight of shape "
                 f"{tuple(getattr(sample_weight, 'shape', ()))}"
             )
+        check_no_labels(y)
+        check_one_input(x)
+        if not self.built:
+            check_feature_axes(x.shape)  # a built model checks the shape itself
+            # What Keras's `_symbolic_build` does before a step: the model,
+            # then the optimizer (the step reads its loss scale; its update
+            # sits in a `tf.cond`, where no variable may be created).
+            self.build_for_batch(x)
+            optimizer = getattr(self, "optimizer", None)
+            if optimizer is not None and not optimizer.built:
+                with self.distribute_strategy.scope():
+                    optimizer.build(self.trainable_variables)
         return x
 
     def preprocess(self, x, training=False):
         """The batch the objective sees: x ~ Bernoulli(x) in training with
         `dynamic_binarization`, else `x`."""
         if training and self.dynamic_binarization:
+            self.check_binarization()  # for models that did not at construction
             return self.binarize(x)
         return x
 
@@ -120,9 +173,50 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         u = random.uniform(ops.shape(x), seed=self.seed_generator)
         return ops.cast(u < ops.cast(x, "float32"), x.dtype)
 
+    def check_binarization(self):
+        """Raise a `ValueError` if `dynamic_binarization` is set and
+        `self.likelihood` does not declare binary data (`binary`).
+
+        Dynamic binarization turns real values into {0, 1} samples: with a
+        `Gaussian` or `DiscretizedLogistic` likelihood it would silently
+        change the data the model learns. The built-in models call this at
+        construction; `preprocess` calls it when a training step is traced.
+        """
+        if not self.dynamic_binarization:
+            return
+        likelihood = getattr(self, "likelihood", None)
+        if is_binary(likelihood):
+            return
+        received = (
+            "None (no likelihood, e.g. the VQVAE's 'mse')"
+            if likelihood is None
+            else type(likelihood).__name__
+        )
+        raise ValueError(
+            "Expected a likelihood of binary data (`binary = True`, e.g. "
+            "'bernoulli') with `dynamic_binarization=True`, which trains on "
+            "x ~ Bernoulli(x). Received: dynamic_binarization=True with "
+            f"likelihood={received}. Use `dynamic_binarization=False` for "
+            "real-valued data."
+        )
+
     def compute_terms(self, x, training=False):
         """Objective terms of a batch; see the class docstring."""
         raise NotImplementedError
+
+    def reconstruct_tensors(self, x):
+        """Graph hook: the deterministic reconstruction of a batch, what
+        `predict` returns (and `reconstruct`, eagerly).
+
+        The default, for a model with the graph hooks `encode_tensors(x) ->
+        (loc, scale)` and `decode_tensors(z) -> mean`, is the mean of
+        p(x | z) at the posterior mean, `decode_tensors(encode_tensors(x)[0])`;
+        models with other latents override it. A model without these hooks
+        returns its call, `self(x, training=False)`.
+        """
+        if not hasattr(self, "encode_tensors"):
+            return self(x, training=False)
+        return self.decode_tensors(self.encode_tensors(x)[0])
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The scalar training loss of batch `x`: `y_pred["loss"]` plus `self.losses`.
@@ -159,11 +253,32 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
     def data_support(self):
-        """`(0, 1)` for likelihoods of intensities in [0, 1], else `None`."""
-        likelihood = getattr(self, "likelihood", None)
-        if isinstance(likelihood, (Bernoulli, DiscretizedLogistic)):
-            return (0.0, 1.0)
-        return None
+        """`(low, high)` of valid data values, or `None` for any finite value.
+
+        The `support` declared by `self.likelihood` (see
+        `keras_vae.likelihoods.Likelihood`): `(0.0, 1.0)` for `Bernoulli` and
+        `DiscretizedLogistic`, `None` for `Gaussian` or without a likelihood.
+        `fit`, `evaluate`, `predict`, the eager API and the exported serving
+        signatures refuse data outside it.
+        """
+        return support_of(getattr(self, "likelihood", None))
+
+    def check_support(self, x, name="x"):
+        """Raise a `ValueError` if a concrete batch has values outside
+        `data_support()`."""
+        support = self.data_support()
+        if support is None:
+            return
+        low, high = support
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if lo < low or hi > high:
+            likelihood = type(getattr(self, "likelihood", None)).__name__
+            raise ValueError(
+                f"Expected `{name}` to lie in [{low:g}, {high:g}] (the support of "
+                f"the model's {likelihood} likelihood). Received: {name} with "
+                f"min={lo:g}, max={hi:g}. Rescale the data, e.g. x / 255 for "
+                "8-bit images in [0, 1]."
+            )
 
     # --------------------------------------------------------------- checks
     def validate_data(self, x, name="x"):
@@ -179,8 +294,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
                 f"Expected `{name}` of shape (batch,) + {data_shape}. "
                 f"Received: {name}.shape={tuple(x.shape)}"
             )
-        if self.data_support() is not None:
-            check_unit_interval(x, name)
+        self.check_support(x, name)
         return x
 
     def build_for_batch(self, x):
@@ -284,6 +398,40 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
             signatures["sample"] = (sample, [("num_samples", (), "int32")])
         return signatures
 
+    def export(
+        self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs
+    ):
+        """`keras.Model.export`, with the input signature of the built model.
+
+        Keras infers a subclassed model's input signature from its first
+        call, which training never makes (the steps call `compute_terms`,
+        not the model): after `fit` alone its export fails with "The model
+        provided has never called". Here `input_signature` defaults to
+        `[keras.InputSpec((None,) + data_shape, "float32")]`, so a built
+        model exports after `fit`, after `build(input_shape)` or after
+        loading, as well as after a call.
+
+        The artifact's endpoint `serve(x)` runs `call(x, training=False)`,
+        what `predict` returns: the deterministic reconstruction. For the
+        encoder, decoder, sampler and log-likelihood as named signatures,
+        each with input checks, use `keras_vae.export.export_for_serving`.
+
+        Args:
+            filepath: Path of the artifact.
+            format: Keras's export format. Defaults to `"tf_saved_model"`.
+            verbose: Whether to print a message (Keras's default if `None`).
+            input_signature: Optional input signature; defaults to the built
+                data shape (see above).
+            **kwargs: Passed to `keras.Model.export`.
+        """
+        self.check_built()
+        data_shape = getattr(self, "data_shape", None)
+        if input_signature is None and data_shape is not None:
+            input_signature = [keras.InputSpec(shape=(None,) + tuple(data_shape), dtype="float32")]
+        return super().export(
+            filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs
+        )
+
     # ------------------------------------------------------------- compile
     # Steps per call of the compiled train function by default: one Python
     # dispatch per step costs a large share of a ~5-10 ms CPU step
@@ -307,7 +455,15 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
           non-finite guard still stops at the first bad step.
 
         Pass explicit values to override either.
+
+        `loss`, `loss_weights`, `metrics` and `weighted_metrics` are refused
+        (a `ValueError`): the loss is the model's objective (the batch mean
+        of its negative ELBO or bound, `compute_loss`) and the metrics are
+        its terms (`metric_names`); Keras would otherwise ignore them
+        silently.
         """
+        refused = inspect.signature(keras.Model.compile).bind(None, optimizer, *args, **kwargs)
+        _check_no_compile_loss(refused.arguments)
         single = self.distribute_strategy.num_replicas_in_sync == 1
         run_eagerly = kwargs.get("run_eagerly", False)
         if jit_compile == "auto":
@@ -327,9 +483,13 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
 
         Keras skips this step for models that override `compile` unless
         they override it too; the config holds the resolved values, so the
-        loaded model compiles as the saved one was.
+        loaded model compiles as the saved one was. A `loss` or `metrics`
+        saved by an older keras_vae, which accepted and ignored them, is
+        dropped.
         """
-        self.compile(**keras.saving.deserialize_keras_object(config))
+        config = keras.saving.deserialize_keras_object(config)
+        config = {k: v for k, v in config.items() if k not in _COMPILE_LOSS_ARGUMENTS}
+        self.compile(**config)
         if self.built:  # create the optimizer's variables, restored next
             self.optimizer.build(self.trainable_variables)
 
@@ -337,13 +497,20 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
     def fit(self, *args, callbacks=None, **kwargs):
         """`keras.Model.fit`, with the data checked and a step guard.
 
-        In-memory arrays (`x` and `validation_data`) are checked before
+        `x` is one input without targets: an array `(batch, features...)`, a
+        `tf.data.Dataset`, a Python generator or a `keras.utils.PyDataset`
+        yielding `x` or `(x,)`; `validation_data` is `x_val` or `(x_val,)`.
+        Targets `y` (the models are unconditional), several input arrays
+        and 1-D data `(N,)` are refused with a `ValueError` before any
+        weight changes. An unbuilt model is built from the first batch
+        (for a generator or `PyDataset`, peeked as Keras's data adapters
+        do). In-memory arrays (`x` and `validation_data`) are checked before
         training; streamed data (`tf.data`, generators) is checked inside the
         compiled step, where a bad batch skips its update. The callback
         `keras_vae.callbacks.RaiseOnNonFinite` is added unless given, and
         raises at the first bad step (see `GuardedSteps`).
 
-        Arrays are fed through `keras_vae.utils.input_pipeline.array_dataset`
+        Arrays are fed through a `tf.data` pipeline of their batches
         (the batches Keras would make, `validation_split` taken from the end
         as Keras does) and datasets get tf.data autotuning turned off unless
         their options set it: Keras's per-epoch iterators otherwise end every
@@ -351,13 +518,15 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         """
         arguments = _bind(keras.Model.fit, args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))
+        check_no_labels(arguments.get("y"))
         x = self._validate_fit_data(arguments.get("x"))
         validation = arguments.get("validation_data")
-        if isinstance(validation, (tuple, list)):
+        if isinstance(validation, (tuple, list)):  # (x,), (x, y) or (x, y, sample_weight)
             check_no_sample_weight(validation[2] if len(validation) > 2 else None)
-            if len(validation) == 1 or validation[1] is None:
-                validation = validation[0]
-        validation = self._validate_fit_data(validation)
+            if len(validation) > 1:
+                check_no_labels(validation[1], "validation_data[1]")
+            validation = validation[0]
+        validation = self._validate_fit_data(validation, "validation_data")
         if _is_array(x) and not _keras_feeds_arrays(arguments):
             split = arguments.pop("validation_split", 0.0)
             if split and validation is None:
@@ -373,14 +542,15 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
                     validation, validation_batch_size or batch_size
                 )
         else:
-            arguments["x"] = input_pipeline.without_autotune(arguments.get("x"))
+            arguments["x"] = input_pipeline.without_autotune(x)
         if validation is not None:
             arguments["validation_data"] = input_pipeline.without_autotune(validation)
-        return super().fit(callbacks=self._with_guard(callbacks), **arguments)
+        return super().fit(callbacks=self._with_guard(callbacks, x), **arguments)
 
     def evaluate(self, *args, callbacks=None, **kwargs):
         arguments = _bind(keras.Model.evaluate, args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"))
+        check_no_labels(arguments.get("y"))
         if not arguments.get("_use_cached_eval_dataset"):  # fit checked it
             arguments["x"] = self._pipeline(self._validate_fit_data(arguments.get("x")), arguments)
         return super().evaluate(callbacks=self._with_guard(callbacks), **arguments)
@@ -409,7 +579,9 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
     def _on_batch(self, mode, method, x, *args, **kwargs):
         from keras_vae.callbacks.raise_on_non_finite import step_guard_error
 
-        check_no_sample_weight(kwargs.get("sample_weight"), kwargs.get("class_weight"))
+        arguments = _bind(getattr(keras.Model, f"{mode}_on_batch"), (x,) + args, kwargs)
+        check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))
+        check_no_labels(arguments.get("y"))
         self._validate_fit_data(x)
         guard = self.step_guard(mode)
         guard.reset()
@@ -420,14 +592,22 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         return result
 
     @staticmethod
-    def _with_guard(callbacks):
+    def _with_guard(callbacks, x=None):
         """`callbacks` with a `RaiseOnNonFinite`, placed before any
-        `keras.callbacks.TerminateOnNaN` (which sees only the loss)."""
+        `keras.callbacks.TerminateOnNaN` (which sees only the loss), and a
+        `SeedDatasetEpochs` when `fit`'s `x` is a `keras_vae.datasets.load`
+        stream (its epochs then resume exactly)."""
         from keras_vae.callbacks.raise_on_non_finite import RaiseOnNonFinite
+        from keras_vae.callbacks.seed_dataset_epochs import SeedDatasetEpochs
+        from keras_vae.datasets.pass_keys import is_load_stream
 
         if isinstance(callbacks, keras.callbacks.CallbackList):
             return callbacks  # fit's own list, passed to its validation
         callbacks = list(callbacks or [])
+        if is_load_stream(x) and not any(
+            isinstance(c, SeedDatasetEpochs) and c.dataset is x for c in callbacks
+        ):
+            callbacks.append(SeedDatasetEpochs(x))
         if not any(isinstance(c, RaiseOnNonFinite) for c in callbacks):
             theirs = [
                 i for i, c in enumerate(callbacks) if isinstance(c, keras.callbacks.TerminateOnNaN)
@@ -435,20 +615,41 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
             callbacks.insert(theirs[0] if theirs else len(callbacks), RaiseOnNonFinite())
         return callbacks
 
-    def _validate_fit_data(self, x):
+    def _validate_fit_data(self, x, name="x"):
         """`x` checked (arrays become float32 NumPy), the model built from it.
 
         In-memory arrays are checked up front; a dataset's element spec is
-        checked before tracing (dtype, shape, batched), its values inside
-        the step.
+        checked before tracing (one input, no targets, dtype, shape,
+        batched), its values inside the step. An unbuilt model is built
+        from the first batch of a generator or `keras.utils.PyDataset`
+        (returned restored: a peeked generator is replaced); other streams
+        are checked, and build the model, when the step is traced
+        (`unpack`).
         """
+        check_one_input(x, name)
         if isinstance(x, np.ndarray) or ops.is_tensor(x):
-            x = self.validate_data(x)
+            x = self.validate_data(x, name)
             self.build_for_batch(x)
         elif _is_dataset(x):
-            spec = self.check_dataset(x)
+            spec_x, spec_y, spec_weight = keras.utils.unpack_x_y_sample_weight(x.element_spec)
+            check_no_sample_weight(spec_weight)
+            check_no_labels(spec_y)
+            check_one_input(spec_x, name)
+            spec = self.check_dataset(x, name)  # first: it names unbatched data
             if spec is not None:
+                check_feature_axes(spec.shape, name)
                 self.build_for_batch(spec)
+        elif not self.built:
+            # A Python generator or `keras.utils.PyDataset`: build from its
+            # first batch, peeked as Keras's data adapters do, before the
+            # step is traced (a step that creates variables cannot compile
+            # with XLA for every model). Its values are checked in the step.
+            first, x = _peek(x)
+            if first is not None:
+                batch, y, sample_weight = keras.utils.unpack_x_y_sample_weight(first)
+                check_no_sample_weight(sample_weight)
+                check_no_labels(y)
+                self.build_for_batch(check_batch(batch, name))
         return x
 
     # -------------------------------------------------------------- config
@@ -461,12 +662,58 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         if config and not self.built:
             self.build(tuple(config["input_shape"]))
 
+    def config_includes(self, name):
+        """Whether `get_config` holds `name`, an argument of a contract base.
+
+        The contract bases (`Autoencoder`, `LatentVariableModel`) take
+        arguments that a subclass may fix itself, as the IWAE of
+        `examples/custom_model` does with
+        `super().__init__(objective="iwae", metric_names=..., **kwargs)`.
+        Such an argument in the config would reach the base twice when
+        `from_config` calls `cls(**config)` (`TypeError: got multiple values
+        for keyword argument`). So it goes into the config only if
+
+        - the caller passed it to the model's constructor (it then flows
+          through `**kwargs`), or
+        - the `__init__` of the model's class, or of a class between it and
+          the contract bases, names it as a parameter: a class that takes an
+          argument passes it on (`VAE` takes `beta`; `VHPVAE` forwards it to
+          `VAE` through `**kwargs`).
+
+        Otherwise the class fixes or defaults the argument itself, and
+        rebuilding the model without it gives the same model. A subclass
+        that fixes an argument its parent model names (as `VHPVAE` fixes
+        `VAE`'s `analytic_kl`) drops it in its own `get_config`, the Keras
+        convention.
+        """
+        if name in getattr(self, "_passed_argument_names", ()):
+            return True
+        bases = _contract_bases()
+        for klass in type(self).__mro__:
+            if klass in bases:
+                return False
+            init = vars(klass).get("__init__")
+            if init is not None and name in inspect.signature(init).parameters:
+                return True
+        return False
+
     def get_config(self):
-        return {
-            **super().get_config(),
-            "dynamic_binarization": self.dynamic_binarization,
-            "seed": self.seed,
-        }
+        """`keras.Model`'s config and the arguments of this base that the
+        model's class takes from its caller (see `config_includes`):
+        `dynamic_binarization`, `seed` and, when the caller passed them,
+        `metric_names`."""
+        config = super().get_config()
+        for name, value in (
+            ("dynamic_binarization", self.dynamic_binarization),
+            ("seed", self.seed),
+        ):
+            if self.config_includes(name):
+                config[name] = value
+        # The caller's own value: a class may extend the names it receives.
+        metric_names = getattr(self, "_passed_metric_names", None)
+        if metric_names is not None:
+            config["metric_names"] = list(metric_names)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -480,12 +727,60 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         return cls(**config)
 
 
+def _contract_bases():
+    """The bases whose arguments a subclass may fix (see `config_includes`)."""
+    from keras_vae.models.latent_variable_model import LatentVariableModel
+
+    return (Autoencoder, LatentVariableModel)
+
+
+def _passed_arguments(cls, args, kwargs):
+    """Names of the arguments a caller passed to `cls(*args, **kwargs)`
+    (positional ones by their parameter name), and its `metric_names` or
+    `None`."""
+    try:
+        spec = inspect.getfullargspec(cls.__init__)
+        bound = dict(inspect.signature(cls.__init__).bind(None, *args, **kwargs).arguments)
+        bound.pop(spec.args[0], None)
+        bound.update(bound.pop(spec.varkw, None) or {})
+    except TypeError:  # `__init__` raises its own error next
+        bound = dict(kwargs)
+    metric_names = bound.get("metric_names")
+    try:
+        metric_names = None if metric_names is None else tuple(str(n) for n in metric_names)
+    except TypeError:  # not a sequence: `__init__` raises next
+        metric_names = None
+    return frozenset(bound), metric_names
+
+
 def _bind(method, args, kwargs):
     """`method`'s arguments by name, as a caller of `method` passed them."""
     arguments = inspect.signature(method).bind(None, *args, **kwargs).arguments
     arguments.pop("self")
     arguments.update(arguments.pop("kwargs", {}))
     return arguments
+
+
+def _peek(x):
+    """`(first batch, x restored)` of a generator or `keras.utils.PyDataset`,
+    else `(None, x)`. A generator is consumed by the peek, so a generator
+    yielding the first batch and then the rest takes its place."""
+    if isinstance(x, keras.utils.PyDataset):
+        if x.num_batches == 0:
+            return None, x  # empty: Keras says so
+        return x[0], x  # Keras's adapter reads batches by index, as here
+    if isinstance(x, types.GeneratorType):
+        try:
+            first = next(x)
+        except StopIteration:
+            return None, (batch for batch in ())  # empty: Keras says so
+        return first, _prepend(first, x)
+    return None, x
+
+
+def _prepend(first, rest):
+    yield first
+    yield from rest
 
 
 def _is_array(x):
@@ -506,3 +801,32 @@ def _keras_feeds_arrays(arguments):
         or arguments.get("steps") is not None
         or arguments.get("shuffle", True) not in (True, False)
     )
+
+
+# `compile` arguments of Keras's loss and metric containers, which keras_vae
+# models do not use (their objective and terms are the loss and metrics).
+_COMPILE_LOSS_ARGUMENTS = ("loss", "loss_weights", "metrics", "weighted_metrics")
+
+
+def _check_no_compile_loss(arguments):
+    for name in _COMPILE_LOSS_ARGUMENTS:
+        value = arguments.get(name)
+        if value is None:
+            continue
+        if name.startswith("loss"):
+            where = (
+                "the loss of a keras_vae model is its own objective, the batch "
+                "mean of the negative ELBO (or IWAE bound) from `compute_terms`, "
+                "returned by `compute_loss`; to add a term, subclass the model "
+                "and override `compute_loss`"
+            )
+        else:
+            where = (
+                "the metrics of a keras_vae model are the terms of its objective "
+                "(`loss`, `elbo`, `kl`, ... see `model.metrics_names`), computed "
+                "by `compute_terms`; to track another quantity, override "
+                "`compute_metrics` or use a callback"
+            )
+        raise ValueError(
+            f"Expected `{name}=None` in `compile`: {where}. Received: {name}={value!r}"
+        )

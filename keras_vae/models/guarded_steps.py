@@ -4,12 +4,15 @@ Everything that needs `tf.GradientTape` or `tf.distribute` lives here, so a
 later JAX backend is a contained change.
 """
 
+import inspect
 import math
 
 import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_vae.models.true_batch_callback_list import TrueBatchCallbackList
+from keras_vae.models.true_batch_callback_list import num_batches
 from keras_vae.utils import tf_internal
 
 MODES = ("train", "test", "predict")
@@ -22,22 +25,22 @@ NON_FINITE_LOSS = 8
 NON_FINITE_GRADIENT = 16
 
 
-def chunked_log_mean_exp(log_weights, num_samples, chunk, batch):
+def chunked_log_mean_exp(log_weights, num_importance_samples, chunk_size, batch):
     """log (1/S) sum_s exp(log_weights_s) over S samples drawn in chunks.
 
     ```none
-    log (1/S) sum_{s=1..S} w_s,   S = num_samples,  in ceil(S / chunk) steps
+    log (1/S) sum_{s=1..S} w_s,   S = num_importance_samples,  in ceil(S / chunk_size) steps
     ```
 
-    A `tf.while_loop`: each step computes a full chunk of `(chunk, batch)`
+    A `tf.while_loop`: each step computes a full chunk of `(chunk_size, batch)`
     log weights (a static shape), masks the samples past S to -inf and
     folds the chunk into a running log-sum-exp, so the memory is that of
-    one chunk whatever S is. A chunk is two calls, `log_weights(chunk -
-    chunk // 2)` and `log_weights(chunk // 2)`: two independent chains of
+    one chunk whatever S is. A chunk is two calls, `log_weights(chunk_size -
+    chunk_size // 2)` and `log_weights(chunk_size // 2)`: two independent chains of
     ops, which XLA:CPU's thunk executor runs side by side, one half's
     element-wise fusions beside the other half's matmuls, where one chain
     left a core waiting (up to 15 % more samples/s on two cores in paired
-    probes, `benchmarks/RESULTS.md` §11.3). `num_samples` may be a tensor
+    probes, `benchmarks/RESULTS.md` §11.3). `num_importance_samples` may be a tensor
     (a serving input). The one estimator of
     `LatentVariableModel.log_likelihood` and of the exported
     `log_likelihood` signature.
@@ -45,22 +48,22 @@ def chunked_log_mean_exp(log_weights, num_samples, chunk, batch):
     Args:
         log_weights: Callable `k -> (k, batch)` log importance weights of
             k fresh samples.
-        num_samples: Positive integer S (int or int32 tensor).
-        chunk: Positive Python integer, samples per step.
+        num_importance_samples: Positive integer S (int or int32 tensor).
+        chunk_size: Positive Python integer, samples per step.
         batch: The batch size (int or scalar tensor).
 
     Returns:
         A float32 tensor `(batch,)`.
     """
-    num_samples = tf.cast(num_samples, tf.int32)
-    num_chunks = (num_samples + chunk - 1) // chunk
-    offsets = tf.range(chunk, dtype=tf.int32)[:, None]  # (chunk, 1)
+    num = tf.cast(num_importance_samples, tf.int32)
+    num_chunks = (num + chunk_size - 1) // chunk_size
+    offsets = tf.range(chunk_size, dtype=tf.int32)[:, None]  # (chunk_size, 1)
 
-    halves = [k for k in (chunk - chunk // 2, chunk // 2) if k > 0]
+    halves = [k for k in (chunk_size - chunk_size // 2, chunk_size // 2) if k > 0]
 
     def body(i, total):
         log_w = tf.concat([tf.cast(log_weights(k), tf.float32) for k in halves], axis=0)
-        keep = i * chunk + offsets < num_samples
+        keep = i * chunk_size + offsets < num
         log_w = tf.where(keep, log_w, tf.constant(-math.inf, tf.float32))
         part = tf.reduce_logsumexp(log_w, axis=0)
         return i + 1, tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
@@ -70,7 +73,7 @@ def chunked_log_mean_exp(log_weights, num_samples, chunk, batch):
         body,
         (tf.constant(0, tf.int32), tf.fill([batch], -math.inf)),
     )
-    return total - tf.math.log(tf.cast(num_samples, tf.float32))
+    return total - tf.math.log(tf.cast(num, tf.float32))
 
 
 def _all_finite(values):
@@ -222,6 +225,7 @@ class GuardedSteps:
     - `compute_metrics(x, y, y_pred, sample_weight)`: updates the metric
       trackers from `y_pred` (the terms, with `"loss"` the value of
       `compute_loss`) and returns their results;
+    - `reconstruct_tensors(x)`: what `predict` returns for a batch;
     - `data_support()`: `(low, high)` of valid data values, or `None`;
     - `data_shape`: the shape of one example once built (or `None`).
 
@@ -266,9 +270,11 @@ class GuardedSteps:
         return self.compute_metrics(x, None, dict(terms, loss=loss), None)
 
     def predict_step(self, data):
+        """The deterministic reconstruction `reconstruct_tensors(x)` of a
+        batch: no sampling, so two `predict` calls return the same values."""
         x = self.unpack(data)
         self._record_step("predict", *self._data_flags(x))
-        return self(x, training=False)
+        return self.reconstruct_tensors(x)
 
     # ---------------------------------------------------------------- checks
     def _data_flags(self, x):
@@ -413,6 +419,67 @@ class GuardedSteps:
         apply_if(self.optimizer, apply, grads, variables)
 
     # ------------------------------------------------ Keras trainer plumbing
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, its callbacks in a `TrueBatchCallbackList`.
+
+        Built as Keras builds its own list (a `History`, a `ProgbarLogger`
+        unless `verbose=0`, params `verbose`, `epochs`, `steps`), so with
+        `steps_per_execution > 1` the progress bar counts the batches that
+        ran (`13/13`, not `25/13`) and every batch-end callback, validation's
+        included, gets the index of the last batch an execution ran.
+        """
+        arguments = _arguments(keras.Model.fit, args, kwargs)
+        epochs = arguments.get("epochs", 1)
+        max_epochs = keras.config.max_epochs()
+        if max_epochs and max_epochs < epochs:
+            epochs = max_epochs  # as Keras caps them
+        arguments["callbacks"] = TrueBatchCallbackList.for_model(
+            self,
+            arguments.get("callbacks"),
+            add_history=True,
+            verbose=arguments.get("verbose", "auto"),
+            epochs=epochs,
+            steps=num_batches(
+                arguments.get("x"),
+                arguments.get("batch_size"),
+                arguments.get("steps_per_epoch"),
+                0.0
+                if arguments.get("validation_data") is not None
+                else arguments.get("validation_split", 0.0),
+            ),
+        )
+        return super().fit(**arguments)
+
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`, its callbacks in a `TrueBatchCallbackList`
+        (see `fit`); `fit`'s validation passes its own list."""
+        arguments = _arguments(keras.Model.evaluate, args, kwargs)
+        arguments["callbacks"] = TrueBatchCallbackList.for_model(
+            self,
+            arguments.get("callbacks"),
+            verbose=arguments.get("verbose", "auto"),
+            epochs=1,
+            steps=num_batches(
+                arguments.get("x"), arguments.get("batch_size"), arguments.get("steps")
+            ),
+        )
+        return super().evaluate(**arguments)
+
+    def predict(self, *args, **kwargs):
+        """`keras.Model.predict`, its callbacks in a `TrueBatchCallbackList`
+        (see `fit`)."""
+        arguments = _arguments(keras.Model.predict, args, kwargs)
+        arguments["callbacks"] = TrueBatchCallbackList.for_model(
+            self,
+            arguments.get("callbacks"),
+            verbose=arguments.get("verbose", "auto"),
+            epochs=1,
+            steps=num_batches(
+                arguments.get("x"), arguments.get("batch_size"), arguments.get("steps")
+            ),
+        )
+        return super().predict(**arguments)
+
     def make_train_function(self, force=False):
         self.step_guard("train")
         optimizer = getattr(self, "optimizer", None)
@@ -443,3 +510,11 @@ class GuardedSteps:
             jit = self.distribute_strategy.num_replicas_in_sync == 1
             cache[name] = tf.function(fn, jit_compile=jit, reduce_retracing=True)
         return cache[name]
+
+
+def _arguments(method, args, kwargs):
+    """`method`'s arguments by name, as a caller of `method` passed them."""
+    arguments = inspect.signature(method).bind(None, *args, **kwargs).arguments
+    arguments.pop("self")
+    arguments.update(arguments.pop("kwargs", {}))
+    return arguments

@@ -6,11 +6,11 @@ from keras import ops
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import priors as priors_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
+from keras_vae.losses.gaussian import kl_normal
+from keras_vae.losses.gaussian import log_normal
 from keras_vae.models import hierarchical_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.models.layered_latents import LayeredLatents
-from keras_vae.utils.gaussian import kl_normal
-from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
@@ -39,8 +39,13 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
     The prior p(z2) is any `keras_vae.priors.Prior`; with a `VampPrior` it
     is built from q(z2 | x) at the pseudo-inputs, as in the paper. Training
     scales both KL terms by the variable `beta` (`KLWarmUp`); the reported
-    `elbo` / `iwae_bound` always uses beta = 1. `kl_z1` and `kl_z2` are
+    `elbo` / `iwae_bound` always uses beta = 1. `kl_1` (z1) and `kl_2` (z2) are
     reported per layer.
+
+    `predict(x)` (and `model(x)`) is deterministic: the mean of
+    p(x | z1, z2) at the posterior means (z2 = E[z2 | x], z1 = E[z1 | x, z2]),
+    equal to `reconstruct(x)`. `evaluate` reports the training objective, a
+    Monte Carlo estimate with the model's seed generator: two calls differ.
 
     The five networks (see `gated_mlp_hvae_networks`) default to the paper's
     gated MLP (`architecture="gated_mlp"`, 300 units) or to its ConvHVAE
@@ -54,6 +59,9 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
         prior: Prior p(z2): a `keras_vae.priors.Prior`, `None` or
             `"standard_normal"`.
         likelihood: `"bernoulli"`, `"gaussian"` or a `Likelihood`.
+            `"gaussian"` has a FIXED sigma = 1 (a squared error); for a
+            learned scale pass
+            `keras_vae.likelihoods.Gaussian(learn_scale=True)`.
         objective: `"elbo"` or `"iwae"`.
         num_importance_samples: Samples k of (z1, z2) per example in
             training (the k of the IWAE bound).
@@ -72,11 +80,15 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
         min_log_var: Lower clamp of every Gaussian log-variance (-6).
         max_log_var: Upper clamp of every Gaussian log-variance (2).
         dynamic_binarization: Binarize every training batch, x ~ Bernoulli(x).
+            Only with a likelihood of binary data (`"bernoulli"`).
         seed: Optional integer seed.
         **kwargs: `keras.Model` keyword arguments.
 
     Call arguments:
-        x: A batch of data. Returns the likelihood mean at one (z1, z2) ~ q.
+        x: A batch of data.
+        training: Whether the networks run in training mode. Returns the
+            mean of p(x | z1, z2) at the posterior means (no sampling): with
+            `training=False`, `reconstruct(x)` and what `predict` returns.
 
     Example:
 
@@ -87,7 +99,7 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
     >>> history = hvae.fit(x_train, epochs=1, batch_size=100, verbose=0,
     ...                    callbacks=[keras_vae.callbacks.KLWarmUp(100)])
     >>> sorted(key for key in history.history if key.startswith("kl"))
-    ['kl', 'kl_z1', 'kl_z2']
+    ['kl', 'kl_1', 'kl_2']
     >>> log_px = hvae.log_likelihood(x_test[:10], num_importance_samples=100)
     >>> log_px.shape
     (10,)
@@ -123,7 +135,7 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
         **kwargs,
     ):
         super().__init__(
-            metric_names=("reconstruction", "kl", "kl_z1", "kl_z2"),
+            metric_names=("reconstruction", "kl", "kl_1", "kl_2"),
             objective=objective,
             beta=beta,
             dynamic_binarization=dynamic_binarization,
@@ -161,6 +173,7 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
         with self.seeded_scope("components"):
             self.prior = self.adopt_component(priors_lib.get(prior), "prior")
             self.likelihood = self.adopt_component(likelihoods_lib.get(likelihood), "likelihood")
+            self.check_binarization()
             self.q_z2_head = GaussianParameters(self.latent_dims[1], name="q_z2", **clamp)
             self.q_z1_head = GaussianParameters(self.latent_dims[0], name="q_z1", **clamp)
             self.p_z1_head = GaussianParameters(self.latent_dims[0], name="p_z1", **clamp)
@@ -277,8 +290,8 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
             self.bound_metric: ops.mean(bound),
             "reconstruction": ops.mean(rec),
             "kl": ops.mean(kl),
-            "kl_z1": ops.mean(kl_z1),
-            "kl_z2": ops.mean(kl_z2),
+            "kl_1": ops.mean(kl_z1),
+            "kl_2": ops.mean(kl_z2),
         }
 
     def log_importance_weights(self, x, num_importance_samples):
@@ -288,11 +301,10 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
         self.check_input(x)
-        loc2, scale2 = self._q_z2(x, training)
-        z2 = self.reparameterize(loc2, scale2, 1)
-        loc1, scale1 = self._q_z1(self.encoder_z1_x(x, training=training), z2, training)
-        params = self.decoder_params(self.reparameterize(loc1, scale1), z2, training)
-        return self.likelihood.mean(params[0])
+        loc2, _ = self._q_z2(x, training)
+        h_x = self.encoder_z1_x(x, training=training)
+        loc1, _ = self._q_z1(h_x, ops.expand_dims(loc2, 0), training)
+        return self.likelihood.mean(self.decoder_params(loc1[0], loc2, training))
 
     def encode_tensors(self, x):
         """Posteriors `[(loc1, scale1), (loc2, scale2)]`, lower layer first;

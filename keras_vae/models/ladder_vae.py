@@ -8,12 +8,12 @@ from keras import ops
 from keras_vae import likelihoods as likelihoods_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.layers.precision_weighted_merge import PrecisionWeightedMerge
+from keras_vae.losses.gaussian import kl_normal
+from keras_vae.losses.gaussian import log_normal
 from keras_vae.models import ladder_networks
 from keras_vae.models.latent_variable_model import LatentVariableModel
 from keras_vae.models.layered_latents import LayeredLatents
 from keras_vae.priors.standard_normal import StandardNormal
-from keras_vae.utils.gaussian import kl_normal
-from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_free_bits
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
@@ -49,7 +49,12 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
     `hidden_units[i+1]` and the decoder from z_1 `hidden_units[1]` units
     (1-based), mirroring the bottom-up pass. Batch normalization uses batch
     statistics in training steps and its moving averages elsewhere
-    (`evaluate`, `encode`, `sample`, `log_likelihood`, export).
+    (`evaluate`, `predict`, `encode`, `sample`, `log_likelihood`, export).
+
+    `predict(x)` (and `model(x)`) is deterministic: the mean of p(x | z_1)
+    with the inference pass at the posterior means, equal to
+    `reconstruct(x)`. `evaluate` reports the training objective, a Monte
+    Carlo estimate with the model's seed generator: two calls differ.
 
     Every Gaussian head is a `GaussianParameters` with its log-variance
     clamped to `[min_log_var, max_log_var]` (scales in [0.05, 7.4] by
@@ -78,6 +83,9 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
         hidden_units: Widths of the deterministic blocks d_1 ... d_L.
             Defaults to `(512, 256, 128, 64, 32)`.
         likelihood: `"bernoulli"`, `"gaussian"` or a `Likelihood`.
+            `"gaussian"` has a FIXED sigma = 1 (a squared error); for a
+            learned scale pass
+            `keras_vae.likelihoods.Gaussian(learn_scale=True)`.
         objective: `"elbo"` or `"iwae"`.
         num_importance_samples: Samples k of (z_1, ..., z_L) per example in
             training (the k of the IWAE bound).
@@ -90,11 +98,16 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
         min_log_var: Lower clamp of every head's log-variance (-6).
         max_log_var: Upper clamp of every head's log-variance (4).
         dynamic_binarization: Binarize every training batch, x ~ Bernoulli(x).
+            Only with a likelihood of binary data (`"bernoulli"`).
         seed: Optional integer seed.
         **kwargs: `keras.Model` keyword arguments.
 
     Call arguments:
-        x: A batch of data. Returns the likelihood mean at one sample of q.
+        x: A batch of data.
+        training: Whether the networks run in training mode (batch
+            statistics). Returns the mean of p(x | z_1) at the posterior
+            means of the inference pass (no sampling): with
+            `training=False`, `reconstruct(x)` and what `predict` returns.
 
     Example:
 
@@ -164,6 +177,7 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
                 f"{free_bits!r} and constraint={self.constraint!r}"
             )
         self.likelihood = self.adopt_component(likelihoods_lib.get(likelihood), "likelihood")
+        self.check_binarization()
         # GaussianParameters checks min_log_var < max_log_var.
         clamp = {"min_log_var": min_log_var, "max_log_var": max_log_var}
         self.min_log_var = float(min_log_var)
@@ -325,7 +339,7 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
         self.check_input(x)
-        z1 = self._latents(x, None, training)[0][0]
+        z1 = self._latents(x, None, training, at_mean=True)[0][0]
         return self.likelihood.mean(self.decoder_params(z1, training))
 
     def encode_tensors(self, x):

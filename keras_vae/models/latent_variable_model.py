@@ -60,8 +60,10 @@ class LatentVariableModel(Autoencoder):
     - graph hooks `encode_tensors(x) -> (loc, scale)`,
       `decode_tensors(z) -> mean of p(x | z)` and optionally
       `sample_tensors(num_samples) -> z`; from them come the eager
-      `encode`, `decode`, `reconstruct`, `sample`, the default
-      `serving_signatures()` and `latent_layers(x)` (for
+      `encode`, `decode`, `reconstruct`, `sample`, `predict` (the
+      deterministic `reconstruct_tensors(x)`, the mean of p(x | z) at
+      z = E_q[z]), the default `serving_signatures()` and
+      `latent_layers(x)` (for
       `keras_vae.diagnostics.elbo_surgery`), which pairs q(z | x) with
       `self.prior`. Models with several latent layers override these.
 
@@ -337,9 +339,17 @@ class LatentVariableModel(Autoencoder):
         return history
 
     def get_config(self):
-        config = {**super().get_config(), "beta": self.initial_beta}
-        if self.constraint is not None:
-            config["constraint"] = keras.saving.serialize_keras_object(self.constraint)
-        if self.objective is not None:
-            config["objective"] = self.objective
+        """`Autoencoder.get_config` and, of `beta`, `constraint` (when set)
+        and `objective` (when set), those the model's class takes from its
+        caller: a subclass that fixes `objective` in its
+        `super().__init__(...)` call does not get it in its config (see
+        `Autoencoder.config_includes`)."""
+        config = super().get_config()
+        for name, value in (
+            ("beta", self.initial_beta),
+            ("constraint", self.constraint),
+            ("objective", self.objective),
+        ):
+            if (name == "beta" or value is not None) and self.config_includes(name):
+                config[name] = keras.saving.serialize_keras_object(value)
         return config

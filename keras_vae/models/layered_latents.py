@@ -52,6 +52,12 @@ class LayeredLatents:
         locs = [loc for loc, _ in self.encode(x)]
         return self.decode(*locs[: self.decoded_layers])
 
+    def reconstruct_tensors(self, x):
+        """Graph hook of `reconstruct` (what `predict` returns): the mean of
+        p(x | z) at the posterior means."""
+        locs = [loc for loc, _ in self.encode_tensors(x)]
+        return self.decode_tensors(*locs[: self.decoded_layers])
+
     def sample(self, num_samples):
         """Means of p(x | z) for ancestral samples of the generative model."""
         num_samples = check_positive_int(num_samples, "num_samples")

@@ -65,8 +65,7 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
             receptive field covers every earlier position of a 7x7 map).
         kernel_size: Odd kernel size of the stacks. Defaults to 3.
         seed: Optional integer seed of `sample` and of the initial weights
-            (each from its own stream of the seed, see
-            `keras_vae.utils.seed_streams`). The sampler's state is saved
+            (each from its own stream of the seed). The sampler's state is saved
             with the model.
         **kwargs: `keras.Model` keyword arguments.
 

@@ -7,12 +7,12 @@ from keras_vae import likelihoods as likelihoods_lib
 from keras_vae import priors as priors_lib
 from keras_vae.layers.gaussian_parameters import GaussianParameters
 from keras_vae.losses.bounds import iwae_bound
+from keras_vae.losses.gaussian import log_normal
 from keras_vae.losses.gradient_estimators import GRADIENT_ESTIMATORS
 from keras_vae.losses.gradient_estimators import iwae_objective
 from keras_vae.models.gated_mlp import gated_mlp_decoder
 from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.latent_variable_model import LatentVariableModel
-from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_widths
@@ -33,7 +33,12 @@ class VAE(LatentVariableModel):
     Training minimizes the negative objective with the KL term (or the
     log p(z) - log q(z|x) part of each log weight) scaled by the variable
     `beta`. The reported `elbo` / `iwae_bound` metric always uses beta = 1, so
-    it is the true bound; `evaluate` reports the training objective.
+    it is the true bound.
+
+    `predict(x)` (and `model(x)`) is deterministic: the mean of p(x | z) at
+    the posterior mean z = E_q[z], equal to `reconstruct(x)`. `evaluate`
+    reports the training objective, a Monte Carlo estimate (z ~ q(z | x)
+    drawn with the model's seed generator), so two calls differ slightly.
 
     Args:
         encoder: Keras layer mapping x to features (flattened to a vector).
@@ -44,8 +49,14 @@ class VAE(LatentVariableModel):
             shape is known.
         latent_dim: Positive integer, size of z. Defaults to 40.
         prior: A `keras_vae.priors.Prior`; `None` means `StandardNormal`.
-        likelihood: `"bernoulli"`, `"gaussian"` or a
-            `keras_vae.likelihoods.Likelihood`.
+        likelihood: `"bernoulli"` (the default: binary data or
+            intensities in [0, 1]), `"gaussian"` or a
+            `keras_vae.likelihoods.Likelihood`. `"gaussian"` is
+            `Gaussian()`, a FIXED sigma = 1, so the reconstruction term is a
+            squared error and `log_likelihood` is that of unit-variance
+            noise, far too wide for data in [0, 1]; for continuous data pass
+            `keras_vae.likelihoods.Gaussian(learn_scale=True)` (a learned
+            per-dimension sigma) or `Gaussian(scale=...)`.
         objective: `"elbo"` or `"iwae"`.
         num_importance_samples: Positive integer k, samples of z per example
             in training (the k of the IWAE bound).
@@ -57,6 +68,8 @@ class VAE(LatentVariableModel):
         min_log_var: Lower clamp of the posterior log-variance (-6).
         max_log_var: Upper clamp of the posterior log-variance (2).
         dynamic_binarization: Binarize every training batch, x ~ Bernoulli(x).
+            Only with a likelihood of binary data (`"bernoulli"`): refused
+            with any other, whose real-valued data it would silently change.
         gradient_estimator: Encoder-gradient estimator of the IWAE bound
             (objective `"iwae"` only): `"standard"` (Burda et al.), `"stl"`
             (sticking the landing, Roeder et al. 2017; biased for k > 1) or
@@ -69,7 +82,11 @@ class VAE(LatentVariableModel):
         **kwargs: `keras.Model` keyword arguments.
 
     Call arguments:
-        x: A batch of data. Returns the likelihood mean at one z ~ q(z | x).
+        x: A batch of data.
+        training: Whether the networks run in training mode (dropout,
+            batch statistics). Returns the mean of p(x | z) at the posterior
+            mean z = E_q[z] (no sampling): with `training=False`,
+            `reconstruct(x)` and what `predict` returns.
 
     Example:
 
@@ -138,6 +155,7 @@ class VAE(LatentVariableModel):
                 encoder = gated_mlp_encoder(self.hidden_units)
             self.prior = self.adopt_component(priors_lib.get(prior), "prior")
             self.likelihood = self.adopt_component(likelihoods_lib.get(likelihood), "likelihood")
+            self.check_binarization()
             self.posterior = GaussianParameters(
                 self.latent_dim, min_log_var=min_log_var, max_log_var=max_log_var, name="posterior"
             )
@@ -238,9 +256,8 @@ class VAE(LatentVariableModel):
     # ------------------------------------------------------------- public API
     def call(self, x, training=False):
         self.check_input(x)
-        loc, scale = self.posterior_params(x, training)
-        z = self.reparameterize(loc, scale)
-        return self.likelihood.mean(self.decoder_params(z, training))
+        loc, _ = self.posterior_params(x, training)
+        return self.likelihood.mean(self.decoder_params(loc, training))
 
     def encode_tensors(self, x):
         return self.posterior_params(x)

@@ -4,10 +4,10 @@ import keras
 from keras import ops
 
 from keras_vae.layers.geco import GECO
+from keras_vae.losses.gaussian import log_normal
 from keras_vae.models.guarded_steps import apply_if
 from keras_vae.models.vae import VAE
 from keras_vae.priors.hierarchical_prior import HierarchicalPrior
-from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_one_of
 
 PRIOR_UPDATES = ("when_satisfied", "always")
@@ -60,13 +60,19 @@ class VHPVAE(VAE):
 
     an IWAE bound over (z, ζ) that rises to log p(x) as S grows.
 
+    As in `VAE`, `predict(x)` is deterministic (the mean of p(x | z) at
+    z = E_q[z], equal to `reconstruct(x)`) and `evaluate` a Monte Carlo
+    estimate of the training objective (two calls differ).
+
     Args:
         kappa: Positive float κ, the target reconstruction error is κ² nats
             per example. Required unless `constraint` is given.
         encoder: As in `keras_vae.models.VAE`.
         decoder: As in `keras_vae.models.VAE`.
         latent_dim: As in `keras_vae.models.VAE`. Defaults to 32.
-        likelihood: As in `keras_vae.models.VAE`.
+        likelihood: As in `keras_vae.models.VAE`: `"gaussian"` has a FIXED
+            sigma = 1; pass `keras_vae.likelihoods.Gaussian(learn_scale=True)`
+            for a learned one.
         num_importance_samples: As in `keras_vae.models.VAE`.
         hidden_units: As in `keras_vae.models.VAE`.
         prior: A `HierarchicalPrior`; `None` builds the default one
@@ -76,8 +82,8 @@ class VHPVAE(VAE):
             violation, ν = 1e-3 per nat, α = 0.99).
         prior_update: `"when_satisfied"` (default) or `"always"`, see step 3.
         **kwargs: `keras.Model` keyword arguments, and `min_log_var`,
-            `max_log_var`, `dynamic_binarization` and `seed` as in
-            `keras_vae.models.VAE`.
+            `max_log_var`, `dynamic_binarization` (binary-data likelihoods
+            only) and `seed` as in `keras_vae.models.VAE`.
 
     Example:
 

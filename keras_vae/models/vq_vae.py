@@ -8,13 +8,11 @@ from keras_vae import likelihoods as likelihoods_lib
 from keras_vae.layers.vector_quantizer import VectorQuantizer
 from keras_vae.layers.vector_quantizer import codebook_statistics
 from keras_vae.layers.vector_quantizer_ema import VectorQuantizerEMA
-from keras_vae.likelihoods.discretized_logistic import DiscretizedLogistic
 from keras_vae.models import vq_networks
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
-from keras_vae.utils.validation import check_unit_interval
 
 QUANTIZERS = ("ema", "vq")
 MSE = "mse"
@@ -27,9 +25,9 @@ class VQVAE(Autoencoder):
     ```none
     z_e(x) = encoder(x)                               (h, w, D) vectors
     k_ij   = argmin_k ‖z_e,ij − e_k‖²,  z_q,ij = e_{k_ij}   (straight-through)
-    loss   = reconstruction + vq_loss
-    reconstruction = (1/N) sum_d (x_d − x̂_d)²        likelihood="mse"
-                   = −log p(x | z_q) / N             otherwise (nats per dim)
+    loss   = reconstruction_loss + vq_loss
+    reconstruction_loss = (1/N) sum_d (x_d − x̂_d)²        likelihood="mse"
+                        = −log p(x | z_q) / N             otherwise (nats per dim)
     vq_loss = mean ‖sg[z_e] − z_q‖² + β mean ‖z_e − sg[z_q]‖²    ("vq")
             = β mean ‖z_e − sg[z_q]‖²    (codebook by moving averages, "ema")
     ```
@@ -43,11 +41,17 @@ class VQVAE(Autoencoder):
 
     The VQ loss arrives through the quantizer's `add_loss`: the training
     step adds `model.losses` to `compute_terms(x)["loss"]` (the reconstruction
-    term) exactly once. Metrics: `loss` (their sum), `reconstruction`,
+    term) exactly once. Metrics: `loss` (their sum), `reconstruction_loss`
+    (a cost, lower is better; the VAEs' `reconstruction` is log p(x | z)),
     `vq_loss`, and the batch's codebook `perplexity` (exp of the entropy of
     code frequencies; K for uniform use) and `usage` (fraction of codes used),
     averaged over batches; for whole-dataset values use
     `keras_vae.diagnostics.codebook_usage`.
+
+    `predict(x)` (and `model(x)`) is deterministic: the reconstruction at
+    the quantized code map, equal to `reconstruct(x)`. The latent is not
+    sampled, so `evaluate` is deterministic too (dynamic binarization, when
+    set, only applies to training batches).
 
     Args:
         encoder: Optional Keras layer from images to `(batch, h, w,
@@ -69,6 +73,11 @@ class VQVAE(Autoencoder):
         likelihood: `"mse"` (the paper's squared error; the decoder outputs
             the reconstruction), `"bernoulli"`, `"gaussian"`,
             `"discretized_logistic"` or a `keras_vae.likelihoods.Likelihood`.
+            `"gaussian"` has a FIXED sigma = 1 (the squared error again, in
+            nats); for a learned scale pass
+            `keras_vae.likelihoods.Gaussian(learn_scale=True)`. Data must
+            lie in the likelihood's declared `support` ([0, 1] for
+            `"bernoulli"` and `"discretized_logistic"`).
         quantizer: `"ema"` (`VectorQuantizerEMA`, the default), `"vq"`
             (`VectorQuantizer`) or a quantizer layer instance, whose
             `num_embeddings` and `embedding_dim` must match.
@@ -80,12 +89,17 @@ class VQVAE(Autoencoder):
             of the batch. Defaults to `True`.
         kmeans_init: Initialize the codebook by k-means on the first batch.
         dynamic_binarization: Binarize every training batch, x ~ Bernoulli(x).
+            Only with a likelihood of binary data (`"bernoulli"`): refused
+            with `"mse"` and any other.
         seed: Optional integer seed.
         **kwargs: `keras.Model` keyword arguments.
 
     Call arguments:
-        x: A batch of images. Returns the reconstruction (the likelihood's
-            mean at z_q(x)).
+        x: A batch of images.
+        training: Whether the networks and the quantizer run in training
+            mode. Returns the reconstruction (the likelihood's mean at
+            z_q(x)): with `training=False`, `reconstruct(x)` and what
+            `predict` returns.
 
     Example:
 
@@ -127,7 +141,7 @@ class VQVAE(Autoencoder):
         **kwargs,
     ):
         super().__init__(
-            metric_names=("reconstruction", "vq_loss", "perplexity", "usage"),
+            metric_names=("reconstruction_loss", "vq_loss", "perplexity", "usage"),
             dynamic_binarization=dynamic_binarization,
             seed=seed,
             **kwargs,
@@ -155,6 +169,7 @@ class VQVAE(Autoencoder):
             self.likelihood = None
         else:
             self.likelihood = self.adopt_component(likelihoods_lib.get(likelihood), "likelihood")
+        self.check_binarization()
         self.quantizer = self._make_quantizer(quantizer)
         self.data_shape = None
         self.code_shape = None
@@ -282,17 +297,11 @@ class VQVAE(Autoencoder):
         perplexity, usage = codebook_statistics(indices, self.num_embeddings)
         return {
             "loss": rec,
-            "reconstruction": rec,
+            "reconstruction_loss": rec,
             "vq_loss": vq_loss,
             "perplexity": perplexity,
             "usage": usage,
         }
-
-    def validate_data(self, x, name="x"):
-        x = super().validate_data(x, name)
-        if isinstance(self.likelihood, DiscretizedLogistic):
-            check_unit_interval(x, name)
-        return x
 
     def validate_codes(self, indices, name="indices"):
         """Check a concrete code map: integer, `(batch,) + code_shape`, in
@@ -323,6 +332,10 @@ class VQVAE(Autoencoder):
     def reconstruct(self, x):
         """`decode(encode(x))`: the reconstruction at the quantized code map."""
         return self.decode(ops.convert_to_numpy(self.encode(x)))
+
+    def reconstruct_tensors(self, x):
+        """Graph hook of `reconstruct` (what `predict` returns)."""
+        return self._decode_codes(self._codes(x))
 
     def reconstruction_log_prob(self, x):
         """log p(x | z_q(x)) per example in nats, float32 `(batch,)`.

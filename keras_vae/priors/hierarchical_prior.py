@@ -7,9 +7,9 @@ from keras import ops
 
 from keras_vae.layers.gated_dense import GatedDense
 from keras_vae.layers.gaussian_parameters import GaussianParameters
+from keras_vae.losses.gaussian import log_normal
 from keras_vae.priors.prior import Prior
 from keras_vae.utils import random
-from keras_vae.utils.gaussian import log_normal
 from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_widths

@@ -275,7 +275,7 @@ def linear_gaussian_hvae_kls(x, data_dim=4, z1_dim=2, scale=0.5, seed=0, posteri
 
     where d(z2) = E_q[z1 | x, z2] - E_p[z1 | z2] is linear in z2, so
     E[d_j^2] = E[d_j]^2 + slope_j^2 Var_q(z2). These are the expectations of
-    the model's `kl_z1` / `kl_z2` terms (analytic or Monte Carlo).
+    the model's `kl_1` / `kl_2` metrics (z1, z2) (analytic or Monte Carlo).
 
     Returns:
         A tuple `(kl_z1, kl_z2)` of float64 arrays of shape `(batch,)`.

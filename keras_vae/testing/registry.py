@@ -332,7 +332,9 @@ CONFORMANCE = {
     "keras_vae.losses.elbo": FUNCTION,
     "keras_vae.losses.iwae_bound": FUNCTION,
     "keras_vae.losses.iwae_objective": FUNCTION,
+    "keras_vae.losses.kl_normal": FUNCTION,
     "keras_vae.losses.log_mean_exp": FUNCTION,
+    "keras_vae.losses.log_normal": FUNCTION,
     # ---------------------------------------------------------------- models
     "keras_vae.models.Autoencoder": BASE_CLASS,
     "keras_vae.models.GuardedSteps": _marker(
@@ -498,6 +500,7 @@ CONFORMANCE = {
     ),
     "keras_vae.callbacks.NonFiniteLossError": _marker("exception"),
     "keras_vae.callbacks.RaiseOnNonFinite": CALLBACK,
+    "keras_vae.callbacks.SeedDatasetEpochs": CALLBACK,
     # ----------------------------------------------------------- diagnostics
     "keras_vae.diagnostics.ActiveUnitsResult": DATA_CLASS,
     "keras_vae.diagnostics.CodebookUsageResult": DATA_CLASS,

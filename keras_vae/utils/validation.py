@@ -138,9 +138,105 @@ def check_unit_interval(x, name="x"):
     return x
 
 
+def describe_structure(value):
+    """A short text naming a nest's container and its leaves' shapes, for errors.
+
+    Example:
+
+    >>> describe_structure((np.zeros((2, 3)), np.zeros(2)))
+    'a tuple of 2 input(s) of shapes [(2, 3), (2,)]'
+    """
+    if isinstance(value, dict):
+        shapes = {k: _shape_of(v) for k, v in value.items()}
+        return f"a dict of {len(value)} input(s) of shapes {shapes}"
+    if isinstance(value, (list, tuple)):
+        shapes = [_shape_of(v) for v in value]
+        return f"a {type(value).__name__} of {len(value)} input(s) of shapes {shapes}"
+    return f"a value of shape {_shape_of(value)}"
+
+
+def _shape_of(value):
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return type(value).__name__
+    return tuple(shape) if getattr(shape, "rank", 0) is not None else "<unknown>"
+
+
+def check_one_input(x, name="x"):
+    """Raise unless `x` is one input: not a dict, nor a list or tuple of arrays.
+
+    keras_vae models model one data array p(x); Keras would read a list,
+    tuple or dict as the inputs of a multi-input model. A nested list of
+    Python numbers is one array-like and passes.
+    """
+    if isinstance(x, dict) or (isinstance(x, (list, tuple)) and _holds_arrays(x)):
+        raise ValueError(
+            f"Expected `{name}` to be one array (or a tensor, `tf.data.Dataset`, "
+            "generator or `keras.utils.PyDataset` of such batches): keras_vae "
+            f"models take one input. Received: {name} as {describe_structure(x)}. "
+            "Pass the data array itself; to model several arrays jointly, "
+            "concatenate them along a feature axis."
+        )
+    return x
+
+
+def _holds_arrays(value):
+    """Whether a nest holds an array or tensor of rank >= 1 (not only numbers)."""
+    if isinstance(value, dict):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_holds_arrays(v) for v in value)
+    shape = getattr(value, "shape", None)
+    return shape is not None and getattr(shape, "rank", len(shape)) != 0
+
+
+def check_feature_axes(shape, name="x"):
+    """Raise unless a batch shape `(batch, ...)` has at least one feature axis.
+
+    One example of a keras_vae model is an array (a vector, an image), so a
+    batch has rank >= 2; a 1-D batch `(N,)` would train a model of scalars
+    with an empty data shape.
+    """
+    if getattr(shape, "rank", 0) is None:
+        return shape  # unknown rank: checked where the shape is known
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"Expected `{name}` of shape (batch, ...) with at least one feature "
+            "axis: one example of a keras_vae model is an array, not a scalar. "
+            f"Received: {name}.shape={shape}. Reshape 1-D data of N scalars to "
+            f"(N, 1), e.g. `{name}.reshape(-1, 1)`; give one example a batch "
+            f"axis, `{name}[None]`."
+        )
+    return shape
+
+
+def check_no_labels(y, name="y"):
+    """Raise if targets `y` are given: keras_vae models are unconditional.
+
+    They model p(x) and train on `x` alone, so a `y` would be silently
+    ignored. `None` passes.
+    """
+    if y is None:
+        return
+    received = (
+        f"{name} of shape {_shape_of(y)}"
+        if hasattr(y, "shape")
+        else f"{name} as {describe_structure(y)}"
+    )
+    raise ValueError(
+        "keras_vae models are unconditional: they model p(x) and train on `x` "
+        f"alone, so targets would be ignored. Expected no `{name}`. Received: "
+        f"{received}. Pass `x` only: `fit(x)`, `validation_data=x_val`, or a "
+        "dataset or generator yielding `x` or `(x,)`."
+    )
+
+
 def check_batch(x, name="x"):
     """Return a concrete batch as a float32 numpy array, or raise unless it
-    is numeric (floating, integer or bool) and holds at least one example."""
+    is one numeric (floating, integer or bool) array of shape (batch, ...)
+    with at least one example and one feature axis."""
+    check_one_input(x, name)
     x = np.asarray(x)
     if not (
         np.issubdtype(x.dtype, np.floating)
@@ -156,6 +252,7 @@ def check_batch(x, name="x"):
             f"Expected `{name}` to hold at least one example, as an array of "
             f"shape (batch, ...) with batch >= 1. Received: {name}.shape={x.shape}"
         )
+    check_feature_axes(x.shape, name)
     return x.astype("float32", copy=False)
 
 

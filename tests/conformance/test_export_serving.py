@@ -152,7 +152,7 @@ def _bad_requests(model, signatures, x):
         target = "log_likelihood" if "log_likelihood" in signatures else "reconstruct"
         inputs = {"x": x * 255.0}
         if target == "log_likelihood":
-            inputs["num_samples"] = np.int32(10)
+            inputs["num_importance_samples"] = np.int32(10)
         bad.append((Call("bad_support", target, inputs, raw=True), "Expected `x` in [0, 1]"))
     if "sample" in signatures:
         bad.append(
@@ -167,10 +167,10 @@ def _bad_requests(model, signatures, x):
                 Call(
                     "bad_ll_count",
                     "log_likelihood",
-                    {"x": x, "num_samples": np.int32(-3)},
+                    {"x": x, "num_importance_samples": np.int32(-3)},
                     raw=True,
                 ),
-                "Expected `num_samples` to be a positive integer",
+                "Expected `num_importance_samples` to be a positive integer",
             )
         )
     if "decode" in signatures:
@@ -250,7 +250,11 @@ def served(request, tmp_path_factory):
                 # Standard error of log mean w (delta method), per example.
                 case["log_likelihood_se"] = w.std(axis=0) / (w.mean(axis=0) * np.sqrt(S))
                 calls.append(
-                    Call("log_likelihood", "log_likelihood", {"x": x, "num_samples": np.int32(S)})
+                    Call(
+                        "log_likelihood",
+                        "log_likelihood",
+                        {"x": x, "num_importance_samples": np.int32(S)},
+                    )
                 )
             case["bad"] = _bad_requests(model, signatures, x)
             calls += [call for call, _ in case["bad"]]

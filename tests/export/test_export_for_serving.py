@@ -34,7 +34,7 @@ def trained():
 def exported(trained, tmp_path_factory):
     model, x = trained
     base = tmp_path_factory.mktemp("serving") / "vae"
-    path = export_for_serving(model, base, log_likelihood_chunk=300)
+    path = export_for_serving(model, base, chunk_size=300)
     return model, x, base, path, tf.saved_model.load(path)
 
 
@@ -98,7 +98,9 @@ def test_sample_uses_the_saved_seed_state(exported):
 def test_log_likelihood_matches_the_model(exported):
     model, x, _, _, loaded = exported
     batch = x[:16]
-    out = loaded.signatures["log_likelihood"](x=tf.constant(batch), num_samples=tf.constant(2000))
+    out = loaded.signatures["log_likelihood"](
+        x=tf.constant(batch), num_importance_samples=tf.constant(2000)
+    )
     served = out["log_likelihood"].numpy()
     assert served.shape == (16,)
     direct = model.log_likelihood(batch, num_importance_samples=2000)
@@ -116,17 +118,15 @@ def test_log_likelihood_chunks_are_masked_exactly(tmp_path):
     # normaliser of the last partial chunk would be off by log(ratio).
     model, exact_log_px = linear_gaussian_vae(3, 6, 0.5, seed=2)
     x = np.random.default_rng(3).normal(size=(9, 6)).astype("float32")
-    path = export_for_serving(
-        model, tmp_path, signatures=("log_likelihood",), log_likelihood_chunk=5
-    )
+    path = export_for_serving(model, tmp_path, signatures=("log_likelihood",), chunk_size=5)
     fn = tf.saved_model.load(path).signatures["log_likelihood"]
     for num_samples in (1, 5, 7, 23):
-        out = fn(x=tf.constant(x), num_samples=tf.constant(num_samples))
+        out = fn(x=tf.constant(x), num_importance_samples=tf.constant(num_samples))
         np.testing.assert_allclose(
             out["log_likelihood"], exact_log_px(x), atol=1e-4, err_msg=str(num_samples)
         )
-    with pytest.raises(tf.errors.InvalidArgumentError, match="num_samples"):
-        fn(x=tf.constant(x), num_samples=tf.constant(0))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="num_importance_samples"):
+        fn(x=tf.constant(x), num_importance_samples=tf.constant(0))
 
 
 def test_saved_model_cli_lists_every_signature(exported):
@@ -143,6 +143,7 @@ def test_saved_model_cli_lists_every_signature(exported):
     for name in NAMES + ("serving_default",):
         assert f"signature_def['{name}']" in result.stdout
     assert "num_samples" in result.stdout
+    assert "num_importance_samples" in result.stdout
 
 
 def test_argument_errors(trained, tmp_path):
@@ -154,8 +155,8 @@ def test_argument_errors(trained, tmp_path):
         export_for_serving(model, tmp_path, signatures=("encode", "quantize"))
     with pytest.raises(ValueError, match=r"Received: signatures=\[\]"):
         export_for_serving(model, tmp_path, signatures=())
-    with pytest.raises(ValueError, match=r"Received: log_likelihood_chunk=0"):
-        export_for_serving(model, tmp_path, log_likelihood_chunk=0)
+    with pytest.raises(ValueError, match=r"Received: chunk_size=0"):
+        export_for_serving(model, tmp_path, chunk_size=0)
     with pytest.raises(ValueError, match=r"Received: version=0"):
         export_for_serving(model, tmp_path, version=0)
     assert os.listdir(tmp_path) == []
@@ -198,10 +199,10 @@ def test_hierarchical_vae_signatures(tmp_path):
 
     # Exact model: every log weight is log p(x), so the signature must match.
     exact_model, exact = linear_gaussian_hvae(seed=1)
-    path = export_for_serving(exact_model, tmp_path / "exact", log_likelihood_chunk=7)
+    path = export_for_serving(exact_model, tmp_path / "exact", chunk_size=7)
     data = rng.normal(size=(4, 4)).astype("float32")
     log_px = tf.saved_model.load(path).signatures["log_likelihood"](
-        x=tf.constant(data), num_samples=tf.constant(20)
+        x=tf.constant(data), num_importance_samples=tf.constant(20)
     )["log_likelihood"]
     np.testing.assert_allclose(log_px, exact(data), atol=1e-4)
 
@@ -225,12 +226,12 @@ def test_bad_requests_fail_in_the_graph(exported, tmp_path):
         ),
         "scaled": (
             "log_likelihood",
-            {"x": batch * 255.0, "num_samples": n},
+            {"x": batch * 255.0, "num_importance_samples": n},
             "Expected `x` in [0, 1] (the support of the Bernoulli likelihood)",
         ),
         "nan": (
             "log_likelihood",
-            {"x": np.full_like(batch, np.nan), "num_samples": n},
+            {"x": np.full_like(batch, np.nan), "num_importance_samples": n},
             "Expected `x` to be finite",
         ),
         "zero_samples": (
@@ -308,3 +309,16 @@ def test_warmup_without_the_serving_package_says_what_to_install(trained, tmp_pa
     with pytest.raises(ImportError, match=r"keras_vae\[serving\]"):
         export_for_serving(model, tmp_path, warmup=True)
     assert os.listdir(tmp_path) == []
+
+
+def test_log_likelihood_chunk_is_a_deprecated_name_of_chunk_size(tmp_path):
+    model = VAE(latent_dim=2, hidden_units=(8,), seed=0)
+    model.build((None, 4))
+    with pytest.warns(DeprecationWarning, match="chunk_size"):
+        path = export_for_serving(
+            model, tmp_path, signatures=("log_likelihood",), log_likelihood_chunk=3
+        )
+    assert tf.saved_model.load(path).signatures["log_likelihood"].structured_input_signature[1] == {
+        "x": tf.TensorSpec((None, 4), tf.float32, name="x"),
+        "num_importance_samples": tf.TensorSpec((), tf.int32, name="num_importance_samples"),
+    }

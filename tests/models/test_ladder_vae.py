@@ -369,7 +369,7 @@ class LadderVAEExportTest(testing.TestCase):
         model = _small()
         model.compile(optimizer="adam", jit_compile=False)
         model.fit(x, epochs=1, batch_size=6, verbose=0)  # moving BN statistics
-        path = export_for_serving(model, self.get_temp_dir(), log_likelihood_chunk=64)
+        path = export_for_serving(model, self.get_temp_dir(), chunk_size=64)
         served = tf.saved_model.load(path).signatures
         self.assertLessEqual(set(SIGNATURES), set(served))
         batch = tf.constant(x[:5])

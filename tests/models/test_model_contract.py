@@ -106,7 +106,11 @@ def test_user_model_trains_exports_serves_and_runs_elbo_surgery(tmp_path):
     calls = [
         Call("reconstruct", "reconstruct", {"x": batch}),
         Call("encode", "encode", {"x": batch}),
-        Call("log_likelihood", "log_likelihood", {"x": batch, "num_samples": np.int32(500)}),
+        Call(
+            "log_likelihood",
+            "log_likelihood",
+            {"x": batch, "num_importance_samples": np.int32(500)},
+        ),
     ]
     results, imported = run_in_session({"iwae": (path, calls)}, tmp_path / "session")
     served = results["iwae"]

@@ -60,7 +60,7 @@ class LinearGaussianVHPVAETest(TestCase):
         x = _x(6, 1)
         path = export_for_serving(
             model, self.get_temp_dir() + "/vhp", signatures=("log_likelihood",),
-            log_likelihood_chunk=5,
+            chunk_size=5,
         )  # fmt: skip
         fn = tf.saved_model.load(path).signatures["log_likelihood"]
         for num_samples in (1, 7):

@@ -56,8 +56,8 @@ def _numpy(t):
 
 def test_xla_fit_logs_loss_as_reconstruction_plus_vq_loss(trained):
     _, _, history = trained
-    assert set(history) == {"loss", "reconstruction", "vq_loss", "perplexity", "usage"}
-    (loss,), (rec,), (vq,) = history["loss"], history["reconstruction"], history["vq_loss"]
+    assert set(history) == {"loss", "reconstruction_loss", "vq_loss", "perplexity", "usage"}
+    (loss,), (rec,), (vq,) = history["loss"], history["reconstruction_loss"], history["vq_loss"]
     assert vq > 0 and math.isclose(loss, rec + vq, rel_tol=1e-5)
     assert 1.0 <= history["perplexity"][0] <= 8.0 and 0 < history["usage"][0] <= 1.0
 
@@ -74,7 +74,7 @@ def test_vq_loss_is_counted_once_and_matches_its_definition(trained):
     terms = model.compute_terms(x, training=True)
     np.testing.assert_allclose(float(terms["vq_loss"]), vq, rtol=1e-4)
     total = float(model.compute_loss(x))
-    np.testing.assert_allclose(total, float(terms["reconstruction"]) + vq, rtol=1e-5)
+    np.testing.assert_allclose(total, float(terms["reconstruction_loss"]) + vq, rtol=1e-5)
     assert abs(total - float(terms["loss"]) - vq) < 1e-6  # once, not twice
 
 
@@ -111,7 +111,7 @@ def test_codes_decode_and_reconstruct_agree(trained):
     np.testing.assert_allclose(_numpy(model.reconstruct(x[:5])), images, atol=1e-6)
     np.testing.assert_allclose(_numpy(model(x[:5])), images, atol=1e-5)
     # "mse": the reconstruction term is the per-pixel squared error.
-    rec = float(model.compute_terms(x)["reconstruction"])
+    rec = float(model.compute_terms(x)["reconstruction_loss"])
     np.testing.assert_allclose(rec, np.mean((_numpy(model(x)) - x) ** 2), rtol=1e-5)
     # Chunked like the whole batch.
     model.batch_size = 3
@@ -128,7 +128,7 @@ def test_likelihood_terms_are_nats_per_dimension():
     logits = _numpy(model.decoder(model.quantizer.lookup(model.encode(x))))
     log_p = (x * logits - np.logaddexp(0.0, logits)).reshape(6, -1).sum(-1)
     np.testing.assert_allclose(model.reconstruction_log_prob(x), log_p, rtol=1e-5)
-    rec = float(model.compute_terms(x)["reconstruction"])
+    rec = float(model.compute_terms(x)["reconstruction_loss"])
     np.testing.assert_allclose(rec, -log_p.mean() / 64, rtol=1e-5)
     # The mean image is the likelihood's mean, sigmoid(logits).
     np.testing.assert_allclose(model.reconstruct(x), 1 / (1 + np.exp(-logits)), atol=1e-6)
