@@ -64,6 +64,13 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
     The serving contract (`serving_signatures()`) is what
     `keras_vae.export.export_for_serving` exports.
 
+    Attributes a subclass sets (declared here as `None`, read by this class):
+        data_shape: The shape of one example, set by `build`.
+        likelihood: The `keras_vae.likelihoods.Likelihood` of p(x | z), or
+            `None` (a model without one, e.g. a squared-error VQVAE); its
+            declared `support` and `binary` drive the data checks and
+            dynamic binarization.
+
     Args:
         metric_names: Names of the per-batch metrics besides `loss`.
         dynamic_binarization: If `True`, binarize each training batch by
@@ -80,6 +87,9 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
             model (`.keras`, `save_weights`, `BackupAndRestore`).
         **kwargs: `keras.Model` keyword arguments such as `name`.
     """
+
+    data_shape = None
+    likelihood = None
 
     # `.keras` files and backups hold every generator state of the model,
     # those of foreign sublayers (a `Dropout` in a custom network) included.

@@ -230,6 +230,8 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
         self.decoder.build((None, self.latent_dims[0]))
         if not self.likelihood.built:
             self.likelihood.build((None,) + self.data_shape)
+        top = (None, self.latent_dims[-1])
+        self.sampler.build(top, top)  # no weights; built for `summary()`
         self.built = True
 
     # -------------------------------------------------------------- internals

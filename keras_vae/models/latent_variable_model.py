@@ -67,6 +67,12 @@ class LatentVariableModel(Autoencoder):
       `keras_vae.diagnostics.elbo_surgery`), which pairs q(z | x) with
       `self.prior`. Models with several latent layers override these.
 
+    Attributes a subclass sets (declared here as `None`, read by this
+    class; see also `Autoencoder`):
+        latent_dim: The size of z (of the top layer's z in models with
+            several latent layers).
+        prior: The `keras_vae.priors.Prior` p(z).
+
     Args:
         metric_names: Names of the per-batch metrics besides `loss`.
         objective: Optional `"elbo"` or `"iwae"` for models trained on one of
@@ -83,6 +89,9 @@ class LatentVariableModel(Autoencoder):
         seed: See `Autoencoder`.
         **kwargs: `keras.Model` keyword arguments such as `name`.
     """
+
+    latent_dim = None
+    prior = None
 
     # Decoder-output floats per chunk of `log_likelihood` samples: 16M (64 MB)
     # for MLP decoders; models with wide intermediate activations lower it.
@@ -178,6 +187,8 @@ class LatentVariableModel(Autoencoder):
                 self.prior.build(prior_input_shape)
         if not self.likelihood.built:
             self.likelihood.build((None,) + self.data_shape)
+        if not self.sampler.built:  # no weights; built for `summary()`
+            self.sampler.build(prior_input_shape, prior_input_shape)
 
     # ------------------------------------------------------------ the bound
     def reparameterize(self, loc, scale, num_samples=None):

@@ -179,7 +179,6 @@ class VAE(LatentVariableModel):
             )
         self.posterior.build(features)
         latent = (features[0], self.latent_dim)
-        self.sampler.build(latent, latent)
         latent = (None, self.latent_dim)
         self.build_generative(latent, latent, self.posterior_params)
         self.built = True
