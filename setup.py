@@ -31,6 +31,9 @@ setup(
         "numpy",
     ],
     extras_require={
+        # Keras's JAX backend (`KERAS_BACKEND=jax`): layers, priors,
+        # likelihoods and losses so far; models train on TensorFlow.
+        "jax": ["jax>=0.4.30"],
         # `tensorboard` for keras.callbacks.TensorBoard (examples' --tensorboard).
         "examples": ["scikit-learn", "matplotlib", "tensorboard"],
         # TF Serving warm-up requests (`export_for_serving(..., warmup=True)`).
@@ -50,6 +53,8 @@ setup(
             "scipy",
             "tensorboard",
             "tensorflow-serving-api>=2.21,<3",
+            # The JAX backend's test run (`KERAS_BACKEND=jax`).
+            "jax>=0.4.30",
             # Lint and format (pyproject.toml's [tool.ruff]), run by .ci/run.
             "ruff>=0.17,<0.18",
             # The `docs` extra: .ci/run builds the site, tests/test_docs_build.py reads it.

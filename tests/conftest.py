@@ -13,7 +13,9 @@ standard error is checked on the same weights on every run:
   seed, and one may run without another under `-k`).
 
 A test marked by `keras_vae.testing.requires_tfds` / `requires_data` whose
-data is missing skips locally and fails in CI (`CI=true`).
+data is missing skips locally and fails in CI (`CI=true`). A test marked
+`@pytest.mark.tensorflow_only(reason=...)` skips, with its reason, under any
+`KERAS_BACKEND` but TensorFlow.
 
 Real data: the package reads its locations from the environment only
 (`keras_vae.testing.real_data`): `KERAS_VAE_DATA_DIR` / `TFDS_DATA_DIR` (a
@@ -94,5 +96,10 @@ def pytest_configure(config):
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     fail_on_missing_data(item)
+    marker = item.get_closest_marker("tensorflow_only")
+    if marker is not None and keras.backend.backend() != "tensorflow":
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        pytest.skip(f"TensorFlow only: {reason}" if reason else "TensorFlow only")

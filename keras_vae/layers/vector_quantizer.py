@@ -299,7 +299,8 @@ class VectorQuantizer(SeedStateMixin, keras.layers.Layer):
 
     def _assign_codes(self, new_codes, mask):
         """Set the codes where `mask` (shape `(K,)`) holds to `new_codes`."""
-        self.embeddings.assign(ops.where(mask[:, None], new_codes, self.embeddings))
+        # `.value`: JAX's `where` takes arrays, not Keras variables.
+        self.embeddings.assign(ops.where(mask[:, None], new_codes, self.embeddings.value))
 
     # --------------------------------------------- k-means and dead codes
     def _random_permutation(self, n):

@@ -127,7 +127,9 @@ class VectorQuantizerEMA(VectorQuantizer):
         self.ema_sum = self.state_weight(
             "ema_sum",
             (self.num_embeddings, self.embedding_dim),
-            lambda shape, dtype=None: ops.convert_to_tensor(self.embeddings),
+            # A copy: JAX's compiled steps donate each variable's buffer, and
+            # two variables sharing one buffer fail there.
+            lambda shape, dtype=None: ops.copy(ops.convert_to_tensor(self.embeddings)),
         )
 
     def _quantization_loss(self, flat, z_q):
@@ -152,8 +154,9 @@ class VectorQuantizerEMA(VectorQuantizer):
 
     def _assign_codes(self, new_codes, mask):
         super()._assign_codes(new_codes, mask)
-        self.ema_cluster_size.assign(ops.where(mask, 1.0, self.ema_cluster_size))
-        self.ema_sum.assign(ops.where(mask[:, None], new_codes, self.ema_sum))
+        # `.value`: JAX's `where` takes arrays, not Keras variables.
+        self.ema_cluster_size.assign(ops.where(mask, 1.0, self.ema_cluster_size.value))
+        self.ema_sum.assign(ops.where(mask[:, None], new_codes, self.ema_sum.value))
 
     def get_config(self):
         return {**super().get_config(), "decay": self.decay, "epsilon": self.epsilon}

@@ -1,5 +1,6 @@
 """Autoencoder: the base of every keras_vae model (training loop and contract)."""
 
+import contextlib
 import inspect
 import types
 
@@ -13,6 +14,7 @@ from keras_vae.models.guarded_steps import GuardedSteps
 from keras_vae.utils import input_pipeline
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
+from keras_vae.utils.backend import check_model_backend
 from keras_vae.utils.validation import check_batch
 from keras_vae.utils.validation import check_feature_axes
 from keras_vae.utils.validation import check_finite
@@ -310,12 +312,14 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
     def build_for_batch(self, x):
         """Build from a batch (array, tensor or `TensorSpec`) if not built.
 
-        The weights are created under the model's distribution strategy, so a
-        model made in `strategy.scope()` and built lazily by `fit` has
-        mirrored variables.
+        On TensorFlow the weights are created under the model's
+        distribution strategy, so a model made in `strategy.scope()` and
+        built lazily by `fit` has mirrored variables (other backends have no
+        `distribute_strategy`).
         """
         if not self.built:
-            with self.distribute_strategy.scope():
+            strategy = getattr(self, "distribute_strategy", None)
+            with strategy.scope() if strategy is not None else contextlib.nullcontext():
                 self.build((None,) + tuple(x.shape[1:]))
 
     def prepare(self, x):
@@ -474,6 +478,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         """
         refused = inspect.signature(keras.Model.compile).bind(None, optimizer, *args, **kwargs)
         _check_no_compile_loss(refused.arguments)
+        check_model_backend(self)
         single = self.distribute_strategy.num_replicas_in_sync == 1
         run_eagerly = kwargs.get("run_eagerly", False)
         if jit_compile == "auto":

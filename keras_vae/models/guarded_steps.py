@@ -14,6 +14,7 @@ from keras import ops
 from keras_vae.models.true_batch_callback_list import TrueBatchCallbackList
 from keras_vae.models.true_batch_callback_list import num_batches
 from keras_vae.utils import tf_internal
+from keras_vae.utils.backend import check_model_backend
 
 MODES = ("train", "test", "predict")
 
@@ -505,6 +506,7 @@ class GuardedSteps:
         read ("resource located in device CPU:1 from device CPU:0"), so there
         the function runs as a plain graph.
         """
+        check_model_backend(self)
         cache = self._untracked().functions
         if name not in cache:
             jit = self.distribute_strategy.num_replicas_in_sync == 1

@@ -11,6 +11,7 @@ from keras_vae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from keras_vae.models.vq_networks import check_code_map
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
+from keras_vae.utils.backend import check_model_backend
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
 
@@ -192,10 +193,12 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
             check_code_map(ops.convert_to_numpy(x), self.code_shape, self.num_embeddings, "x")
 
     def fit(self, *args, **kwargs):
+        check_model_backend(self)
         self._check_fit_data(args, kwargs)
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
+        check_model_backend(self)
         self._check_fit_data(args, kwargs)
         return super().evaluate(*args, **kwargs)
 
@@ -224,6 +227,7 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
             )
         cache = self.__dict__.setdefault("_sample_functions", {})
         if "sample" not in cache:
+            check_model_backend(self)
             jit = self.distribute_strategy.num_replicas_in_sync == 1
             cache["sample"] = tf.function(self._sample, jit_compile=jit)
         return cache["sample"](num_samples, tf.constant(float(temperature), tf.float32))

@@ -9,9 +9,9 @@ import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from keras_vae.testing.backend import value_and_grad
 from keras_vae.testing.checks import check_keras_file_round_trip
 from keras_vae.testing.checks import check_shapes
 from keras_vae.testing.checks import first_leaf
@@ -131,12 +131,15 @@ def _run_training_check(layer_cls, layer, train_model, inputs, train_all_weights
     x = _model_inputs(inputs)
     batch = first_leaf(inputs).shape[0]
     trainable = list(layer.trainable_weights)
-    with tf.GradientTape() as tape:
+
+    def training_loss():
         prediction = train_model(x, training=True)
         loss = ops.mean(ops.square(prediction))
         if train_model.losses:
             loss = loss + ops.sum(train_model.losses)
-    grads = tape.gradient(loss, trainable) if trainable else []
+        return loss
+
+    _, grads = value_and_grad(training_loss, variables=trainable)
     has_grad = [g is not None and bool(np.any(to_numpy(g) != 0)) for g in grads]
     if train_all_weights:
         missing = [w.path for w, ok in zip(trainable, has_grad) if not ok]

@@ -1,32 +1,64 @@
-"""Backend facts: the TensorFlow check, and whether a tensor has values."""
+"""Backend facts: the supported-backend check, and whether a tensor has values."""
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+SUPPORTED_BACKENDS = ("tensorflow", "jax")
+
 
 def check_backend():
-    """Raise `ImportError` unless Keras uses the TensorFlow backend.
+    """Raise `ImportError` unless Keras uses a backend keras_vae supports.
 
-    keras_vae builds on TensorFlow Probability, `tf.data`, `tf.distribute` and
-    SavedModel export, so it cannot run on another backend.
+    keras_vae runs on the TensorFlow and JAX Keras backends: its layers,
+    priors, likelihoods and losses compute with `keras.ops` and
+    `keras.random`. `tf.data` input and SavedModel export stay TensorFlow
+    modules, which work under either backend (TensorFlow must be installed).
+    """
+    backend = keras.backend.backend()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ImportError(
+            "Expected the Keras backend to be one of "
+            f"{', '.join(repr(b) for b in SUPPORTED_BACKENDS)} (keras_vae supports "
+            f"those only). Received: keras.backend.backend()={backend!r}. Set the "
+            "environment variable KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax "
+            "before importing keras (or edit ~/.keras/keras.json)."
+        )
+
+
+def check_model_backend(model):
+    """Raise `NotImplementedError` unless `model` can run on this backend.
+
+    keras_vae's models train, evaluate and estimate log-likelihoods with
+    TensorFlow steps (`tf.GradientTape`, `tf.function`); their JAX steps are
+    not written yet (issue 26). Their layers, priors, likelihoods and losses
+    run on JAX already.
     """
     backend = keras.backend.backend()
     if backend != "tensorflow":
-        raise ImportError(
-            "keras_vae requires the TensorFlow Keras backend. "
-            f"Received: keras.backend.backend()={backend!r}. Set the "
-            "environment variable KERAS_BACKEND=tensorflow before importing "
-            "keras (or edit ~/.keras/keras.json)."
+        raise NotImplementedError(
+            f"Expected the TensorFlow Keras backend to train or evaluate "
+            f"{type(model).__name__}: keras_vae's models run their steps on "
+            "TensorFlow only so far (their layers, priors, likelihoods and "
+            f"losses run on JAX). Received: keras.backend.backend()={backend!r}. "
+            "Set KERAS_BACKEND=tensorflow."
         )
 
 
 def is_concrete(x):
-    """Whether `x` holds values now: numpy data or an eager tensor.
+    """Whether `x` holds values now: numpy data, or an eager tensor/array.
 
-    Symbolic tensors (inside a `tf.function`, an XLA step or a functional
-    model) have no values to validate; callers skip value checks for them.
+    Symbolic tensors (inside a `tf.function`, an XLA step, a `jax.jit` or
+    `jax.grad` trace, or a functional model) have no values to validate;
+    callers skip value checks for them.
     """
     if isinstance(x, (np.ndarray, np.generic, int, float)):
         return True
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if isinstance(x, jax.Array):
+            # A tracer is a `jax.Array` too, but holds no values.
+            return not isinstance(x, jax.core.Tracer)
+    # TensorFlow tensors (e.g. from `tf.data`) may reach either backend.
     return tf.is_tensor(x) and not tf.is_symbolic_tensor(x)

@@ -7,13 +7,23 @@ replicas first; every replica then applies the identical update. Outside a
 replica context (eager code, the default strategy, cross-replica code) the
 helpers return their inputs. This is the only TensorFlow-specific code of
 those layers; another backend would reduce here.
+
+Under JAX the helpers return their inputs: correct on one device, the only
+JAX setup keras_vae supports so far (a multi-device JAX run would need
+`keras.distribution` and a reduction over its mesh here).
 """
 
+import keras
 import tensorflow as tf
+
+_TENSORFLOW = keras.backend.backend() == "tensorflow"
 
 
 def _replica_context():
     """The replica context if more than one replica runs in sync, else None."""
+    if not _TENSORFLOW:
+        # One JAX device: nothing to reduce (see the module docstring).
+        return None
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
         return None

@@ -12,6 +12,10 @@ runs with `jit_compile=False`: XLA across logical CPU devices fails.
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.tensorflow_only(
+    reason="tf.distribute.MirroredStrategy on two logical CPU devices"
+)
+
 # Run by the `result` fixture (tests/conftest.py).
 CHECK_SCRIPT = "vector_quantizer_distributed_check.py"
 

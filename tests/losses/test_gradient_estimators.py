@@ -11,11 +11,12 @@ import math
 import numpy as np
 import pytest
 import scipy.special
-import tensorflow as tf
 from keras import ops
 
 import keras_vae
 from keras_vae import testing
+from keras_vae.testing.backend import compiled as xla
+from keras_vae.testing.backend import value_and_grad
 
 SIGMA = 0.7
 ENCODER = ("A", "c", "log_s")
@@ -104,17 +105,19 @@ def _per_draw(params, x, eps, estimator, log_weight_dtype=None):
     """Per-draw gradients of `iwae_objective` for data `x` (N, D), eps (k, N, d)."""
     n = x.shape[0]
     tensors = {
-        key: tf.constant(np.broadcast_to(value, (n,) + value.shape), "float32")
+        key: ops.convert_to_tensor(np.broadcast_to(value, (n,) + value.shape), "float32")
         for key, value in params.items()
     }
-    x = tf.constant(x, "float32")
-    eps = tf.constant(eps, "float32")
+    x = ops.convert_to_tensor(x, "float32")
+    eps = ops.convert_to_tensor(eps, "float32")
     return _gradients(tensors, x, eps, estimator, log_weight_dtype)
 
 
 def _gradients(tensors, x, eps, estimator, log_weight_dtype=None):
-    with tf.GradientTape() as tape:
-        tape.watch(tensors)
+    keys = sorted(tensors)
+
+    def total(*values):
+        tensors = dict(zip(keys, values))
         loc = ops.einsum("nde,ne->nd", tensors["A"], x) + tensors["c"]
         scale = ops.exp(tensors["log_s"])
 
@@ -133,8 +136,12 @@ def _gradients(tensors, x, eps, estimator, log_weight_dtype=None):
         surrogate, bound = keras_vae.losses.iwae_objective(
             log_weight_fn, loc, scale, eps, estimator=estimator
         )
-        total = ops.sum(surrogate)
-    return tape.gradient(total, tensors), surrogate, bound
+        return ops.sum(surrogate), surrogate, bound
+
+    (_, surrogate, bound), grads = value_and_grad(
+        total, [tensors[key] for key in keys], has_aux=True
+    )
+    return dict(zip(keys, grads)), surrogate, bound
 
 
 def _draws(params, data, k, n, seed):
@@ -245,15 +252,12 @@ class IWAEObjectiveTest(testing.TestCase):
         params, data = _model(0.5)
         x, eps = _draws(params, data, k=5, n=6, seed=6)
         tensors = {
-            key: tf.constant(np.broadcast_to(v, (6,) + v.shape), "float32")
+            key: ops.convert_to_tensor(np.broadcast_to(v, (6,) + v.shape), "float32")
             for key, v in params.items()
         }
-        x, eps = tf.constant(x, "float32"), tf.constant(eps, "float32")
+        x, eps = ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(eps, "float32")
         # One compiled function for the three estimators: one XLA compilation.
-        compiled = tf.function(
-            lambda t, x, e: [_gradients(t, x, e, est)[:2] for est in ESTIMATORS],
-            jit_compile=True,
-        )
+        compiled = xla(lambda t, x, e: [_gradients(t, x, e, est)[:2] for est in ESTIMATORS])
         for estimator, (got, surrogate) in zip(ESTIMATORS, compiled(tensors, x, eps)):
             want, want_surrogate, _ = _gradients(tensors, x, eps, estimator)
             self.assertAllClose(surrogate, want_surrogate, rtol=1e-5, atol=1e-5)
@@ -287,16 +291,14 @@ class IWAEObjectiveTest(testing.TestCase):
             return ops.sum(ops.reshape(log_p - log_q, (4, 2, -1)), -1)
 
         def grads(shape):
-            loc_t, scale_t = (
-                tf.constant(loc.reshape(shape)),
-                tf.constant(scale.reshape(shape)),
-            )
-            with tf.GradientTape() as tape:
-                tape.watch([loc_t, scale_t])
+            def total(loc_t, scale_t):
                 surrogate, _ = keras_vae.losses.iwae_objective(
                     log_weight_fn, loc_t, scale_t, eps.reshape((4,) + shape), "dreg"
                 )
-            return [g.numpy().reshape(2, 2, 3) for g in tape.gradient(surrogate, [loc_t, scale_t])]
+                return ops.sum(surrogate)
+
+            _, grads = value_and_grad(total, [loc.reshape(shape), scale.reshape(shape)])
+            return [np.asarray(g).reshape(2, 2, 3) for g in grads]
 
         for got, want in zip(grads((2, 2, 3)), grads((2, 6))):
             self.assertAllClose(got, want, rtol=1e-5, atol=1e-6)
