@@ -391,7 +391,7 @@ class LadderVAEExportTest(testing.TestCase):
         for i, z in enumerate(model.sample_tensors(3)):
             self.assertAllClose(drawn[f"z{i + 1}"], z, rtol=1e-5, atol=1e-6)
         self.assertAllClose(drawn["mean"], model.decode(drawn["z1"]), rtol=1e-5, atol=1e-6)
-        log_px = served["log_likelihood"](x=batch, num_samples=tf.constant(500))
+        log_px = served["log_likelihood"](x=batch, num_importance_samples=tf.constant(500))
         log_px = log_px["log_likelihood"].numpy()
         self.assertEqual(log_px.shape, (5,))
         self.assertLess(abs(np.mean(log_px - model.log_likelihood(x[:5], 500))), 0.3)

@@ -129,7 +129,7 @@ def test_bits_per_dim_with_a_vqvae_and_sample_images(tiny_vqvae):
     assert bpd.shape == (5,) and np.all(bpd > 0)
     # The same figure from the training terms: nats per dim of log p(x|z_q)
     # plus the prior's nats of the codes spread over the 36 pixels.
-    rec = float(vqvae.compute_terms(x)["reconstruction"])
+    rec = float(vqvae.compute_terms(x)["reconstruction_loss"])
     log_pz = _numpy(prior.log_prob(_numpy(vqvae.encode(x))))
     np.testing.assert_allclose(bpd.mean(), (rec - log_pz.mean() / 36) / math.log(2), rtol=1e-4)
     images = _numpy(prior.sample_images(vqvae, 3))

@@ -64,5 +64,5 @@ class LinearGaussianVHPVAETest(TestCase):
         )  # fmt: skip
         fn = tf.saved_model.load(path).signatures["log_likelihood"]
         for num_samples in (1, 7):
-            out = fn(x=tf.constant(x), num_samples=tf.constant(num_samples))
+            out = fn(x=tf.constant(x), num_importance_samples=tf.constant(num_samples))
             self.assertAllClose(out["log_likelihood"], exact(x), atol=1e-4)
