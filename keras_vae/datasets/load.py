@@ -202,20 +202,8 @@ def load(
     bit-identical to an uninterrupted one (given a model whose own state is
     restored, as keras_vae models' is). Successive `fit` calls get new data
     (the step count goes on when the epoch index restarts at 0). A keras_vae
-    model's `fit` adds the callback itself when `x` is such a stream; for
-    any other model add it, with the dataset `load` returned:
-
-    ```python
-    train = keras_vae.datasets.load("digits", "train", batch_size=100)
-    model.fit(
-        train.map(lambda x: (x, x)),
-        epochs=10,
-        callbacks=[
-            keras_vae.callbacks.SeedDatasetEpochs(train),
-            keras.callbacks.BackupAndRestore("backup"),
-        ],
-    )
-    ```
+    model's `fit` adds the callback itself when `x` is such a stream; add
+    it to any other model (its docstring shows how).
 
     With `steps_per_epoch` over a repeated stream, passes straddle epochs:
     each still gets its own key, but a resumed run does not see the passes

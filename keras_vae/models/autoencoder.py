@@ -11,6 +11,7 @@ from keras import ops
 from keras_vae.likelihoods.likelihood import is_binary
 from keras_vae.likelihoods.likelihood import support_of
 from keras_vae.models.guarded_steps import GuardedSteps
+from keras_vae.models.guarded_steps import bind_arguments
 from keras_vae.utils import input_pipeline
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
@@ -531,7 +532,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         their options set it: Keras's per-epoch iterators otherwise end every
         epoch waiting for the autotuner's sleep (see that module).
         """
-        arguments = _bind(keras.Model.fit, args, kwargs)
+        arguments = bind_arguments(keras.Model.fit, args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))
         check_no_labels(arguments.get("y"))
         x = self._validate_fit_data(arguments.get("x"))
@@ -563,7 +564,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         return super().fit(callbacks=self._with_guard(callbacks, x), **arguments)
 
     def evaluate(self, *args, callbacks=None, **kwargs):
-        arguments = _bind(keras.Model.evaluate, args, kwargs)
+        arguments = bind_arguments(keras.Model.evaluate, args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"))
         check_no_labels(arguments.get("y"))
         if not arguments.get("_use_cached_eval_dataset"):  # fit checked it
@@ -571,7 +572,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         return super().evaluate(callbacks=self._with_guard(callbacks), **arguments)
 
     def predict(self, *args, callbacks=None, **kwargs):
-        arguments = _bind(keras.Model.predict, args, kwargs)
+        arguments = bind_arguments(keras.Model.predict, args, kwargs)
         arguments["x"] = self._pipeline(self._validate_fit_data(arguments.get("x")), arguments)
         return super().predict(callbacks=self._with_guard(callbacks), **arguments)
 
@@ -594,7 +595,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
     def _on_batch(self, mode, method, x, *args, **kwargs):
         from keras_vae.callbacks.raise_on_non_finite import step_guard_error
 
-        arguments = _bind(getattr(keras.Model, f"{mode}_on_batch"), (x,) + args, kwargs)
+        arguments = bind_arguments(getattr(keras.Model, f"{mode}_on_batch"), (x,) + args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))
         check_no_labels(arguments.get("y"))
         self._validate_fit_data(x)
@@ -766,14 +767,6 @@ def _passed_arguments(cls, args, kwargs):
     except TypeError:  # not a sequence: `__init__` raises next
         metric_names = None
     return frozenset(bound), metric_names
-
-
-def _bind(method, args, kwargs):
-    """`method`'s arguments by name, as a caller of `method` passed them."""
-    arguments = inspect.signature(method).bind(None, *args, **kwargs).arguments
-    arguments.pop("self")
-    arguments.update(arguments.pop("kwargs", {}))
-    return arguments
 
 
 def _peek(x):

@@ -429,7 +429,7 @@ class GuardedSteps:
         ran (`13/13`, not `25/13`) and every batch-end callback, validation's
         included, gets the index of the last batch an execution ran.
         """
-        arguments = _arguments(keras.Model.fit, args, kwargs)
+        arguments = bind_arguments(keras.Model.fit, args, kwargs)
         epochs = arguments.get("epochs", 1)
         max_epochs = keras.config.max_epochs()
         if max_epochs and max_epochs < epochs:
@@ -454,22 +454,17 @@ class GuardedSteps:
     def evaluate(self, *args, **kwargs):
         """`keras.Model.evaluate`, its callbacks in a `TrueBatchCallbackList`
         (see `fit`); `fit`'s validation passes its own list."""
-        arguments = _arguments(keras.Model.evaluate, args, kwargs)
-        arguments["callbacks"] = TrueBatchCallbackList.for_model(
-            self,
-            arguments.get("callbacks"),
-            verbose=arguments.get("verbose", "auto"),
-            epochs=1,
-            steps=num_batches(
-                arguments.get("x"), arguments.get("batch_size"), arguments.get("steps")
-            ),
-        )
-        return super().evaluate(**arguments)
+        return super().evaluate(**self._with_true_batches(keras.Model.evaluate, args, kwargs))
 
     def predict(self, *args, **kwargs):
         """`keras.Model.predict`, its callbacks in a `TrueBatchCallbackList`
         (see `fit`)."""
-        arguments = _arguments(keras.Model.predict, args, kwargs)
+        return super().predict(**self._with_true_batches(keras.Model.predict, args, kwargs))
+
+    def _with_true_batches(self, method, args, kwargs):
+        """The arguments of one `evaluate`/`predict` call by name, their
+        callbacks in a `TrueBatchCallbackList`."""
+        arguments = bind_arguments(method, args, kwargs)
         arguments["callbacks"] = TrueBatchCallbackList.for_model(
             self,
             arguments.get("callbacks"),
@@ -479,7 +474,7 @@ class GuardedSteps:
                 arguments.get("x"), arguments.get("batch_size"), arguments.get("steps")
             ),
         )
-        return super().predict(**arguments)
+        return arguments
 
     def make_train_function(self, force=False):
         self.step_guard("train")
@@ -514,7 +509,7 @@ class GuardedSteps:
         return cache[name]
 
 
-def _arguments(method, args, kwargs):
+def bind_arguments(method, args, kwargs):
     """`method`'s arguments by name, as a caller of `method` passed them."""
     arguments = inspect.signature(method).bind(None, *args, **kwargs).arguments
     arguments.pop("self")
