@@ -14,7 +14,7 @@ VERSION = re.search(
 setup(
     name="keras-vae",
     version=VERSION,
-    description="Variational autoencoders for Keras 3 on TensorFlow Probability.",
+    description="Variational autoencoders for Keras 3 (TensorFlow; JAX in progress).",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",

@@ -1,4 +1,4 @@
-"""keras_vae: variational autoencoders for Keras 3 on TensorFlow Probability."""
+"""keras_vae: variational autoencoders for Keras 3 (TensorFlow and JAX backends)."""
 
 from keras_vae.utils.backend import check_backend
 
