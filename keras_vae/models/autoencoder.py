@@ -397,7 +397,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
             return {"loc": loc, "scale": scale}
 
         def reconstruct(x):
-            return {"mean": self.decode_tensors(self.encode_tensors(x)[0])}
+            return {"mean": self.reconstruct_tensors(x)}
 
         signatures = {
             "encode": (encode, [data]),

@@ -84,8 +84,7 @@ class LayeredLatents:
             return out
 
         def reconstruct(x):
-            locs = [loc for loc, _ in self.encode_tensors(x)]
-            return {"mean": self.decode_tensors(*locs[:n])}
+            return {"mean": self.reconstruct_tensors(x)}
 
         def sample(num_samples):
             zs = self.sample_tensors(num_samples)

@@ -363,7 +363,7 @@ class VQVAE(Autoencoder):
         codes = ("indices", (None,) + self.code_shape, "int32")
         return {
             "reconstruct": (
-                lambda x: {"mean": self._decode_codes(self._codes(x))},
+                lambda x: {"mean": self.reconstruct_tensors(x)},
                 [data],
             ),
             "codes": (lambda x: {"indices": self._codes(x)}, [data]),

@@ -69,6 +69,19 @@ def to_numpy(x):
     return np.asarray(ops.convert_to_numpy(x))
 
 
+def weights_snapshot(model):
+    """NumPy copies of `model.weights`, for `assert_untrained`."""
+    return [to_numpy(w) for w in model.weights]
+
+
+def assert_untrained(model, before):
+    """Assert the optimizer took no step and the weights equal `before`
+    (a `weights_snapshot`): a refused input changed nothing."""
+    assert int(to_numpy(model.optimizer.iterations)) == 0
+    for a, b in zip(before, model.weights):
+        np.testing.assert_array_equal(to_numpy(b), a, err_msg=b.path)
+
+
 def _map_shapes(fn, structure):
     """Apply `fn` to every shape of a nest of shapes (tuples/lists)."""
     if is_shape(structure):

@@ -20,6 +20,8 @@ from keras_vae.export import export_for_serving
 from keras_vae.likelihoods import Likelihood
 from keras_vae.models import VAE
 from keras_vae.testing.backend import MODELS_PENDING_ON_JAX
+from keras_vae.testing.checks import assert_untrained
+from keras_vae.testing.checks import weights_snapshot
 
 SHAPE = (4, 4, 1)
 
@@ -58,16 +60,6 @@ def make_model(likelihood=None, **kwargs):
     return model
 
 
-def snapshot(model):
-    return [np.array(w) for w in model.weights]
-
-
-def assert_untrained(model, before):
-    assert int(model.optimizer.iterations.numpy()) == 0
-    for a, b in zip(before, model.weights):
-        np.testing.assert_array_equal(np.array(b), a)
-
-
 def test_built_in_declarations():
     lik = keras_vae.likelihoods
     assert (lik.Bernoulli.support, lik.Bernoulli.binary) == ((0.0, 1.0), True)
@@ -90,7 +82,7 @@ def test_fit_accepts_data_inside_a_user_declared_support():
 def test_fit_refuses_arrays_outside_a_user_declared_support():
     model = make_model()
     model.build((None,) + SHAPE)
-    before = snapshot(model)
+    before = weights_snapshot(model)
     x = signed()
     x[3, 0, 0, 0] = 1.5
     with pytest.raises(ValueError, match=re.escape("Expected `x` to lie in [-1, 1]")) as info:
@@ -105,7 +97,7 @@ def test_fit_refuses_streamed_batches_outside_a_user_declared_support():
     # Checked inside the compiled step: the bad batch does not train.
     model = make_model()
     model.build((None,) + SHAPE)
-    before = snapshot(model)
+    before = weights_snapshot(model)
     x = signed() - 0.5  # min < -1
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(8)
     with pytest.raises(ValueError, match=re.escape("Expected `x` to lie in [-1, 1]")):

@@ -14,6 +14,8 @@ import pytest
 import tensorflow as tf
 
 from keras_vae.models import VAE
+from keras_vae.testing.checks import assert_untrained
+from keras_vae.testing.checks import weights_snapshot
 
 SHAPE = (8, 8, 1)
 
@@ -31,23 +33,13 @@ def make_model(jit=False, spe=1, likelihood="bernoulli", build=True):
     return model
 
 
-def snapshot(model):
-    return [np.array(w) for w in model.weights]
-
-
-def assert_untrained(model, before):
-    assert int(model.optimizer.iterations.numpy()) == 0
-    for a, b in zip(before, model.weights):
-        np.testing.assert_array_equal(np.array(b), a)
-
-
 @pytest.mark.parametrize("jit", [False, True])
 def test_uint8_dataset_is_rejected_inside_the_step(jit):
     # Today: trains to a loss of ~164,000 on 0..255 pixels.
     x = (images() * 255).astype("uint8")
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(8)
     model = make_model(jit=jit)
-    before = snapshot(model)
+    before = weights_snapshot(model)
     with pytest.raises(ValueError, match=re.escape("Expected `x` to lie in [0, 1]")) as info:
         model.fit(dataset, epochs=1, verbose=0)
     message = str(info.value)
@@ -97,7 +89,7 @@ def test_predict_checks_arrays_up_front():
 
 def test_validation_data_is_checked():
     model = make_model()
-    before = snapshot(model)
+    before = weights_snapshot(model)
     with pytest.raises(ValueError, match=re.escape("max=255")):
         model.fit(images(), epochs=1, verbose=0, validation_data=(images() * 255,))
     assert_untrained(model, before)
@@ -160,7 +152,7 @@ def test_batched_datasets_are_accepted_unbuilt():
 def test_sample_weight_without_y():
     # Today: silently ignored.
     model = make_model()
-    before = snapshot(model)
+    before = weights_snapshot(model)
     for call in (
         lambda: model.fit(images(), sample_weight=np.ones(32), epochs=1, verbose=0),
         lambda: model.evaluate(images(), sample_weight=np.ones(32), verbose=0),

@@ -25,6 +25,8 @@ import tensorflow as tf
 from keras_vae.models import VAE
 from keras_vae.models import PixelCNN
 from keras_vae.testing import conformance
+from keras_vae.testing.checks import assert_untrained
+from keras_vae.testing.checks import weights_snapshot
 
 SHAPE = (4, 4, 1)
 BATCH, NUM_BATCHES = 8, 3
@@ -126,16 +128,6 @@ def make_model(build=False):
     return model
 
 
-def snapshot(model):
-    return [np.array(w) for w in model.weights]
-
-
-def assert_untrained(model, before):
-    assert int(model.optimizer.iterations.numpy()) == 0
-    for a, b in zip(before, model.weights):
-        np.testing.assert_array_equal(np.array(b), a)
-
-
 def pairs_dataset(x, y):
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
 
@@ -186,7 +178,7 @@ def test_labels_are_refused(call, build):
     # Before: the labels were silently dropped and the model trained on x.
     x, y = images(), np.arange(32, dtype="float32")
     model = make_model(build=build)
-    before = snapshot(model)
+    before = weights_snapshot(model)
     with pytest.raises(ValueError, match="keras_vae models are unconditional") as info:
         LABEL_CALLS[call](model, x, y)
     message = str(info.value)
@@ -320,7 +312,7 @@ def test_several_input_arrays_are_refused(call, build):
     # Before: AttributeError: 'tuple' object has no attribute 'dtype' (or
     # 'shape'), or the arrays stacked into one of shape (2, 32, 4, 4, 1).
     model = make_model(build=build)
-    before = snapshot(model)
+    before = weights_snapshot(model)
     with pytest.raises(ValueError, match="keras_vae models take one input") as info:
         SEVERAL_CALLS[call](model, images())
     assert re.search(r"as a (tuple|list|dict) of 2 input\(s\) of shapes", str(info.value))
