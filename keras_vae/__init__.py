@@ -13,6 +13,7 @@ from keras_vae import likelihoods  # noqa: E402
 from keras_vae import losses  # noqa: E402
 from keras_vae import models  # noqa: E402
 from keras_vae import priors  # noqa: E402
+from keras_vae import trainers  # noqa: E402
 from keras_vae.version import __version__  # noqa: E402
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "losses",
     "models",
     "priors",
+    "trainers",
 ]

@@ -174,7 +174,7 @@ def test_fence_doctests():
 # inherited methods included; the subclass contract (hooks a model implements,
 # helpers it calls) is listed under the base classes only.
 READY_MODELS = ("HierarchicalVAE", "LadderVAE", "PixelCNN", "VAE", "VHPVAE", "VQVAE")
-BASE_CLASSES = ("Autoencoder", "GuardedSteps", "LatentVariableModel", "LayeredLatents")
+BASE_CLASSES = ("Autoencoder", "LatentVariableModel", "LayeredLatents")
 USER_API = (
     "encode",
     "decode",
@@ -196,7 +196,6 @@ SUBCLASS_CONTRACT = (
     "log_importance_weights",
     "compute_terms",
     "compute_metrics",
-    "objective_loss",
     "objective_terms",
     "reparameterize",
     "build_generative",
@@ -211,6 +210,7 @@ SUBCLASS_CONTRACT = (
     "step_guard",
     "apply_gradients_if",
     "compiled_function",
+    "step_state_variables",
     "predict_step",
 )
 

@@ -12,8 +12,10 @@ weighted autoencoder (Burda et al., 2016) as a subclass of
     densities  Bernoulli().log_prob, StandardNormal().log_prob, losses.log_normal
     objective  self.objective_terms(rec, kl): the IWAE bound over the k samples
 
-The subclass implements `build`, `compute_terms`, `log_importance_weights` and
-the graph hooks `encode_tensors`/`decode_tensors`; the base class gives it
+The subclass implements `build`, `compute_terms` (the per-example terms of a
+batch), `log_importance_weights` and the graph hooks
+`encode_tensors`/`decode_tensors`; the base class gives it `compute_loss` (the
+batch mean of the terms' "loss", the one place to weight examples),
 `fit` (XLA, non-finite guard, KL warm-up), `log_likelihood`, the eager
 `encode`/`decode`/`reconstruct`/`sample`, `serving_signatures()` for
 `keras_vae.export.export_for_serving` and `latent_layers()` for
@@ -105,13 +107,15 @@ class IWAE(keras_vae.models.LatentVariableModel):
         return rec, kl
 
     def compute_terms(self, x, training=False):
+        # Per example, `(batch,)`: the base class's `compute_loss` takes the
+        # batch mean of "loss", the metrics the batch mean of every term.
         rec, kl = self._terms(x, self.num_importance_samples, training)
         objective, bound = self.objective_terms(rec, kl)  # beta-weighted, true bound
         return {
-            "loss": -ops.mean(objective),
-            "iwae_bound": ops.mean(bound),
-            "reconstruction": ops.mean(rec),
-            "kl": ops.mean(kl),
+            "loss": -objective,
+            "iwae_bound": bound,
+            "reconstruction": ops.mean(rec, axis=0),  # averaged over the k samples
+            "kl": ops.mean(kl, axis=0),
         }
 
     def log_importance_weights(self, x, num_importance_samples):
@@ -119,8 +123,10 @@ class IWAE(keras_vae.models.LatentVariableModel):
         return rec - kl
 
     def call(self, x, training=False):
-        loc, scale = self.posterior(self.encoder(x, training=training))
-        return self.likelihood.mean(self._logits(self.reparameterize(loc, scale), training))
+        # Deterministic, like the library's models: the mean of p(x | z) at
+        # the posterior mean z = E_q[z], what `predict` and `reconstruct` give.
+        loc, _ = self.posterior(self.encoder(x, training=training))
+        return self.likelihood.mean(self._logits(loc, training))
 
     def get_config(self):
         # The base config holds the base arguments this class takes from its

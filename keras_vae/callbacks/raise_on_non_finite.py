@@ -4,6 +4,11 @@ import math
 
 import keras
 
+from keras_vae.trainers.step_guard import DATA_ABOVE_SUPPORT
+from keras_vae.trainers.step_guard import DATA_BELOW_SUPPORT
+from keras_vae.trainers.step_guard import NON_FINITE_DATA
+from keras_vae.trainers.step_guard import NON_FINITE_LOSS
+
 
 class NonFiniteLossError(FloatingPointError):
     """Raised by `RaiseOnNonFinite` when training produces a non-finite loss
@@ -18,8 +23,6 @@ class NonFiniteDataError(NonFiniteLossError, ValueError):
     """
 
 
-# Bits of a step guard's `reason` (see `keras_vae.models.guarded_steps`).
-_NON_FINITE_DATA, _BELOW, _ABOVE, _LOSS, _GRADIENT = 1, 2, 4, 8, 16
 _MODES = {"train": "training", "test": "evaluation", "predict": "prediction"}
 
 
@@ -34,14 +37,14 @@ def step_guard_error(model, mode, report, epoch=None):
         if mode == "train"
         else ""
     )
-    if reason & _NON_FINITE_DATA:
+    if reason & NON_FINITE_DATA:
         cls = NonFiniteDataError if mode == "train" else ValueError
         return cls(
             f"Expected `x` to hold only finite values. Received: a batch with "
             f"non-finite values (NaN or inf) at {where}. {_MODES[mode].capitalize()} "
             f"stopped. {skipped}Check the data pipeline."
         )
-    if reason & (_BELOW | _ABOVE):
+    if reason & (DATA_BELOW_SUPPORT | DATA_ABOVE_SUPPORT):
         low, high = model.data_support()
         return ValueError(
             f"Expected `x` to lie in [{low:g}, {high:g}] (the support of the "
@@ -49,7 +52,7 @@ def step_guard_error(model, mode, report, epoch=None):
             f"a batch with min={lo:g}, max={hi:g} at {where}. {skipped}Rescale "
             "the data, e.g. `x / 255` for 8-bit images."
         )
-    what = "loss" if reason & _LOSS else "gradient (with a finite loss)"
+    what = "loss" if reason & NON_FINITE_LOSS else "gradient (with a finite loss)"
     return NonFiniteLossError(
         f"Training stopped: the {what} became non-finite at {where}. {skipped}"
         "Check the data for NaN/inf or out-of-range values, the model for "

@@ -12,8 +12,8 @@ import tensorflow as tf
 from keras_vae.export import input_checks
 from keras_vae.export import warmup as warmup_requests
 from keras_vae.models.autoencoder import Autoencoder
-from keras_vae.models.guarded_steps import chunked_log_mean_exp
 from keras_vae.models.latent_variable_model import LatentVariableModel
+from keras_vae.trainers.chunked_log_mean_exp import chunked_log_mean_exp
 from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 

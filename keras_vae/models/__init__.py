@@ -3,7 +3,6 @@
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.gated_mlp import gated_mlp_decoder
 from keras_vae.models.gated_mlp import gated_mlp_encoder
-from keras_vae.models.guarded_steps import GuardedSteps
 from keras_vae.models.hierarchical_networks import gated_conv_hvae_networks
 from keras_vae.models.hierarchical_networks import gated_mlp_hvae_networks
 from keras_vae.models.hierarchical_vae import HierarchicalVAE
@@ -19,7 +18,6 @@ from keras_vae.models.vq_vae import VQVAE
 
 __all__ = [
     "Autoencoder",
-    "GuardedSteps",
     "HierarchicalVAE",
     "LadderVAE",
     "LatentVariableModel",

@@ -1,6 +1,5 @@
 """Autoencoder: the base of every keras_vae model (training loop and contract)."""
 
-import contextlib
 import inspect
 import types
 
@@ -10,12 +9,11 @@ from keras import ops
 
 from keras_vae.likelihoods.likelihood import is_binary
 from keras_vae.likelihoods.likelihood import support_of
-from keras_vae.models.guarded_steps import GuardedSteps
-from keras_vae.models.guarded_steps import bind_arguments
+from keras_vae.trainers import BackendGuardedSteps
+from keras_vae.trainers.guarded_steps import bind_arguments
 from keras_vae.utils import input_pipeline
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
-from keras_vae.utils.backend import check_model_backend
 from keras_vae.utils.validation import check_batch
 from keras_vae.utils.validation import check_feature_axes
 from keras_vae.utils.validation import check_finite
@@ -24,30 +22,47 @@ from keras_vae.utils.validation import check_no_sample_weight
 from keras_vae.utils.validation import check_one_input
 
 
-class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
+class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model):
     """Base class of keras_vae models: an encoder, a decoder and an objective.
 
     A subclass implements `build(input_shape)` (setting `self.data_shape`),
-    `call(x, training)`, `compute_terms(x, training)` (a dict with a scalar
-    `"loss"`, the batch mean of the negative objective, and one batch-mean
-    scalar per metric named in `metric_names`), and the user API `encode`,
-    `decode`, `reconstruct` and optionally `sample`. This class owns:
+    `call(x, training)`, `compute_terms(x, training)` (the forward pass of
+    the objective: per-example terms, never reduced over the batch), and
+    the user API `encode`, `decode`, `reconstruct` and optionally `sample`.
+    The terms of a batch of B examples are a dict of
 
-    - the train/test/predict steps (`GuardedSteps`): a non-finite loss or
+    - `"loss"`, shape `(B,)`: each example's negative training objective,
+      e.g. -(E_q[log p(x|z)] - beta KL) for the ELBO, the negative IWAE
+      surrogate for the IWAE bound;
+    - one entry per name in `metric_names`, shape `(B,)` if it has a value
+      per example (the bound, `reconstruction`, `kl`, `kl_1`, ...; averaged
+      over the k importance samples where there are k), or a scalar `()`
+      for a statistic of the whole batch (a VQVAE's codebook `perplexity`).
+
+    This class owns:
+
+    - the train/test/predict steps (`keras_vae.trainers.GuardedSteps`,
+      one class per Keras backend): a non-finite loss or
       gradient, or a batch outside the data's rules, skips the update and
       `fit` then stops with `keras_vae.callbacks.RaiseOnNonFinite`, keeping
       the last good weights;
-    - `compute_loss`, the extension point of Keras: the step calls
-      `terms = compute_terms(x)`, then `compute_loss(x=x, y_pred=terms)`,
-      and reports its value as the metric `loss`. Override it to add a term:
+    - `compute_loss`, the extension point of Keras and the one place where
+      the terms are reduced over the batch and weighted: the step calls
+      `terms = compute_terms(x)`, then `loss = compute_loss(x=x,
+      y_pred=terms)`, and reports `loss` and the batch mean of every term
+      (`compute_metrics`). Override it to weight the examples, here by
+      their ink, without running the encoder again:
 
       ```python
-      class Penalized(keras_vae.models.VAE):
+      class InkWeighted(keras_vae.models.VAE):
           def compute_loss(self, x=None, y=None, y_pred=None,
                            sample_weight=None, training=True):
-              loss = super().compute_loss(x, y, y_pred, sample_weight, training)
-              return loss + 0.1 * ops.mean(ops.square(self.encode_tensors(x)[0]))
+              # y_pred["loss"]: each example's negative ELBO, (batch,).
+              w = ops.mean(ops.reshape(x, (ops.shape(x)[0], -1)), axis=-1)
+              return ops.sum(w * y_pred["loss"]) / ops.sum(w)
       ```
+
+      or call `super().compute_loss(...)` and add a term to its value;
 
     - optional dynamic binarization of each training batch, x ~ Bernoulli(x)
       (`preprocess`), for a likelihood of binary data only
@@ -169,7 +184,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
             self.build_for_batch(x)
             optimizer = getattr(self, "optimizer", None)
             if optimizer is not None and not optimizer.built:
-                with self.distribute_strategy.scope():
+                with self.strategy_scope():
                     optimizer.build(self.trainable_variables)
         return x
 
@@ -214,7 +229,24 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         )
 
     def compute_terms(self, x, training=False):
-        """Objective terms of a batch; see the class docstring."""
+        """The forward pass of the objective: the per-example terms of `x`.
+
+        For a batch of B examples, a dict with `"loss"`, shape `(B,)`, each
+        example's negative training objective (the one training minimizes,
+        with `beta` where the model has one), and one entry per name in
+        `metric_names`: shape `(B,)` for a per-example value (averaged over
+        the k importance samples where there are k), a scalar for a
+        statistic of the whole batch. Nothing is reduced over the batch or
+        weighted here: `compute_loss` does that, and `compute_metrics`
+        reports each entry's batch mean.
+
+        Args:
+            x: The batch, `(B,) + data_shape`.
+            training: Whether the step trains (networks in training mode).
+
+        Returns:
+            A dict of float32 tensors of shape `(B,)` or `()`.
+        """
         raise NotImplementedError
 
     def reconstruct_tensors(self, x):
@@ -232,7 +264,16 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         return self.decode_tensors(self.encode_tensors(x)[0])
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The scalar training loss of batch `x`: `y_pred["loss"]` plus `self.losses`.
+        """The scalar training loss of batch `x`, from its per-example terms.
+
+        ```none
+        loss = (1/B) sum_n y_pred["loss"][n] + sum(self.losses)
+        ```
+
+        The one place where the terms of `compute_terms` are reduced over
+        the batch and weighted (`self.losses` holds what layers add, e.g. a
+        VQVAE's codebook loss or a regularizer). Override it to weight the
+        examples or add a term (see the class docstring).
 
         Args:
             x: The batch.
@@ -249,20 +290,17 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         if y_pred is None:
             self.build_for_batch(x)
             y_pred = self.compute_terms(x, training=training)
-        loss = self.objective_loss(y_pred, training=training)
+        loss = ops.mean(y_pred["loss"])
         if self.losses:
             loss = loss + ops.cast(ops.sum(self.losses), loss.dtype)
         return loss
 
-    def objective_loss(self, terms, training=True):
-        """The loss of the model's objective from its terms: `terms["loss"]`."""
-        return terms["loss"]
-
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Update the trackers from `y_pred` (the terms, `"loss"` being the
-        value of `compute_loss`) and return their results."""
+        """Update each tracker with the batch mean of its entry of `y_pred`
+        (the terms, `"loss"` being the value of `compute_loss`; a scalar
+        entry is its own mean) and return their results."""
         for name, tracker in self._trackers.items():
-            tracker.update_state(y_pred[name])
+            tracker.update_state(ops.mean(y_pred[name]))
         return {name: tracker.result() for name, tracker in self._trackers.items()}
 
     def data_support(self):
@@ -314,13 +352,11 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         """Build from a batch (array, tensor or `TensorSpec`) if not built.
 
         On TensorFlow the weights are created under the model's
-        distribution strategy, so a model made in `strategy.scope()` and
-        built lazily by `fit` has mirrored variables (other backends have no
-        `distribute_strategy`).
+        distribution strategy (`strategy_scope()`), so a model made in
+        `strategy.scope()` and built lazily by `fit` has mirrored variables.
         """
         if not self.built:
-            strategy = getattr(self, "distribute_strategy", None)
-            with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            with self.strategy_scope():
                 self.build((None,) + tuple(x.shape[1:]))
 
     def prepare(self, x):
@@ -479,8 +515,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         """
         refused = inspect.signature(keras.Model.compile).bind(None, optimizer, *args, **kwargs)
         _check_no_compile_loss(refused.arguments)
-        check_model_backend(self)
-        single = self.distribute_strategy.num_replicas_in_sync == 1
+        single = self.num_replicas == 1
         run_eagerly = kwargs.get("run_eagerly", False)
         if jit_compile == "auto":
             jit_compile = single and not run_eagerly
@@ -524,7 +559,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         training; streamed data (`tf.data`, generators) is checked inside the
         compiled step, where a bad batch skips its update. The callback
         `keras_vae.callbacks.RaiseOnNonFinite` is added unless given, and
-        raises at the first bad step (see `GuardedSteps`).
+        raises at the first bad step (see `keras_vae.trainers.GuardedSteps`).
 
         Arrays are fed through a `tf.data` pipeline of their batches
         (the batches Keras would make, `validation_split` taken from the end
@@ -602,6 +637,7 @@ class Autoencoder(seed_streams.SeedStateMixin, GuardedSteps, keras.Model):
         guard = self.step_guard(mode)
         guard.reset()
         result = method(x, *args, **kwargs)
+        self.sync_state()
         report = guard.report()
         if report is not None:
             raise step_guard_error(self, mode, report)

@@ -285,13 +285,19 @@ class HierarchicalVAE(LayeredLatents, LatentVariableModel):
                 kl_z2 = self.prior.kl_divergence(*f["q_z2"])
         rec, kl = f["rec"], kl_z1 + kl_z2
         objective, bound = self.objective_terms(rec, kl)
+
+        def per_example(term):
+            # `(k, batch)` terms (or an analytic KL of q(z2 | x), `(batch,)`)
+            # averaged over the k samples.
+            return ops.mean(ops.broadcast_to(term, ops.shape(rec)), axis=0)
+
         return {
-            "loss": -ops.mean(objective),
-            self.bound_metric: ops.mean(bound),
-            "reconstruction": ops.mean(rec),
-            "kl": ops.mean(kl),
-            "kl_1": ops.mean(kl_z1),
-            "kl_2": ops.mean(kl_z2),
+            "loss": -objective,
+            self.bound_metric: bound,
+            "reconstruction": per_example(rec),
+            "kl": per_example(kl),
+            "kl_1": per_example(kl_z1),
+            "kl_2": per_example(kl_z2),
         }
 
     def log_importance_weights(self, x, num_importance_samples):

@@ -92,7 +92,9 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
         beta: Initial KL weight (a variable; see `KLWarmUp`).
         free_bits: `None` or a non-negative float lambda, nats per latent
             layer (Kingma et al., 2016): each layer's batch-mean KL in the
-            training loss is replaced by max(lambda, KL_i). ELBO only.
+            training loss is replaced by max(lambda, KL_i). ELBO only. In
+            the per-example `"loss"` of `compute_terms`, a layer whose
+            batch mean is below lambda contributes lambda to every example.
         inference: `"ladder"` (the default) or `"bottom_up"` (see above).
         batch_norm: Batch normalization in every deterministic block.
         min_log_var: Lower clamp of every head's log-variance (-6).
@@ -320,19 +322,32 @@ class LadderVAE(LayeredLatents, LatentVariableModel):
         kls = [ops.broadcast_to(kl, ops.shape(rec)) for kl in kls]
         kl = sum(kls[1:], kls[0])
         objective, bound = self.objective_terms(rec, kl)
-        loss = -ops.mean(objective)
+        # Per example: the k samples' terms, `(k, batch)`, averaged over k.
+        rec, kl = ops.mean(rec, axis=0), ops.mean(kl, axis=0)
+        kls = ops.mean(ops.stack(kls), axis=1)  # (num_layers, batch)
+        loss = -objective
         if self.free_bits is not None:
-            beta = ops.cast(self.beta, "float32")
-            clamped = [ops.maximum(ops.mean(k), self.free_bits) for k in kls]
-            loss = -ops.mean(rec) + beta * sum(clamped[1:], clamped[0])
+            loss = -rec + ops.cast(self.beta, "float32") * self._free_bits_kl(kls)
         terms = {
             "loss": loss,
-            self.bound_metric: ops.mean(bound),
-            "reconstruction": ops.mean(rec),
-            "kl": ops.mean(kl),
+            self.bound_metric: bound,
+            "reconstruction": rec,
+            "kl": kl,
         }
-        terms.update({name: ops.mean(k) for name, k in zip(self._kl_names, kls)})
+        terms.update(dict(zip(self._kl_names, ops.unstack(kls))))
         return terms
+
+    def _free_bits_kl(self, kls):
+        """Per example, sum_i of KL_i where the layer's batch mean of KL_i is
+        at least lambda (`free_bits`), else lambda: its batch mean is
+        sum_i max(lambda, mean(KL_i)), with the same gradient.
+
+        `kls` is `(num_layers, batch)`. Whether a layer is clamped is a
+        statistic of the batch, the free-bits rule of Kingma et al. (2016);
+        a clamped layer contributes the constant lambda to every example.
+        """
+        active = ops.mean(kls, axis=1, keepdims=True) >= self.free_bits
+        return ops.sum(ops.where(active, kls, self.free_bits), axis=0)
 
     def log_importance_weights(self, x, num_importance_samples):
         rec, layers = self._forward(x, num_importance_samples)

@@ -11,8 +11,8 @@ from keras_vae.layers.geco import GECO
 from keras_vae.losses.bounds import elbo
 from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models.autoencoder import Autoencoder
-from keras_vae.models.guarded_steps import chunked_log_mean_exp
 from keras_vae.utils import seed_streams
+from keras_vae.utils.validation import check_no_sample_weight
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
 
@@ -44,7 +44,8 @@ class LatentVariableModel(Autoencoder):
     - `objective` (`"elbo"` or `"iwae"`) and `objective_terms(rec, kl)`,
       which reduces `(k, batch)` terms with `keras_vae.losses.elbo` /
       `keras_vae.losses.iwae_bound`;
-    - an optional reconstruction `constraint` (`keras_vae.layers.GECO`);
+    - an optional reconstruction `constraint` (`keras_vae.layers.GECO`),
+      whose Lagrangian `compute_loss` assembles from the per-example terms;
     - `reparameterize(loc, scale, num_samples)`, the one place where a model
       draws z = loc + scale * eps (a `GaussianSample` sublayer with the
       model's `"sampler"` seed stream);
@@ -54,7 +55,9 @@ class LatentVariableModel(Autoencoder):
     The public contract a subclass implements (see `examples/custom_model`):
 
     - `build(input_shape)`, setting `data_shape`, and `latent_dim`;
-    - `compute_terms(x, training)` (see `Autoencoder`);
+    - `compute_terms(x, training)`: the per-example terms, `"loss"`,
+      the bound, `"reconstruction"` and `"kl"` of shape `(batch,)` (see
+      `Autoencoder`);
     - `log_importance_weights(x, num_importance_samples)`: `(k, batch)`
       log weights log p(x, z_i) - log q(z_i | x);
     - graph hooks `encode_tensors(x) -> (loc, scale)`,
@@ -214,26 +217,39 @@ class LatentVariableModel(Autoencoder):
             return iwae_bound(rec - beta * kl), iwae_bound(rec - kl)
         return elbo(rec, kl, beta), elbo(rec, kl)
 
-    def objective_loss(self, terms, training=True):
-        """`terms["loss"]`, or with a `constraint` the Lagrangian
-        beta KL + lambda (C - kappa^2), C = -terms["reconstruction"].
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """`Autoencoder.compute_loss`; with a `constraint`, of the Lagrangian
 
-        Both terms are batch means, like the ELBO loss -mean(rec - beta kl)
-        they replace, so the gradient of each is exact. In training the
-        constraint's multiplier is updated first.
+        ```none
+        loss = beta mean_n(kl_n) + lambda (C - kappa^2),   C = -mean_n(reconstruction_n)
+        ```
+
+        instead of the negative ELBO, from the per-example terms `kl` and
+        `reconstruction` of `y_pred`. Both terms are batch means, like the
+        ELBO loss -mean(rec - beta kl) they replace, so the gradient of each
+        is exact. In training the constraint's multiplier lambda is updated
+        first from the batch's C (`keras_vae.layers.GECO`).
         """
         if self.constraint is None:
-            return terms["loss"]
-        c = -terms["reconstruction"]
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        check_no_sample_weight(sample_weight)  # before the multiplier moves
+        if y_pred is None:
+            self.build_for_batch(x)
+            y_pred = self.compute_terms(x, training=training)
+        c = -ops.mean(y_pred["reconstruction"])
         lam = self.constraint(c, training=training)
         beta = ops.cast(self.beta, "float32")
-        return beta * terms["kl"] + lam * (c - self.constraint.kappa_squared)
+        # Per example, so that the base class reduces it (its batch mean is
+        # the Lagrangian above) and adds `self.losses`.
+        kappa_squared = self.constraint.kappa_squared
+        lagrangian = beta * y_pred["kl"] + lam * (-y_pred["reconstruction"] - kappa_squared)
+        return super().compute_loss(x, y, dict(y_pred, loss=lagrangian), sample_weight, training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         terms = dict(y_pred, beta=self.beta)
         if self.constraint is not None:
             terms["lambda"] = ops.convert_to_tensor(self.constraint.multiplier)
-            terms["constraint"] = -terms["reconstruction"]
+            terms["constraint"] = -ops.mean(terms["reconstruction"])
             terms["constraint_average"] = ops.convert_to_tensor(self.constraint.constraint_average)
         return super().compute_metrics(x, y, terms, sample_weight)
 
@@ -297,8 +313,9 @@ class LatentVariableModel(Autoencoder):
         This is the IWAE bound with S samples: it is a lower bound whose
         expectation rises to log p(x) as S grows (Burda et al. use S = 5000).
         Samples are drawn in chunks and combined by a running log-sum-exp
-        (`keras_vae.models.guarded_steps.chunked_log_mean_exp`, the estimator
-        of the exported `log_likelihood` signature too), so memory stays
+        (`estimate_log_mean_exp` of the backend's steps; on TensorFlow
+        `keras_vae.trainers.chunked_log_mean_exp`, the estimator of the
+        exported `log_likelihood` signature too), so memory stays
         bounded whatever S is.
 
         Args:
@@ -317,16 +334,10 @@ class LatentVariableModel(Autoencoder):
             budget = self.likelihood_chunk_floats
             chunk_size = int(min(num, max(1, budget // per_sample)))
         chunk_size = check_positive_int(chunk_size, "chunk_size")
-        fn = self.compiled_function(
-            f"log_likelihood_{chunk_size}",
-            lambda x, num: chunked_log_mean_exp(
-                lambda k: self.log_importance_weights(x, k),
-                num,
-                chunk_size,
-                ops.shape(x)[0],
-            ),
+        log_p = self.estimate_log_mean_exp(
+            "log_likelihood", self.log_importance_weights, x, num, chunk_size
         )
-        return np.asarray(fn(x, np.int32(num)), dtype="float64")
+        return np.asarray(log_p, dtype="float64")
 
     def fit(self, *args, callbacks=None, **kwargs):
         """`Autoencoder.fit`; `beta` ends at the value of the last epoch trained.

@@ -4,14 +4,14 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf  # tf.function for the compiled sampler, tf.distribute
 from keras import ops
 
 from keras_vae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from keras_vae.models.vq_networks import check_code_map
+from keras_vae.trainers import compile_function
+from keras_vae.trainers import replicas_in_step
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
-from keras_vae.utils.backend import check_model_backend
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
 
@@ -184,8 +184,7 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
             y_pred = self(x)
         loss = ops.mean(self._nll_per_code(x, y_pred))
         self.bits_tracker.update_state(loss / LOG2)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return loss / replicas
+        return loss / replicas_in_step()
 
     def _check_fit_data(self, args, kwargs):
         x = args[0] if args else kwargs.get("x")
@@ -193,12 +192,10 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
             check_code_map(ops.convert_to_numpy(x), self.code_shape, self.num_embeddings, "x")
 
     def fit(self, *args, **kwargs):
-        check_model_backend(self)
         self._check_fit_data(args, kwargs)
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
-        check_model_backend(self)
         self._check_fit_data(args, kwargs)
         return super().evaluate(*args, **kwargs)
 
@@ -226,11 +223,9 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
                 f"temperature={temperature!r}"
             )
         cache = self.__dict__.setdefault("_sample_functions", {})
-        if "sample" not in cache:
-            check_model_backend(self)
-            jit = self.distribute_strategy.num_replicas_in_sync == 1
-            cache["sample"] = tf.function(self._sample, jit_compile=jit)
-        return cache["sample"](num_samples, tf.constant(float(temperature), tf.float32))
+        if num_samples not in cache:
+            cache[num_samples] = compile_function(self, lambda t: self._sample(num_samples, t))
+        return cache[num_samples](np.float32(temperature))
 
     def _sample(self, num_samples, temperature):
         height, width = self.code_shape

@@ -214,15 +214,18 @@ class VAE(LatentVariableModel):
             rec, log_p, log_q = self._log_weight_parts(x, z, loc, scale, training)
             kl = log_q - log_p
         objective, bound = self.objective_terms(rec, kl)
+        # Per example: the k samples' terms, `(k, batch)`, averaged over k
+        # (the analytic KL has no sample axis).
         return {
-            "loss": -ops.mean(objective),
-            self.bound_metric: ops.mean(bound),
-            "reconstruction": ops.mean(rec),
-            "kl": ops.mean(kl),
+            "loss": -objective,
+            self.bound_metric: bound,
+            "reconstruction": ops.mean(rec, axis=0),
+            "kl": kl if analytic else ops.mean(kl, axis=0),
         }
 
     def _estimator_terms(self, x, loc, scale, training):
-        """IWAE terms with the STL or DReG gradient (`iwae_objective`)."""
+        """Per-example IWAE terms with the STL or DReG gradient: `"loss"` is
+        the negative surrogate of `iwae_objective`, whose value is -L_k(x)."""
         k = self.num_importance_samples
         # The sampler's own draw, as `reparameterize` would make it.
         eps = self.reparameterize(ops.zeros_like(loc), ops.ones_like(scale), k)
@@ -240,10 +243,10 @@ class VAE(LatentVariableModel):
         )
         rec, kl = (ops.stop_gradient(t) for t in parts[-1])
         return {
-            "loss": -ops.mean(surrogate),
-            self.bound_metric: ops.mean(iwae_bound(rec - kl)),
-            "reconstruction": ops.mean(rec),
-            "kl": ops.mean(kl),
+            "loss": -surrogate,
+            self.bound_metric: iwae_bound(rec - kl),
+            "reconstruction": ops.mean(rec, axis=0),
+            "kl": ops.mean(kl, axis=0),
         }
 
     def log_importance_weights(self, x, num_importance_samples):

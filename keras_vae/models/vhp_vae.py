@@ -5,7 +5,6 @@ from keras import ops
 
 from keras_vae.layers.geco import GECO
 from keras_vae.losses.gaussian import log_normal
-from keras_vae.models.guarded_steps import apply_if
 from keras_vae.models.vae import VAE
 from keras_vae.priors.hierarchical_prior import HierarchicalPrior
 from keras_vae.utils.validation import check_one_of
@@ -175,13 +174,18 @@ class VHPVAE(VAE):
             config["name"] = "prior_" + str(config.get("name", "optimizer"))
             self.prior_optimizer = type(optimizer).from_config(config)
             self._prior_optimizer_source = id(optimizer)
-        with self.distribute_strategy.scope():
+        with self.strategy_scope():
             # Built over all weights, as `compile` does for a loaded model,
             # although the prior's slots stay unused: saved files match.
             if not optimizer.built:
                 optimizer.build(self.trainable_variables)
             if not self.prior_optimizer.built:
                 self.prior_optimizer.build(self.prior.trainable_variables)
+
+    def step_state_variables(self):
+        """The step guards' variables and `prior_optimizer`'s."""
+        extra = [] if self.prior_optimizer is None else list(self.prior_optimizer.variables)
+        return super().step_state_variables() + extra
 
     def apply_gradients_if(self, apply, grads, variables):
         """Step 3 of the class docstring: the prior's weights only move
@@ -197,7 +201,7 @@ class VHPVAE(VAE):
         super().apply_gradients_if(apply, rest_grads, rest_variables)
         average = ops.convert_to_tensor(self.constraint.constraint_average)
         satisfied = ops.less(average, self.constraint.kappa_squared)
-        apply_if(
+        self.optimizer_apply_if(
             self.prior_optimizer,
             ops.logical_and(apply, satisfied),
             [g for g, _ in own],

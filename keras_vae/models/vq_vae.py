@@ -39,11 +39,12 @@ class VQVAE(Autoencoder):
     `objective`, no `log_likelihood` (a PixelCNN prior over the codes gives
     one: `keras_vae.models.PixelCNN.bits_per_dim`).
 
-    The VQ loss arrives through the quantizer's `add_loss`: the training
-    step adds `model.losses` to `compute_terms(x)["loss"]` (the reconstruction
-    term) exactly once. Metrics: `loss` (their sum), `reconstruction_loss`
-    (a cost, lower is better; the VAEs' `reconstruction` is log p(x | z)),
-    `vq_loss`, and the batch's codebook `perplexity` (exp of the entropy of
+    The VQ loss arrives through the quantizer's `add_loss`: `compute_loss`
+    adds `model.losses` to the batch mean of `compute_terms(x)["loss"]`
+    (each example's reconstruction term, `(batch,)`) exactly once.
+    Metrics: `loss` (their sum), `reconstruction_loss` (a cost, lower is
+    better; the VAEs' `reconstruction` is log p(x | z)), `vq_loss`, and
+    the batch's codebook `perplexity` (exp of the entropy of
     code frequencies; K for uniform use) and `usage` (fraction of codes used),
     averaged over batches; for whole-dataset values use
     `keras_vae.diagnostics.codebook_usage`.
@@ -287,12 +288,14 @@ class VQVAE(Autoencoder):
         return self._mean(self.decoder(self.quantizer.lookup(indices), training=False))
 
     def compute_terms(self, x, training=False):
-        """Terms of a batch: `"loss"` holds the reconstruction term only; the
-        VQ loss joins it through `self.losses` in the training step."""
+        """Terms of a batch: `"loss"` and `"reconstruction_loss"`, `(batch,)`,
+        hold each example's reconstruction term only; the VQ loss joins it
+        through `self.losses` in `compute_loss`. `"vq_loss"`, `"perplexity"`
+        and `"usage"` are statistics of the whole batch, scalars."""
         self.check_input(x)
         z_e = self.encoder(x, training=training)
         z_q, indices = self.quantizer(z_e, training=training, return_indices=True)
-        rec = ops.mean(self._reconstruction(x, self.decoder(z_q, training=training)))
+        rec = self._reconstruction(x, self.decoder(z_q, training=training))
         vq_loss = ops.sum(ops.stack([ops.cast(v, "float32") for v in self.quantizer.losses]))
         perplexity, usage = codebook_statistics(indices, self.num_embeddings)
         return {

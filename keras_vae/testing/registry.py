@@ -337,9 +337,6 @@ CONFORMANCE = {
     "keras_vae.losses.log_normal": FUNCTION,
     # ---------------------------------------------------------------- models
     "keras_vae.models.Autoencoder": BASE_CLASS,
-    "keras_vae.models.GuardedSteps": _marker(
-        "base_class", "the TensorFlow step mixin of `Autoencoder`"
-    ),
     "keras_vae.models.LatentVariableModel": BASE_CLASS,
     "keras_vae.models.LayeredLatents": _marker(
         "base_class", "the mixin of models with several latent layers"

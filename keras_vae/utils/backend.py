@@ -26,25 +26,6 @@ def check_backend():
         )
 
 
-def check_model_backend(model):
-    """Raise `NotImplementedError` unless `model` can run on this backend.
-
-    keras_vae's models train, evaluate and estimate log-likelihoods with
-    TensorFlow steps (`tf.GradientTape`, `tf.function`); their JAX steps are
-    not written yet (issue 26). Their layers, priors, likelihoods and losses
-    run on JAX already.
-    """
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise NotImplementedError(
-            f"Expected the TensorFlow Keras backend to train or evaluate "
-            f"{type(model).__name__}: keras_vae's models run their steps on "
-            "TensorFlow only so far (their layers, priors, likelihoods and "
-            f"losses run on JAX). Received: keras.backend.backend()={backend!r}. "
-            "Set KERAS_BACKEND=tensorflow."
-        )
-
-
 def is_concrete(x):
     """Whether `x` holds values now: numpy data, or an eager tensor/array.
 

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import ops
 
 import keras_vae
 from keras_vae import testing
@@ -85,7 +86,8 @@ class ClosedFormTest(testing.TestCase):
         terms = model.compute_terms(_binary(2000))
         # 16000 samples of log q - log p per layer: standard errors < 0.02.
         for i, want in enumerate(kls):
-            self.assertAllClose(terms[f"kl_{i + 1}"], want, atol=0.06)
+            self.assertEqual(terms[f"kl_{i + 1}"].shape, (2000,))
+            self.assertAllClose(np.mean(terms[f"kl_{i + 1}"]), want, atol=0.06)
 
     def test_kl_matches_the_models_own_gaussians_at_the_sampled_latents(self):
         model = _small(num_importance_samples=3)
@@ -110,7 +112,9 @@ class ClosedFormTest(testing.TestCase):
                 self.assertAllClose(q[1], merged[1], rtol=1e-4)
                 want = _kl(*q, *p)
             self.assertEqual(want.shape, (3, 6) if p is not None else (6,))
-            self.assertAllClose(terms[f"kl_{i + 1}"], want.mean(), rtol=1e-5, atol=1e-6)
+            # Per example: averaged over the k = 3 samples.
+            want = want.mean(axis=0) if want.ndim == 2 else want
+            self.assertAllClose(terms[f"kl_{i + 1}"], want, rtol=1e-5, atol=1e-6)
 
 
 class LinearGaussianLadderTest(testing.TestCase):
@@ -134,17 +138,18 @@ class LinearGaussianLadderTest(testing.TestCase):
             kl_1, kl_2 = linear_gaussian_lvae_kls(x, seed=3, posterior=posterior)
             runs = [model.compute_terms(big) for _ in range(10)]
             for key, oracle in (("kl_1", kl_1), ("kl_2", kl_2)):
-                means = np.array([float(t[key]) for t in runs])
+                means = np.array([np.mean(t[key]) for t in runs])
                 se = means.std(ddof=1) / np.sqrt(len(means))
                 self.assertAllClose(
                     means.mean(), oracle.mean(), atol=5 * se + 2e-3, msg=f"{key} {posterior}"
                 )
-            # KL_L = KL(q(z_L | x) || N(0, I)) is exact for every draw.
-            self.assertAllClose(
-                [float(t["kl_2"]) for t in runs], np.full(10, kl_2.mean()), atol=1e-4
-            )
+            # KL_L = KL(q(z_L | x) || N(0, I)) is exact for every draw and
+            # every example (`big` repeats each of the 4 examples 2000 times).
+            for t in runs:
+                per_x = np.reshape(t["kl_2"], (4, 2_000))
+                self.assertAllClose(per_x, np.repeat(kl_2[:, None], 2_000, axis=1), atol=1e-4)
             # ELBO = log p(x) - KL(q || posterior): equal only at the exact one.
-            elbos = np.array([float(t["elbo"]) for t in runs])
+            elbos = np.array([np.mean(t["elbo"]) for t in runs])
             gap = exact(x).mean() - elbos.mean()
             se = elbos.std(ddof=1) / np.sqrt(len(elbos))
             if posterior == "exact":
@@ -159,7 +164,7 @@ class LinearGaussianLadderTest(testing.TestCase):
         estimate = np.asarray(model.log_likelihood(x, num_importance_samples=5000))
         self.assertLess(np.max(np.abs(estimate - truth)), 0.1)
         self.assertLess(abs(np.mean(estimate - truth)), 0.03)
-        elbo = float(model.compute_terms(np.repeat(x, 500, axis=0))["elbo"])
+        elbo = np.mean(model.compute_terms(np.repeat(x, 500, axis=0))["elbo"])
         self.assertLess(elbo + 0.05, np.mean(estimate))
 
     def test_sample_moments_match_the_generative_model(self):
@@ -177,7 +182,7 @@ class BoundsTest(testing.TestCase):
     def test_elbo_is_the_mean_log_weight_and_iwae_is_above_it(self):
         model = _small()
         x = np.repeat(_binary(1), 3000, axis=0)
-        elbo = float(model.compute_terms(x)["elbo"])
+        elbo = np.mean(model.compute_terms(x)["elbo"])
         log_w = model.log_importance_weights(x, 1).numpy()
         # E[log w] = ELBO: the analytic KLs agree with the log weights.
         stderr = log_w.std() / np.sqrt(log_w.size)
@@ -194,7 +199,7 @@ class BoundsTest(testing.TestCase):
     def _check_gradients(self, inference):
         model = _small(objective="iwae", num_importance_samples=2, inference=inference)
         with tf.GradientTape() as tape:
-            loss = model.compute_terms(_binary(16), training=True)["loss"]
+            loss = ops.mean(model.compute_terms(_binary(16), training=True)["loss"])
         grads = tape.gradient(loss, model.trainable_variables)
         missing = [
             v.path
@@ -230,14 +235,16 @@ class BottomUpInferenceTest(testing.TestCase):
             else:  # z_{i+1} is drawn after z_i: Monte Carlo log q - log p
                 p = [np.float64(t.numpy()) for t in p]
                 want = _log_normal(zs[i], *q) - _log_normal(zs[i], *p)
-            self.assertAllClose(terms[f"kl_{i + 1}"], want.mean(), rtol=1e-4, atol=1e-5)
+            # Per example: averaged over the k = 3 samples.
+            want = want.mean(axis=0) if want.ndim == 2 else want
+            self.assertAllClose(terms[f"kl_{i + 1}"], want, rtol=1e-4, atol=1e-5)
 
     def test_elbo_is_the_mean_log_weight(self):
         model = _small(inference="bottom_up")
         x = np.repeat(_binary(1), 3000, axis=0)
         # Both sides are Monte Carlo estimates: the margin holds the standard
         # error of each (the ELBO's from 5 repeated estimates).
-        elbos = [float(model.compute_terms(x)["elbo"]) for _ in range(5)]
+        elbos = [np.mean(model.compute_terms(x)["elbo"]) for _ in range(5)]
         log_w = model.log_importance_weights(x, 1).numpy()
         stderr = np.hypot(log_w.std() / np.sqrt(log_w.size), np.std(elbos, ddof=1) / np.sqrt(5))
         self.assertLess(abs(log_w.mean() - np.mean(elbos)), 4 * stderr + 1e-3)
@@ -267,11 +274,16 @@ class FreeBitsTest(testing.TestCase):
         a, b = plain.compute_terms(x), clamped.compute_terms(x)
         for key in ("elbo", "reconstruction", "kl", "kl_1", "kl_2", "kl_3"):
             self.assertAllClose(a[key], b[key], rtol=1e-6)
-        kls = [float(b[f"kl_{i}"]) for i in (1, 2, 3)]
+        per_example = [np.asarray(b[f"kl_{i}"], "float64") for i in (1, 2, 3)]
+        kls = [k.mean() for k in per_example]
         # The threshold clamps some layers and not others.
         self.assertTrue(min(kls) < 0.3 < max(kls), kls)
-        want = -float(b["reconstruction"]) + 0.5 * sum(max(0.3, k) for k in kls)
-        self.assertAllClose(b["loss"], want, rtol=1e-6)
+        rec = np.asarray(b["reconstruction"], "float64")
+        want = -rec.mean() + 0.5 * sum(max(0.3, k) for k in kls)
+        self.assertAllClose(np.mean(b["loss"]), want, rtol=1e-6)
+        # Per example: a clamped layer (batch mean below 0.3) gives 0.3.
+        clamped_kl = sum(k if k.mean() >= 0.3 else np.full_like(k, 0.3) for k in per_example)
+        self.assertAllClose(b["loss"], -rec + 0.5 * clamped_kl, rtol=1e-5)
         self.assertNotAllClose(a["loss"], b["loss"], rtol=1e-4)
         self.assertAllClose(a["loss"], -a["reconstruction"] + 0.5 * a["kl"], rtol=1e-6)
 

@@ -82,12 +82,8 @@ class PassThrough(keras_vae.models.LatentVariableModel):
             ops.square(loc) + ops.square(scale) - 1.0 - 2.0 * ops.log(scale), axis=-1
         )[None]
         objective, bound = self.objective_terms(rec, kl)
-        return {
-            "loss": -ops.mean(objective),
-            "elbo": ops.mean(bound),
-            "reconstruction": ops.mean(rec),
-            "kl": ops.mean(kl),
-        }
+        # Per example, `(batch,)`: `compute_loss` reduces them.
+        return {"loss": -objective, "elbo": bound, "reconstruction": rec[0], "kl": kl[0]}
 
     def call(self, x, training=False):
         return self.decode_tensors(self.encode_tensors(x)[0])

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import ops
 
 from keras_vae.models import VAE
 
@@ -37,11 +38,13 @@ def _data():
 def _terms_and_grads(model, x):
     with tf.GradientTape() as tape:
         terms = model.compute_terms(tf.constant(x), training=True)
-    grads = tape.gradient(terms["loss"], model.trainable_variables)
+        loss = ops.mean(terms["loss"])  # what `compute_loss` minimizes
+    grads = tape.gradient(loss, model.trainable_variables)
     # Keyed by position and top-level sublayer: the two models' layer names
     # differ by Keras's uniquifying suffixes, not their order.
     names = [f"{i}:{v.path.split('/')[1]}" for i, v in enumerate(model.trainable_variables)]
-    return {k: float(v) for k, v in terms.items()}, dict(zip(names, grads))
+    # Per example, `(batch,)`: the estimators agree example by example.
+    return {k: np.asarray(v) for k, v in terms.items()}, dict(zip(names, grads))
 
 
 @pytest.mark.parametrize("estimator", ["stl", "dreg"])

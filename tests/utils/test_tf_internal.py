@@ -8,7 +8,7 @@ renamed a private API keras_vae relies on: update
 import numpy as np
 import tensorflow as tf
 
-from keras_vae.models.guarded_steps import dataset_looks_unbatched
+from keras_vae.trainers.dataset_checks import dataset_looks_unbatched
 from keras_vae.utils import tf_internal
 
 

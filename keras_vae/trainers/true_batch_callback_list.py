@@ -13,9 +13,6 @@ which counts batches from them) see batches that never ran.
 import math
 
 import keras
-import tensorflow as tf
-
-MODES = ("train", "test", "predict")
 
 
 class TrueBatchCallbackList(keras.callbacks.CallbackList):
@@ -23,8 +20,7 @@ class TrueBatchCallbackList(keras.callbacks.CallbackList):
 
     The model's step guard counts the steps that really ran since the
     epoch (or the evaluation, or the prediction) began
-    (`model.step_guard(mode).step`, see
-    `keras_vae.models.guarded_steps.StepGuard`). This list restarts that
+    (`model.step_guard(mode).step`, see `keras_vae.trainers.StepGuard`). This list restarts that
     count at `on_train_begin`, `on_epoch_begin`, `on_test_begin` and
     `on_predict_begin`, and at the end of each execution passes
 
@@ -96,6 +92,7 @@ class TrueBatchCallbackList(keras.callbacks.CallbackList):
         self._first_batch.pop(mode, None)
         guard = self._guard(mode)
         if guard is not None:
+            self.model.sync_state()
             guard.step.assign(0)
 
     def true_batch(self, mode, batch):
@@ -104,7 +101,8 @@ class TrueBatchCallbackList(keras.callbacks.CallbackList):
         first = self._first_batch.get(mode)
         if guard is None or first is None:
             return batch
-        steps = int(guard.step.numpy())
+        self.model.sync_state()  # JAX holds the count in the step's state
+        steps = guard.steps()
         # An execution runs at least one step; a count that did not pass
         # its first batch is not counting.
         return steps - 1 if steps > first else batch
@@ -177,7 +175,7 @@ def num_batches(x, batch_size=None, steps=None, validation_split=0.0):
 
 
 def _data_batches(x, batch_size, validation_split):
-    if isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset)):
+    if hasattr(x, "element_spec") and hasattr(x, "cardinality"):  # tf.data
         cardinality = x.cardinality
         cardinality = int(cardinality() if callable(cardinality) else cardinality)
         return cardinality if cardinality >= 0 else None
