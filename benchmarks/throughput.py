@@ -8,8 +8,9 @@ with its own compile defaults (`jit_compile` and `steps_per_execution`
 same model and protocol in its own venv (`benchmarks/pythae_peer.py`,
 PEER.md). Configurations (`--configs`):
 
-    kv_vae, kv_iwae, kv_vamp             keras_vae VAE, IWAE k=5, VampPrior K=500
+    kv_vae, kv_iwae, kv_vamp             keras_vae VAE, IWAE k=5, VampPrior K=500 (TensorFlow)
     kv_vae_bf16, kv_iwae_bf16, kv_vamp_bf16   the same under mixed_bfloat16
+    jax_vae, jax_iwae, jax_vamp          keras_vae on Keras's JAX backend
     pythae_vae, pythae_iwae, pythae_vamp  the same in pythae (`--peer-python`)
 
 examples/s = 50,000 / median epoch seconds (the first, compiling epoch is
@@ -46,6 +47,9 @@ CONFIGS = {
     "kv_vae_bf16": ("keras_vae", "vae_bf16"),
     "kv_iwae_bf16": ("keras_vae", "iwae_bf16"),
     "kv_vamp_bf16": ("keras_vae", "vamp_bf16"),
+    "jax_vae": ("keras_vae_jax", "vae"),
+    "jax_iwae": ("keras_vae_jax", "iwae"),
+    "jax_vamp": ("keras_vae_jax", "vamp"),
     "pythae_vae": ("pythae", "vae"),
     "pythae_iwae": ("pythae", "iwae"),
     "pythae_vamp": ("pythae", "vamp"),
@@ -92,6 +96,7 @@ def worker(args):
                 "cpu_wall": sum(c for _, c in timed) / sum(w for w, _ in timed),
                 "jit_compile": bool(model.jit_compile),
                 "steps_per_execution": model.steps_per_execution,
+                "backend": keras.backend.backend(),
             }
         )
     )
@@ -101,6 +106,7 @@ def measure(name, args):
     """`(examples/s, cpu/wall, epoch spread, epoch seconds)` of one fresh process."""
     framework, model = CONFIGS[name]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env["KERAS_BACKEND"] = "jax" if framework == "keras_vae_jax" else "tensorflow"
     if framework == "pythae":
         with tempfile.NamedTemporaryFile(suffix=".json") as f:
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -207,7 +213,7 @@ def main():
         else [
             n
             for n in CONFIGS
-            if not n.endswith("_bf16") and (n.startswith("kv") or args.peer_python)
+            if not n.endswith("_bf16") and (not n.startswith("pythae") or args.peer_python)
         ]
     )
     unknown = [n for n in names if n not in CONFIGS]
@@ -229,13 +235,22 @@ def main():
             )
     ratios = {}
     for name in names:
-        # keras_vae vs pythae, and bf16 vs float32.
-        peer = name[: -len("_bf16")] if name.endswith("_bf16") else "pythae_" + name[3:]
-        if name.startswith("kv_") and peer in runs:
-            ratios[f"{name}/{peer}"] = [
-                a["examples_per_s"] / b["examples_per_s"] for a, b in zip(runs[name], runs[peer])
-            ]
-            print(f"{name}/{peer}: " + ", ".join(f"{v:.2f}x" for v in ratios[f"{name}/{peer}"]))
+        # keras_vae vs pythae, bf16 vs float32, and JAX vs TensorFlow.
+        model = name.split("_", 1)[1]
+        if name.endswith("_bf16"):
+            peers = [name[: -len("_bf16")]]
+        elif name.startswith("jax_"):
+            peers = ["pythae_" + model, "kv_" + model]
+        else:
+            peers = ["pythae_" + model]
+        for peer in peers:
+            if name.startswith(("kv_", "jax_")) and peer in runs:
+                key = f"{name}/{peer}"
+                ratios[key] = [
+                    a["examples_per_s"] / b["examples_per_s"]
+                    for a, b in zip(runs[name], runs[peer])
+                ]
+                print(f"{key}: " + ", ".join(f"{v:.2f}x" for v in ratios[key]))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

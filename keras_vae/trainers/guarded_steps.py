@@ -194,7 +194,9 @@ class GuardedSteps:
 
     def guarded_update(self, grads, variables, loss, data_flags, data_range):
         """Record a train step's flags and apply `grads` if the step is good."""
-        finite_grads = ops.all(ops.stack([ops.all(ops.isfinite(g)) for g in grads]))
+        # A weight the loss does not reach has no gradient (`None`).
+        flags = [ops.all(ops.isfinite(g)) for g in grads if g is not None]
+        finite_grads = ops.all(ops.stack(flags)) if flags else ops.convert_to_tensor(True)
         grad_error = ops.logical_not(finite_grads)
         scaling = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
         if scaling:

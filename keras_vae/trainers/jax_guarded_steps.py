@@ -111,11 +111,15 @@ class JAXGuardedSteps(GuardedSteps):
                 terms = self.compute_terms(x_seen, training=True)
                 loss = self.compute_loss(x=x_seen, y_pred=terms, training=True)
                 scaled = self.optimizer.scale_loss(loss)
+            # A forward pass may assign a trainable variable (an EMA
+            # codebook): the update starts from that value, as on TensorFlow.
+            assigned = [ops.stop_gradient(v) for v in _current(scope, model_vars[0], trainable)]
             non_trainable = _current(scope, model_vars[1], non_trainable)
-            return scaled, (loss, terms, x_seen, non_trainable)
+            return scaled, (loss, terms, x_seen, assigned, non_trainable)
 
         grad_fn = jax.value_and_grad(scaled_loss, has_aux=True)
-        (_, (loss, terms, x_seen, non_trainable)), grads = grad_fn(trainable, non_trainable)
+        (_, aux), grads = grad_fn(trainable, non_trainable)
+        loss, terms, x_seen, trainable, non_trainable = aux
         every = (
             (model_vars[0], trainable),
             (model_vars[1], non_trainable),
@@ -175,13 +179,23 @@ class JAXGuardedSteps(GuardedSteps):
         Inside a traced step both branches are computed: the update is
         applied, then every variable it touched (the weights, the
         optimizer's slots and iteration count) takes its new value where
-        `apply` holds and keeps its old one elsewhere.
+        `apply` holds and keeps its old one elsewhere. A
+        `LossScaleOptimizer` (whose `apply` branches with assignments, which
+        JAX cannot trace) updates through its `stateless_apply`.
         """
-        touched = list(variables) + list(optimizer.variables)
+        variables = list(variables)
+        touched = variables + list(optimizer.variables)
         old = [v.value for v in touched]
-        optimizer.apply(grads, variables)
-        for variable, value in zip(touched, old):
-            variable.assign(ops.where(apply, variable.value, value))
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            new_weights, new_slots = optimizer.stateless_apply(
+                old[len(variables) :], grads, old[: len(variables)]
+            )
+            new = list(new_weights) + list(new_slots)
+        else:
+            optimizer.apply(grads, variables)
+            new = [v.value for v in touched]
+        for variable, before, after in zip(touched, old, new):
+            variable.assign(ops.where(apply, after, before))
 
     def compiled_function(self, name, fn):
         """`compile_function(self, fn)`, cached per model under `name`."""

@@ -25,6 +25,11 @@ from keras_vae.testing.serving import Call
 from keras_vae.testing.serving import run_in_session
 from keras_vae.testing.serving import saved_model_cli_run
 
+pytestmark = pytest.mark.tensorflow_only(
+    reason="export_for_serving traces TensorFlow graphs; a JAX-trained model is exported "
+    "under TensorFlow after loading its .keras file (tests/test_cross_backend.py)"
+)
+
 # Models that are not exportable for serving, and why.
 NOT_EXPORTABLE = {
     "keras_vae.models.PixelCNN": "a prior over a VQVAE's codes, served with it",

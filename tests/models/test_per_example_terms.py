@@ -93,7 +93,7 @@ def _numpy_terms(model, x, training, jit_compile):
     def terms(x):
         return model.compute_terms(x, training=training)
 
-    fn = compiled(terms) if jit_compile else terms
+    fn = compiled(terms, state=[model]) if jit_compile else terms
     return {key: np.asarray(v, "float64") for key, v in fn(ops.convert_to_tensor(x)).items()}
 
 
