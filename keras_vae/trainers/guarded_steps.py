@@ -80,7 +80,7 @@ class GuardedSteps:
     `keras_vae.trainers.JAXGuardedSteps`) implements the steps and these
     hooks: `num_replicas`, `strategy_scope()`, `gather_replicas(values)`,
     `optimizer_apply_if(optimizer, apply, grads, variables)`,
-    `compiled_function(name, fn)` and `sync_state()`.
+    `compile_function(fn)`, `estimate_log_mean_exp` and `sync_state()`.
     """
 
     # ---------------------------------------------------------------- checks
@@ -169,6 +169,14 @@ class GuardedSteps:
             with self.strategy_scope():
                 guards.update({m: StepGuard(m) for m in MODES})
         return guards[mode]
+
+    def compiled_function(self, name, fn):
+        """`fn` compiled by the backend (`compile_function`), cached per
+        model under `name`."""
+        cache = self.untracked_state().functions
+        if name not in cache:
+            cache[name] = self.compile_function(fn)
+        return cache[name]
 
     def step_state_variables(self):
         """Variables outside the model's weights and optimizer that a step

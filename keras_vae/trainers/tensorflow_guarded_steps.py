@@ -105,12 +105,9 @@ class TensorFlowGuardedSteps(GuardedSteps):
 
         tf.distribute.get_replica_context().merge_call(cross_replica, args=(grads, apply))
 
-    def compiled_function(self, name, fn):
-        """`compile_function(self, fn)`, cached per model under `name`."""
-        cache = self.untracked_state().functions
-        if name not in cache:
-            cache[name] = compile_function(self, fn)
-        return cache[name]
+    def compile_function(self, fn):
+        """`fn` compiled for this model (the module's `compile_function`)."""
+        return compile_function(self, fn)
 
     def estimate_log_mean_exp(self, name, log_weights, x, num_importance_samples, chunk_size):
         """log (1/S) sum_s exp(w_s) per example, in one compiled loop.
