@@ -67,8 +67,10 @@ class TensorFlowGuardedSteps(GuardedSteps):
     # --------------------------------------------------------- backend hooks
     @property
     def num_replicas(self):
-        """Replicas of the step being traced (of the model's strategy outside one)."""
-        return replicas_in_step()
+        """Replicas of the model's `tf.distribute` strategy (the one its steps
+        run under; `compile` reads it outside any step, where the current
+        strategy is the default one)."""
+        return self.distribute_strategy.num_replicas_in_sync
 
     def strategy_scope(self):
         """The scope of the model's `tf.distribute` strategy."""

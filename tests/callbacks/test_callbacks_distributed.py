@@ -7,17 +7,6 @@ weights (`callbacks_distributed_check.py` measures both in a subprocess).
 """
 
 import numpy as np
-import pytest
-
-# A regression of the trainers split (issue 26): under MirroredStrategy
-# without XLA this script's `fit` (SGD) fails in TensorFlow's graph execution
-# ("You must feed a value for placeholder tensor ... while/cond/Placeholder",
-# int32) at bf39478; it passed at 537480e. Models under MirroredStrategy in
-# tests/models/test_distributed.py still train. Strict: a fix turns this red.
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="MirroredStrategy fit regression of the trainers split (issue 26)"
-)
-
 # Run by the `result` fixture (tests/conftest.py).
 CHECK_SCRIPT = "callbacks_distributed_check.py"
 

@@ -167,8 +167,22 @@ def main():
         "iterations_before": iterations,
         "iterations_after": int(mirrored.optimizer.iterations.numpy()),
         **lazy_ladder_fit(strategy, x),
+        **compile_defaults_outside_the_scope(strategy),
     }
     print("RESULT " + json.dumps(result))
+
+
+def compile_defaults_outside_the_scope(strategy):
+    """`compile()`'s "auto" defaults of a model created under the strategy,
+    compiled outside its scope (as a user may): one step per execution and
+    no XLA, from the model's own strategy, not the current one."""
+    with strategy.scope():
+        model = VAE(latent_dim=2, hidden_units=(4,), seed=0)
+    model.compile(optimizer="adam")
+    return {
+        "auto_steps_per_execution": int(model.steps_per_execution),
+        "auto_jit_compile": bool(model.jit_compile),
+    }
 
 
 if __name__ == "__main__":

@@ -24,6 +24,13 @@ def test_two_replicas(result):
     assert result["num_replicas"] == 2
 
 
+def test_compile_defaults_follow_the_model_strategy(result):
+    # Compiled outside `strategy.scope()`, the defaults are still those of
+    # a multi-replica model (XLA off, one step per execution).
+    assert result["auto_steps_per_execution"] == 1
+    assert result["auto_jit_compile"] is False
+
+
 def test_evaluate_matches_single_device(result):
     single, mirrored = result["eval_single"], result["eval_mirrored"]
     keys = {"loss", "elbo", "reconstruction", "kl", "beta"}
