@@ -7,6 +7,7 @@ weights (`callbacks_distributed_check.py` measures both in a subprocess).
 """
 
 import numpy as np
+
 # Run by the `result` fixture (tests/conftest.py).
 CHECK_SCRIPT = "callbacks_distributed_check.py"
 
