@@ -90,9 +90,6 @@ class JAXGuardedSteps(GuardedSteps):
         """
         return super().non_trainable_variables + self.step_state_variables()
 
-    def _scope(self, *pairs):
-        return _scope(*pairs)
-
     # ------------------------------------------------------------ the steps
     def train_step(self, state, data):
         trainable, non_trainable, optimizer_values, metrics_values = state
@@ -102,7 +99,7 @@ class JAXGuardedSteps(GuardedSteps):
         optimizer_vars = self.optimizer.variables
 
         def scaled_loss(trainable, non_trainable):
-            with self._scope(
+            with _scope(
                 (model_vars[0], trainable),
                 (model_vars[1], non_trainable),
                 (optimizer_vars, optimizer_values),
@@ -126,7 +123,7 @@ class JAXGuardedSteps(GuardedSteps):
             (optimizer_vars, optimizer_values),
             (self.metrics_variables, metrics_values),
         )
-        with self._scope(*every) as scope:
+        with _scope(*every) as scope:
             self.guarded_update(grads, model_vars[0], loss, data_flags, data_range)
             logs = self.compute_metrics(x_seen, None, dict(terms, loss=loss), None)
         return logs, tuple(_current(scope, variables, values) for variables, values in every)
@@ -139,7 +136,7 @@ class JAXGuardedSteps(GuardedSteps):
             (self.non_trainable_variables, non_trainable),
             (self.metrics_variables, metrics_values),
         )
-        with self._scope(*every) as scope:
+        with _scope(*every) as scope:
             self.record_step("test", *self.data_flags(x))
             x = self.preprocess(x, training=False)
             terms = self.compute_terms(x, training=False)
@@ -156,7 +153,7 @@ class JAXGuardedSteps(GuardedSteps):
             (self.trainable_variables, trainable),
             (self.non_trainable_variables, non_trainable),
         )
-        with self._scope(*every) as scope:
+        with _scope(*every) as scope:
             self.record_step("predict", *self.data_flags(x))
             outputs = self.reconstruct_tensors(x)
         return outputs, _current(scope, self.non_trainable_variables, non_trainable)
