@@ -9,10 +9,6 @@ values, writes the function once and runs it under either backend:
 - `compiled(fn, state)`: `fn` compiled with XLA;
 - `float64_available()` / `requires_float64`: JAX computes in float32
   unless `JAX_ENABLE_X64` is set, so float64 tests skip there;
-- `MODELS_PENDING_ON_JAX`: the skip reason of the tests that compile or fit
-  a `keras_vae.models` model, marked
-  `@pytest.mark.tensorflow_only(reason=MODELS_PENDING_ON_JAX)` until the
-  models train on JAX (remove the marks then).
 
 On TensorFlow these are `tf.GradientTape` and `tf.function(jit_compile=True)`.
 On JAX they are `jax.value_and_grad` and `jax.jit` of a pure function, as
@@ -28,8 +24,6 @@ import keras
 from keras import ops
 
 _TENSORFLOW = keras.backend.backend() == "tensorflow"
-
-MODELS_PENDING_ON_JAX = "keras_vae.models compile and fit on TensorFlow only so far (issue 26)"
 
 
 # The open `_RecordingScope`s, innermost last.

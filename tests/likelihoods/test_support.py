@@ -19,7 +19,6 @@ import keras_vae
 from keras_vae.export import export_for_serving
 from keras_vae.likelihoods import Likelihood
 from keras_vae.models import VAE
-from keras_vae.testing.backend import MODELS_PENDING_ON_JAX
 from keras_vae.testing.checks import assert_untrained
 from keras_vae.testing.checks import weights_snapshot
 
@@ -70,7 +69,6 @@ def test_built_in_declarations():
     assert VAE(likelihood="discretized_logistic").data_support() == (0.0, 1.0)
 
 
-@pytest.mark.tensorflow_only(reason=MODELS_PENDING_ON_JAX)
 def test_fit_accepts_data_inside_a_user_declared_support():
     model = make_model()
     history = model.fit(signed(), epochs=1, batch_size=16, verbose=0)
@@ -78,7 +76,6 @@ def test_fit_accepts_data_inside_a_user_declared_support():
     assert model.data_support() == (-1.0, 1.0)
 
 
-@pytest.mark.tensorflow_only(reason=MODELS_PENDING_ON_JAX)
 def test_fit_refuses_arrays_outside_a_user_declared_support():
     model = make_model()
     model.build((None,) + SHAPE)
@@ -92,7 +89,6 @@ def test_fit_refuses_arrays_outside_a_user_declared_support():
     assert_untrained(model, before)
 
 
-@pytest.mark.tensorflow_only(reason=MODELS_PENDING_ON_JAX)
 def test_fit_refuses_streamed_batches_outside_a_user_declared_support():
     # Checked inside the compiled step: the bad batch does not train.
     model = make_model()
@@ -105,7 +101,7 @@ def test_fit_refuses_streamed_batches_outside_a_user_declared_support():
     assert_untrained(model, before)
 
 
-@pytest.mark.tensorflow_only(reason=MODELS_PENDING_ON_JAX)
+@pytest.mark.tensorflow_only(reason="export_for_serving traces TensorFlow graphs")
 def test_the_export_checks_a_user_declared_support(tmp_path):
     model = make_model()
     x = signed(8)
@@ -130,7 +126,6 @@ def test_bad_declarations_are_refused_at_construction(attributes):
         make_model(likelihood=bad())
 
 
-@pytest.mark.tensorflow_only(reason=MODELS_PENDING_ON_JAX)
 def test_dynamic_binarization_follows_the_binary_declaration():
     model = make_model(likelihood=BinaryLaplace(), dynamic_binarization=True)
     assert model.dynamic_binarization

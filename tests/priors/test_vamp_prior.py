@@ -10,7 +10,6 @@ from keras import ops
 import keras_vae
 from keras_vae import testing
 from keras_vae.priors.gaussian_mixture import diagonal_gaussian_mixture_log_prob
-from keras_vae.testing.backend import MODELS_PENDING_ON_JAX
 from keras_vae.testing.backend import compiled as xla
 from keras_vae.testing.backend import value_and_grad
 
@@ -155,7 +154,6 @@ class VampPriorTest(testing.TestCase):
         prior.pseudo_input_weights.assign([[-1.0, 0.5, 2.0], [0.2, 1.0, 0.0]])
         self.assertAllClose(prior.pseudo_inputs, [[0.0, 0.5, 1.0], [0.2, 1.0, 0.0]])
 
-    @pytest.mark.tensorflow_only(reason=MODELS_PENDING_ON_JAX)
     def test_vamp_prior_data_keeps_its_pseudo_inputs(self):
         x = _binary(40)
         data = x[:5]
@@ -170,7 +168,6 @@ class VampPriorTest(testing.TestCase):
         self.assertNotIn(prior.pseudo_input_weights.path, [w.path for w in vae.trainable_weights])
         self.assertAllClose(prior.pseudo_inputs, data)
 
-    @pytest.mark.tensorflow_only(reason=MODELS_PENDING_ON_JAX)
     def test_keras_file_round_trip_keeps_the_prior(self):
         x = _binary(20)
         vae = keras_vae.models.VAE(
