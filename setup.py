@@ -14,11 +14,13 @@ VERSION = re.search(
 setup(
     name="keras-vae",
     version=VERSION,
-    description="Variational autoencoders for Keras 3 (TensorFlow; JAX in progress).",
+    description="Variational autoencoders for Keras 3 (TensorFlow and JAX).",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(include=["keras_vae", "keras_vae.*"]),
+    # The MNIST feature network's weights (keras_vae.diagnostics.mnist_feature_extractor).
+    package_data={"keras_vae.diagnostics": ["assets/*.weights.h5"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.18",
@@ -31,8 +33,8 @@ setup(
         "numpy",
     ],
     extras_require={
-        # Keras's JAX backend (`KERAS_BACKEND=jax`): layers, priors,
-        # likelihoods and losses so far; models train on TensorFlow.
+        # Keras's JAX backend (`KERAS_BACKEND=jax`). On a JAX-only machine
+        # TensorFlow is optional: benchmarks/accelerator_requirements.txt.
         "jax": ["jax>=0.4.30"],
         # `tensorboard` for keras.callbacks.TensorBoard (examples' --tensorboard).
         "examples": ["scikit-learn", "matplotlib", "tensorboard"],

@@ -11,6 +11,7 @@ from keras_vae import export  # noqa: E402
 from keras_vae import layers  # noqa: E402
 from keras_vae import likelihoods  # noqa: E402
 from keras_vae import losses  # noqa: E402
+from keras_vae import metrics  # noqa: E402
 from keras_vae import models  # noqa: E402
 from keras_vae import priors  # noqa: E402
 from keras_vae import trainers  # noqa: E402
@@ -25,6 +26,7 @@ __all__ = [
     "layers",
     "likelihoods",
     "losses",
+    "metrics",
     "models",
     "priors",
     "trainers",

@@ -46,7 +46,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_vae  # noqa: E402
-from keras_vae.datasets import idx_source  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # examples/
 import example_utils  # noqa: E402
@@ -98,10 +97,9 @@ def load_data(args):
     """(x_train, x_test, test_labels or None) as float32."""
     if args.dataset == "mnist":
         load = functools.partial(example_utils.load_split, args, "mnist", binarization=None)
-        x, x_test = load("train"), load("test")  # the first 50k of the train file
+        x = load("train")  # the first 50k of the train file
+        x_test, labels = load("test", labels=True)  # labels colour latent.png
         x_test = np.random.default_rng(0).random(x_test.shape) < x_test
-        idx_dir = idx_source.find_idx_dir(args.data_dir)  # labels colour latent.png
-        labels = idx_dir and idx_source.read_split(idx_dir, "test", labels=True)
     else:
         faces = np.load(Path(args.data_dir) / "freyfaces" / "freyfaces.npz")["images"]
         faces = faces[np.random.default_rng(0).permutation(len(faces))][..., None] / 255.0

@@ -5,10 +5,10 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_vae.callbacks.epoch_schedule import EpochSchedule
 from keras_vae.callbacks.tensorboard_images import write_image_summary
+from keras_vae.utils.optional_tensorflow import import_tensorflow
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
 
@@ -46,6 +46,10 @@ class ImageGrid(EpochSchedule):
             `(H, W, C)` is used as is; flat vectors of a square length such
             as 784 become square grey images (28 x 28).
 
+    Raises:
+        ImportError: if TensorFlow (which encodes and writes the images) is
+            not installed.
+
     Example:
 
     >>> vae = keras_vae.models.VAE(latent_dim=4, hidden_units=(32,), seed=0)
@@ -70,6 +74,8 @@ class ImageGrid(EpochSchedule):
         image_shape=None,
     ):
         super().__init__(every, x)
+        # Fail now, not after the first epoch.
+        import_tensorflow("keras_vae.callbacks.ImageGrid")
         if not isinstance(directory, (str, os.PathLike)) or not str(directory):
             raise ValueError(
                 f"Expected `directory` to be a path. Received: directory={directory!r}"
@@ -99,6 +105,7 @@ class ImageGrid(EpochSchedule):
             recon = keras.ops.convert_to_numpy(self.model.reconstruct(shown))
             grids["reconstructions"] = self._grid(shown, recon)
         grids = {k: np.round(v * 255.0).astype("uint8") for k, v in grids.items()}
+        tf = import_tensorflow("keras_vae.callbacks.ImageGrid")
         os.makedirs(self.directory, exist_ok=True)
         for name, grid in grids.items():
             path = os.path.join(self.directory, f"{name}_epoch_{step:04d}.png")

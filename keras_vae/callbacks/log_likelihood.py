@@ -14,7 +14,8 @@ class LogLikelihood(EpochSchedule):
 
     ```none
     log p(x) ~= log (1/S) sum_s p(x, z_s) / q(z_s | x),   z_s ~ q(z | x)
-    logs[name] = (1/N) sum_n log p(x_n)          (nats; = -NLL)
+    logs[name]              = (1/N) sum_n log p(x_n)      (nats; = -NLL)
+    logs[bits_per_dim_name] = -logs[name] / (D ln 2)      (bits/dim, D = data dimensions)
     ```
 
     (`keras_vae.diagnostics.log_likelihood`, the IWAE bound with S samples:
@@ -22,8 +23,10 @@ class LogLikelihood(EpochSchedule):
     of every `fit` call and then every `every` epochs, the mean over the
     first `max_examples` examples of `x` is added to the epoch logs as
     `name`, so it reaches `History`, `CSVLogger` and TensorBoard (the
-    default `val_log_likelihood` lands in TensorBoard's validation run).
-    Nothing is computed on the other epochs.
+    default `val_log_likelihood` lands in TensorBoard's validation run),
+    with the same estimate in bits per dimension as `bits_per_dim_name`
+    (`keras_vae.diagnostics.LogLikelihoodResult.bits_per_dim`). Nothing is
+    computed on the other epochs.
 
     Args:
         x: Held-out examples, an array (e.g. the validation set). It is
@@ -39,6 +42,8 @@ class LogLikelihood(EpochSchedule):
             100.
         name: The log key. Defaults to `"val_log_likelihood"`; rename it if
             `x` is not held-out data.
+        bits_per_dim_name: The log key of the bits/dim, or `None` to log
+            only `name`. Defaults to `"val_bits_per_dim"`.
 
     Example:
 
@@ -48,6 +53,8 @@ class LogLikelihood(EpochSchedule):
     ...     keras_vae.callbacks.LogLikelihood(
     ...         x_val, every=10, num_importance_samples=100)])
     >>> len(history.history["val_log_likelihood"])  # epoch 1 only
+    1
+    >>> len(history.history["val_bits_per_dim"])
     1
 
     Reference:
@@ -62,6 +69,7 @@ class LogLikelihood(EpochSchedule):
         max_examples=1000,
         batch_size=100,
         name="val_log_likelihood",
+        bits_per_dim_name="val_bits_per_dim",
     ):
         super().__init__(every, x)
         self.num_importance_samples = check_positive_int(
@@ -72,6 +80,14 @@ class LogLikelihood(EpochSchedule):
         if not isinstance(name, str) or not name:
             raise ValueError(f"Expected `name` to be a non-empty string. Received: name={name!r}")
         self.name = name
+        if bits_per_dim_name is not None and (
+            not isinstance(bits_per_dim_name, str) or not bits_per_dim_name
+        ):
+            raise ValueError(
+                "Expected `bits_per_dim_name` to be a non-empty string or None. "
+                f"Received: bits_per_dim_name={bits_per_dim_name!r}"
+            )
+        self.bits_per_dim_name = bits_per_dim_name
 
     def measure(self, epoch, logs):
         result = log_likelihood(
@@ -82,6 +98,8 @@ class LogLikelihood(EpochSchedule):
             max_examples=self.max_examples,
         )
         logs[self.name] = -result.nll
+        if self.bits_per_dim_name is not None:
+            logs[self.bits_per_dim_name] = result.bits_per_dim
 
     def get_config(self):
         return {
@@ -90,4 +108,5 @@ class LogLikelihood(EpochSchedule):
             "max_examples": self.max_examples,
             "batch_size": self.batch_size,
             "name": self.name,
+            "bits_per_dim_name": self.bits_per_dim_name,
         }

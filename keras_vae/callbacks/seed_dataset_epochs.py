@@ -25,17 +25,34 @@ class SeedDatasetEpochs(keras.callbacks.Callback):
     orders and noise. With no optimizer step counter, the epoch index stands
     in for `s`.
 
-    A keras_vae model's `fit` adds this callback by itself when `x` is a
-    `load` stream. Add it yourself for any other model, passing the dataset
-    `load` returned, also when `fit` gets a dataset made from it:
+    A `load` stream given to `fit` as `validation_data`, passed here as
+    `validation_data`, is keyed before every validation run
+    (`on_test_begin`) to
+
+    ```none
+    (seed, -2, 0)
+    ```
+
+    the same pass at every epoch: a fixed validation set (order and noise a
+    function of its `load` seed only), whose metrics compare the epochs'
+    models on the same data and which a resumed `fit` sees as the
+    uninterrupted one did.
+
+    A keras_vae model's `fit` adds this callback by itself when `x` or
+    `validation_data` is a `load` stream. Add it yourself for any other
+    model, passing the datasets `load` returned, also when `fit` gets
+    datasets made from them:
 
     ```python
     train = keras_vae.datasets.load("mnist", "train", batch_size=100)
+    valid = keras_vae.datasets.load("mnist", "validation", batch_size=100,
+                                    binarization="dynamic")
     model.fit(
         train.map(lambda x: (x, x)),
+        validation_data=valid.map(lambda x: (x, x)),
         epochs=10,
         callbacks=[
-            keras_vae.callbacks.SeedDatasetEpochs(train),
+            keras_vae.callbacks.SeedDatasetEpochs(train, validation_data=valid),
             keras.callbacks.BackupAndRestore("backup"),
         ],
     )
@@ -47,14 +64,16 @@ class SeedDatasetEpochs(keras.callbacks.Callback):
     straddle epochs: every pass still gets its own key, but a resumed run's
     passes are not those of the uninterrupted one.
 
-    The dataset is data, not configuration: `get_config` is empty and
-    `from_config` rebuilds the callback without it (`fit` then raises until
-    it is built again with the dataset).
+    The datasets are data, not configuration: `get_config` is empty and
+    `from_config` rebuilds the callback without them (`fit` then raises until
+    it is built again with a dataset).
 
     Args:
-        dataset: the `tf.data.Dataset` returned by `keras_vae.datasets.load`.
-            A stream without randomness (no shuffling, no dynamic
-            binarization) is accepted and left alone.
+        dataset: the `tf.data.Dataset` returned by `keras_vae.datasets.load`
+            that `fit` trains on, or `None` (with `validation_data`). A stream
+            without randomness (no shuffling, no dynamic binarization) is
+            accepted and left alone.
+        validation_data: the `load` stream `fit` validates on, or `None`.
 
     Example:
 
@@ -67,21 +86,25 @@ class SeedDatasetEpochs(keras.callbacks.Callback):
     12
     """
 
-    data_arguments = ("dataset",)
+    data_arguments = ("dataset", "validation_data")
 
-    def __init__(self, dataset=None):
+    def __init__(self, dataset=None, validation_data=None):
         super().__init__()
         self._keys = None if dataset is None else pass_keys_lib.pass_keys_of(dataset)
+        self._validation_keys = (
+            None if validation_data is None else pass_keys_lib.pass_keys_of(validation_data)
+        )
         self.dataset = dataset
+        self.validation_data = validation_data
 
     def on_train_begin(self, logs=None):
-        if self.dataset is None:
+        if self.dataset is None and self.validation_data is None:
             raise ValueError(
                 "Expected `dataset`, the stream returned by "
-                "`keras_vae.datasets.load` whose epochs SeedDatasetEpochs keys. "
-                "Received: dataset=None. A callback's config holds no data: "
-                "rebuild a callback restored from its config with "
-                "`SeedDatasetEpochs(dataset)`."
+                "`keras_vae.datasets.load` whose epochs SeedDatasetEpochs keys "
+                "(or `validation_data`). Received: dataset=None. A callback's "
+                "config holds no data: rebuild a callback restored from its "
+                "config with `SeedDatasetEpochs(dataset)`."
             )
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -92,10 +115,15 @@ class SeedDatasetEpochs(keras.callbacks.Callback):
         step = epoch if iterations is None else int(keras.ops.convert_to_numpy(iterations))
         self._keys.start_epoch(step)
 
+    def on_test_begin(self, logs=None):
+        # Keras creates the validation run's iterator after this call.
+        if self._validation_keys is not None:
+            self._validation_keys.start_validation()
+
     def get_config(self):
         return {}
 
     @classmethod
     def from_config(cls, config):
-        # No dataset in the config: `from_config({"dataset": ds})` gives one.
-        return cls(**{"dataset": None, **config})
+        # No data in the config: `from_config({"dataset": ds})` gives it.
+        return cls(**{"dataset": None, "validation_data": None, **config})

@@ -1,7 +1,8 @@
 """One TensorBoard image summary, written without the `tensorboard` package."""
 
 import numpy as np
-import tensorflow as tf
+
+from keras_vae.utils.optional_tensorflow import import_tensorflow
 
 
 def write_image_summary(tag, image, step):
@@ -35,6 +36,9 @@ def write_image_summary(tag, image, step):
     Returns:
         `True` if the event was written, `False` if no default writer is set.
 
+    Raises:
+        ImportError: if TensorFlow is not installed.
+
     Example:
 
     >>> writer = tf.summary.create_file_writer("logs")
@@ -49,6 +53,7 @@ def write_image_summary(tag, image, step):
             f"channels) with 1 to 4 channels. Received: image of dtype "
             f"{image.dtype} and shape {image.shape}"
         )
+    tf = import_tensorflow("TensorBoard images (`write_image_summary`)")
     height, width = image.shape[:2]
     metadata = tf.compat.v1.SummaryMetadata(
         plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name="images")

@@ -1,7 +1,8 @@
 """Static (numpy, fixed seed) and dynamic (stateless, keyed per pass) binarization."""
 
 import numpy as np
-import tensorflow as tf
+
+from keras_vae.utils.optional_tensorflow import import_tensorflow
 
 # Seed of the protocol "validation and test sets binarized once (numpy seed 777)".
 STATIC_SEED = 777
@@ -69,6 +70,7 @@ def binarize_stateless(intensities, seed):
     - [Salakhutdinov & Murray, 2008](https://doi.org/10.1145/1390156.1390266)
     - [Burda et al., 2016](https://arxiv.org/abs/1509.00519)
     """
+    tf = import_tensorflow("binarize_stateless")
     u = tf.random.stateless_uniform(
         tf.shape(intensities), seed=seed, dtype=intensities.dtype, alg="philox"
     )

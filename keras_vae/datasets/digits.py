@@ -8,7 +8,7 @@ PERMUTATION_SEED = 0
 MAX_VALUE = 16
 
 
-def read_digits(split):
+def read_digits(split, labels=False):
     """Return one split of the 8x8 digits as a `uint8` array in 0..16.
 
     The 1,797 images of `sklearn.datasets.load_digits` are permuted once with
@@ -18,9 +18,11 @@ def read_digits(split):
 
     Args:
         split: one of `"train"`, `"validation"`, `"test"`.
+        labels: also return the digits (`load_digits().target`, 0..9).
 
     Returns:
-        A `uint8` array of shape `(N, 8, 8, 1)` with values 0..16.
+        A `uint8` array of shape `(N, 8, 8, 1)` with values 0..16; with
+        `labels=True`, the pair of it and the labels, shape `(N,)`.
     """
     try:
         from sklearn.datasets import load_digits
@@ -29,7 +31,8 @@ def read_digits(split):
             "The 'digits' dataset needs scikit-learn, which bundles it. "
             "Install it with `pip install scikit-learn`."
         ) from error
-    images = load_digits().images
+    bunch = load_digits()
+    images = bunch.images
     if images.shape != (NUM_EXAMPLES, 8, 8):
         raise RuntimeError(
             f"Expected sklearn.datasets.load_digits() to hold {NUM_EXAMPLES} "
@@ -40,8 +43,9 @@ def read_digits(split):
     for name in ("train", "validation", "test"):
         stop = start + SPLIT_SIZES[name]
         if name == split:
-            picked = images[order[start:stop]]
-            return np.rint(picked).astype(np.uint8)[..., np.newaxis]
+            picked = order[start:stop]
+            x = np.rint(images[picked]).astype(np.uint8)[..., np.newaxis]
+            return (x, bunch.target[picked]) if labels else x
         start = stop
     raise ValueError(
         f"Expected `split` to be one of {sorted(SPLIT_SIZES)}. Received: split={split!r}"

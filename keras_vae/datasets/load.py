@@ -3,19 +3,20 @@
 import collections
 
 import numpy as np
-import tensorflow as tf
 
 from keras_vae.datasets import binarization as binarization_lib
 from keras_vae.datasets import digits as digits_lib
 from keras_vae.datasets import idx_source
 from keras_vae.datasets import pass_keys as pass_keys_lib
 from keras_vae.datasets import tfds_source
+from keras_vae.utils.optional_tensorflow import import_tensorflow
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_optional_positive_int
 
 # source: "tfds" or "sklearn". splits: our split -> (source split, start, stop).
 # scale: stored integer value of full intensity. sizes: source split lengths.
-_Spec = collections.namedtuple("_Spec", "source splits scale binary source_sizes")
+# labels: whether the source holds a class label per image.
+_Spec = collections.namedtuple("_Spec", "source splits scale binary source_sizes labels")
 
 _SPECS = {
     "mnist": _Spec(
@@ -28,6 +29,7 @@ _SPECS = {
         scale=255,
         binary=False,
         source_sizes={"train": 60000, "test": 10000},
+        labels=True,
     ),
     "binarized_mnist": _Spec(
         source="tfds",
@@ -39,6 +41,7 @@ _SPECS = {
         scale=1,
         binary=True,
         source_sizes={"train": 50000, "validation": 10000, "test": 10000},
+        labels=False,
     ),
     "digits": _Spec(
         source="sklearn",
@@ -50,14 +53,23 @@ _SPECS = {
         scale=digits_lib.MAX_VALUE,
         binary=False,
         source_sizes=digits_lib.SPLIT_SIZES,
+        labels=True,
     ),
 }
 
 _SPLIT_ALIASES = {"valid": "validation"}
 _BINARIZATIONS = ("auto", "dynamic", "static", None)
 
-# (name, data_dir, source split) -> uint8 array (N, H, W, 1), read once.
+# (name, data_dir, source split) -> {"images": uint8 (N, H, W, 1),
+# "labels": int32 (N,)}, each read once (the labels when first asked for).
 _CACHE = {}
+
+# What a stream (`as_numpy=False`) needs TensorFlow for, in its error.
+_STREAM = (
+    "keras_vae.datasets.load(..., as_numpy=False), a tf.data stream (with "
+    "as_numpy=True, 'digits' and the IDX files of 'mnist' load as numpy "
+    "arrays without TensorFlow),"
+)
 
 
 def available():
@@ -74,28 +86,43 @@ def available():
     return tuple(sorted(_SPECS))
 
 
-def _read_source(name, spec, source_split, data_dir, download):
+def _read_parts(name, spec, source_split, data_dir, download, parts):
+    """`{part: array}` for the `parts` ("images", "labels") asked for, or more."""
+    idx_dir = idx_source.find_idx_dir(data_dir) if name == "mnist" else None
+    if idx_dir is not None:  # one file per part: read only those asked for
+        return {
+            p: idx_source.read_split(idx_dir, source_split, labels=p == "labels") for p in parts
+        }
+    if spec.source == "tfds":
+        if not spec.labels:
+            return {"images": tfds_source.read_split(name, source_split, data_dir, download)}
+        # The labels come in the same decoding pass as the images: keep both.
+        images, labels = tfds_source.read_split(name, source_split, data_dir, download, labels=True)
+        return {"images": images, "labels": labels}
+    images, labels = digits_lib.read_digits(source_split, labels=True)
+    return {"images": images, "labels": labels}
+
+
+def _read_source(name, spec, source_split, data_dir, download, labels):
+    """A source split's `uint8` images and `int32` labels (`None` unless `labels`)."""
     key = (name, data_dir if spec.source == "tfds" else None, source_split)
-    if key not in _CACHE:
-        idx_dir = idx_source.find_idx_dir(data_dir) if name == "mnist" else None
-        if idx_dir is not None:
-            images = idx_source.read_split(idx_dir, source_split)
-        elif spec.source == "tfds":
-            images = tfds_source.read_split(
-                name, source_split, data_dir=data_dir, download=download
-            )
-        else:
-            images = digits_lib.read_digits(source_split)
+    cached = _CACHE.setdefault(key, {})
+    missing = [p for p in (("images", "labels") if labels else ("images",)) if p not in cached]
+    if missing:
+        read = _read_parts(name, spec, source_split, data_dir, download, missing)
         expected = spec.source_sizes[source_split]
-        if images.shape[0] != expected:
-            raise RuntimeError(
-                f"Expected split {source_split!r} of dataset {name!r} to hold "
-                f"{expected} examples. Received: {images.shape[0]} examples "
-                f"(data_dir={data_dir!r}). The data directory may be "
-                "incomplete or hold another version; prepare it again."
-            )
-        _CACHE[key] = images
-    return _CACHE[key]
+        for part, array in read.items():
+            if array.shape[0] != expected:
+                raise RuntimeError(
+                    f"Expected split {source_split!r} of dataset {name!r} to hold "
+                    f"{expected} {part}. Received: {array.shape[0]} {part} "
+                    f"(data_dir={data_dir!r}). The data directory may be "
+                    "incomplete or hold another version; prepare it again."
+                )
+        if "labels" in read:
+            read["labels"] = read["labels"].astype(np.int32)
+        cached.update(read)
+    return cached["images"], cached["labels"] if labels else None
 
 
 def _resolve_binarization(name, spec, split, binarization):
@@ -129,13 +156,17 @@ def load(
     flatten=False,
     download=True,
     as_numpy=False,
+    labels=False,
 ):
-    """Load an image dataset for a VAE, without labels.
+    """Load an image dataset for a VAE, with or without its labels.
 
     Images are `float32` in [0, 1] of shape `(H, W, 1)`, or `(H * W,)` with
     `flatten=True`. Each split is read into memory once per process (cached
     per dataset, data dir and split) and served by a `tf.data` pipeline
-    that gathers each batch from it.
+    that gathers each batch from it. With `labels=True` every image comes
+    with its class, an `int32` in 0..9 (the digit), for conditional models:
+    `(x, y)` arrays with `as_numpy=True`, else a stream of `(x, y)` elements
+    or batches whose `y` follows `x` through the shuffling.
 
     Datasets (see `keras_vae.datasets.available()`):
 
@@ -150,15 +181,16 @@ def load(
       ..., gzipped or not), they are read instead of TFDS, in file order:
       `"train"` is then the first 50,000 and `"validation"` the last
       10,000 images of the original training file, `"test"` the original
-      test file. (`keras_vae.datasets.idx_source.read_idx` reads any of
-      these files, e.g. the labels.)
+      test file; the labels come from the matching `*-labels-idx1-ubyte`
+      files. Neither this nor `as_numpy=True` needs TensorFlow.
     - `"binarized_mnist"`: TFDS `binarized_mnist`, the fixed binarization of
       Larochelle & Murray (2011); train 50,000 / validation 10,000 / test
-      10,000, already in {0, 1}.
+      10,000, already in {0, 1}. It has no labels.
     - `"digits"`: the 8x8 digits bundled with scikit-learn
       (`sklearn.datasets.load_digits`), intensities `value / 16`, permuted
-      with seed 0 into train 1,297 / validation 200 / test 300. Needs no data
-      dir and no network.
+      with seed 0 into train 1,297 / validation 200 / test 300; labels
+      `load_digits().target`. Needs no data dir, no network and, with
+      `as_numpy=True`, no TensorFlow.
 
     Binarization, for the non-binary datasets:
 
@@ -205,6 +237,20 @@ def load(
     model's `fit` adds the callback itself when `x` is such a stream; add
     it to any other model (its docstring shows how).
 
+    Validation. A stream with randomness (`shuffle=True` or dynamic
+    binarization) given to `fit` as `validation_data` is keyed by
+    `SeedDatasetEpochs(x, validation_data=stream)`, which keras_vae models'
+    `fit` adds by itself: before every validation run it sets `base` to -2
+    and `count` to 0, so every validation pass of a `fit` is the pass keyed
+    `(seed, -2, 0)`, the same at every epoch and a function of `seed` only.
+    The validation data then stay fixed, as a validation set should: the
+    epochs' metrics compare the model, not the draws (early stopping,
+    `ModelCheckpoint(save_best_only=True)`), and a resumed `fit` logs the
+    validation metrics of an uninterrupted one. (Dynamic binarization of a
+    validation stream is then one binarization seeded by `seed`.) Streams
+    without randomness, such as the `"auto"` static validation and test
+    streams, need no key.
+
     With `steps_per_epoch` over a repeated stream, passes straddle epochs:
     each still gets its own key, but a resumed run does not see the passes
     of an uninterrupted one. Keras's `shuffle` argument does nothing to a
@@ -233,17 +279,24 @@ def load(
         as_numpy: return the whole split as one `float32` numpy array of shape
             `(N, H, W, 1)` (or `(N, H * W)`) instead of a dataset. Incompatible
             with dynamic binarization, `batch_size` and `shuffle=True`.
+        labels: whether to return each image's class with it, `int32` in
+            0..9, for `"digits"` and `"mnist"`. Defaults to `False`.
 
     Returns:
         A `tf.data.Dataset` of `float32` images (prefetched, of known
-        cardinality), or a numpy array when `as_numpy=True`.
+        cardinality), or a numpy array when `as_numpy=True`. With
+        `labels=True`: a dataset of `(images, labels)` pairs, or the tuple
+        `(x, y)` of a `float32` array and an `int32` array of shape `(N,)`.
 
     Raises:
         ValueError: for an unknown `name`, `split` or `binarization`, a bad
-            `batch_size` or `seed`, or an option that does not fit the data.
+            `batch_size`, `seed` or `labels`, `labels=True` for a dataset
+            without labels, or an option that does not fit the data.
         FileNotFoundError: when `download=False` and the TFDS dataset is not
-            prepared in the data dir.
+            prepared in the data dir, or an IDX file is missing.
         RuntimeError: when TFDS fails to download and prepare a dataset.
+        ImportError: for a stream (`as_numpy=False`) or a TFDS dataset
+            without TensorFlow installed.
 
     Example:
 
@@ -254,6 +307,12 @@ def load(
     >>> test = keras_vae.datasets.load("digits", "test", as_numpy=True)
     >>> test.shape
     (300, 8, 8, 1)
+    >>> x, y = keras_vae.datasets.load("digits", "test", as_numpy=True, labels=True)
+    >>> x.shape, y.shape, y.dtype.name, sorted(set(y.tolist()))
+    ((300, 8, 8, 1), (300,), 'int32', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    >>> pairs = keras_vae.datasets.load("digits", "train", batch_size=128, labels=True)
+    >>> [tuple(t.shape) for t in next(iter(pairs))]
+    [(128, 8, 8, 1), (128,)]
 
     Reference:
     - [Larochelle & Murray, 2011](https://proceedings.mlr.press/v15/larochelle11a.html)
@@ -269,6 +328,15 @@ def load(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}")
     seed = int(seed)
+    if not isinstance(labels, (bool, np.bool_)):
+        raise ValueError(f"Expected `labels` to be True or False. Received: labels={labels!r}")
+    if labels and not spec.labels:
+        raise ValueError(
+            f"Dataset {name!r} has no labels: TFDS stores its images only. "
+            "For labelled binary images, load 'mnist' with "
+            "binarization='static' (or 'dynamic') and labels=True. Received: "
+            f"name={name!r}, labels=True"
+        )
     if shuffle is None:
         shuffle = split == "train" and not as_numpy
     if as_numpy:
@@ -287,12 +355,15 @@ def load(
                 "neither `batch_size` nor `shuffle=True`. Received: "
                 f"batch_size={batch_size!r}, shuffle={shuffle!r}"
             )
+    else:
+        import_tensorflow(_STREAM)  # before reading any data
 
     if spec.source == "tfds":
         data_dir = tfds_source.resolve_data_dir(data_dir)
     source_split, start, stop = spec.splits[split]
-    images = _read_source(name, spec, source_split, data_dir, download)
+    images, targets = _read_source(name, spec, source_split, data_dir, download, labels)
     images = images[start:stop]
+    targets = None if targets is None else targets[start:stop]
     scale = spec.scale
     if mode == "static":
         images = binarization_lib.binarize_static(images / float(scale))
@@ -300,8 +371,9 @@ def load(
 
     if as_numpy:
         x = images.astype(np.float32) / np.float32(scale)
-        return x.reshape(x.shape[0], -1) if flatten else x
-    return _build_dataset(images, scale, mode, batch_size, shuffle, seed, flatten)
+        x = x.reshape(x.shape[0], -1) if flatten else x
+        return (x, targets.copy()) if labels else x
+    return _build_dataset(images, targets, scale, mode, batch_size, shuffle, seed, flatten)
 
 
 # Unbatched streams are made in chunks of this many examples, then unbatched:
@@ -309,12 +381,15 @@ def load(
 _CHUNK = 256
 
 
-def _build_dataset(images, scale, mode, batch_size, shuffle, seed, flatten):
-    """Serve a `uint8` array as a float32 tf.data pipeline (see `load`)."""
+def _build_dataset(images, targets, scale, mode, batch_size, shuffle, seed, flatten):
+    """Serve a `uint8` array (and `int32` labels, or `None`) as a tf.data
+    pipeline of float32 images (or `(images, labels)` pairs); see `load`."""
+    tf = import_tensorflow(_STREAM)
     num_examples = images.shape[0]
     num_pixels = int(np.prod(images.shape[1:3]))
     keys = pass_keys_lib.PassKeys(seed) if shuffle or mode == "dynamic" else None
     data = tf.constant(images)
+    classes = None if targets is None else tf.constant(targets)
 
     def one_pass(key):
         """One pass: the order of the indices, then gathered batches of images."""
@@ -340,7 +415,7 @@ def _build_dataset(images, scale, mode, batch_size, shuffle, seed, flatten):
                 x = tf.reshape(x, [-1, num_pixels])
             if mode == "dynamic":
                 x = binarization_lib.binarize_stateless(x, tf.stack([noise_word, position]))
-            return x
+            return x if classes is None else (x, tf.gather(classes, index))
 
         return indices.enumerate().map(to_images, num_parallel_calls=tf.data.AUTOTUNE)
 

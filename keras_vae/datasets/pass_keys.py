@@ -1,6 +1,7 @@
 """`PassKeys`: the random key of each pass of a `keras_vae.datasets.load` stream."""
 
-import tensorflow as tf
+from keras_vae.utils.optional_tensorflow import import_tensorflow
+from keras_vae.utils.optional_tensorflow import imported_tensorflow
 
 # Second word of the root seed pair, so that the stream's draws do not share
 # a key with anything else seeded from the same integer.
@@ -8,6 +9,10 @@ SALT = 0x5EED
 
 # `base` of the passes started outside a `SeedDatasetEpochs`-driven `fit`.
 UNDRIVEN = -1
+
+# `base` of every validation pass under `fit` (`start_validation`): not a
+# step count (those are >= 0) nor `UNDRIVEN`, so no training pass shares it.
+VALIDATION = -2
 
 # Sub-streams of a pass key (`fold_in` data): the order and the noise.
 ORDER, NOISE = 0, 1
@@ -21,6 +26,7 @@ _ATTRIBUTE = "_keras_vae_pass_keys"
 
 def fold_in(key, data):
     """A new stateless key from `key` (shape `[2]`, int64) and an integer."""
+    tf = import_tensorflow("A keras_vae.datasets.load stream (tf.data)")
     return tf.random.experimental.stateless_fold_in(key, tf.cast(data, tf.int64), alg=ALGORITHM)
 
 
@@ -43,12 +49,15 @@ class PassKeys:
     `-1` and `count` numbers the passes in the order they start, so
     successive passes (`for x in ds` twice, `ds.repeat()`) differ and a
     newly loaded stream repeats the same sequence of passes.
+    `start_validation()` keys the next pass `(seed, -2, 0)`: the pass of a
+    validation stream, the same at every epoch of a `fit`.
 
     Args:
         seed: non-negative integer.
     """
 
     def __init__(self, seed):
+        tf = import_tensorflow("A keras_vae.datasets.load stream (tf.data)")
         self.seed = int(seed)
         # Not trainable and outside any model: no optimizer or checkpoint of
         # a model picks these up. The training state they mirror is the
@@ -58,6 +67,7 @@ class PassKeys:
 
     def next_key(self):
         """The key of a new pass (graph code: call it once per pass)."""
+        tf = import_tensorflow("A keras_vae.datasets.load stream (tf.data)")
         count = self.count.assign_add(1, read_value=True) - 1
         root = tf.constant([self.seed, SALT], tf.int64)
         return fold_in(fold_in(root, self.base.read_value()), count)
@@ -67,6 +77,15 @@ class PassKeys:
         `(seed, base, 1)`, `(seed, base, 2)`, ..."""
         self.base.assign(int(base))
         self.count.assign(0)
+
+    def start_validation(self):
+        """Key the next pass `(seed, -2, 0)` (see `VALIDATION`).
+
+        `keras_vae.callbacks.SeedDatasetEpochs` calls it before every
+        validation run of a `fit`, so a validation stream serves the same
+        order and noise at every epoch: a function of its `load` seed only.
+        """
+        self.start_epoch(VALIDATION)
 
 
 def attach(dataset, keys):
@@ -90,7 +109,7 @@ def pass_keys_of(dataset):
             `keras_vae.datasets.load` (a dataset derived from one, e.g. by
             `map`, does not hold its keys).
     """
-    if not isinstance(dataset, tf.data.Dataset) or not hasattr(dataset, _ATTRIBUTE):
+    if not is_load_stream(dataset):
         raise ValueError(
             "Expected a tf.data.Dataset returned by `keras_vae.datasets.load`. "
             f"Received: {type(dataset).__name__} {dataset!r}. A dataset made "
@@ -102,4 +121,6 @@ def pass_keys_of(dataset):
 
 def is_load_stream(dataset):
     """Whether `dataset` is a `keras_vae.datasets.load` stream."""
-    return isinstance(dataset, tf.data.Dataset) and hasattr(dataset, _ATTRIBUTE)
+    # Asking must not import TensorFlow (a JAX-only install, numpy input).
+    tf = imported_tensorflow()
+    return tf is not None and isinstance(dataset, tf.data.Dataset) and hasattr(dataset, _ATTRIBUTE)

@@ -3,7 +3,8 @@
 import os
 
 import numpy as np
-import tensorflow as tf
+
+from keras_vae.utils.optional_tensorflow import import_tensorflow
 
 # Environment variables searched, in order, when no `data_dir` is passed.
 DATA_DIR_ENV_VARS = ("KERAS_VAE_DATA_DIR", "TFDS_DATA_DIR")
@@ -63,8 +64,8 @@ def _describe(data_dir, builder):
     return f"data_dir={data_dir!r}"
 
 
-def read_split(name, split, data_dir=None, download=True):
-    """Read every image of one TFDS split into a numpy array.
+def read_split(name, split, data_dir=None, download=True, labels=False):
+    """Read every image (and label) of one TFDS split into numpy arrays.
 
     Preparedness is checked up front with the TFDS builder. With
     `download=False` a dataset missing from the data dir raises a
@@ -78,11 +79,14 @@ def read_split(name, split, data_dir=None, download=True):
         split: TFDS split name or slice, e.g. `"train"` or `"train[:100]"`.
         data_dir: a resolved data dir (see `resolve_data_dir`) or `None`.
         download: whether TFDS may download and prepare missing data.
+        labels: also return the `"label"` feature.
 
     Returns:
         The `"image"` feature of all examples, stacked in TFDS order, as an
-        array of shape `(N, H, W, C)` (`uint8` for MNIST).
+        array of shape `(N, H, W, C)` (`uint8` for MNIST); with
+        `labels=True`, the pair of it and the `"label"` feature, shape `(N,)`.
     """
+    tf = import_tensorflow(f"Reading the TFDS dataset {name!r}")
     tfds = _import_tfds()
     builder = tfds.builder(name, data_dir=data_dir)
     prepared = builder.is_prepared()
@@ -99,11 +103,12 @@ def read_split(name, split, data_dir=None, download=True):
         )
     try:
         dataset = tfds.load(name, split=split, data_dir=data_dir, download=download)
-        images = dataset.map(
-            lambda example: example["image"],
+        features = ("image", "label") if labels else ("image",)
+        columns = dataset.map(
+            lambda example: tuple(example[f] for f in features),
             num_parallel_calls=tf.data.AUTOTUNE,
         ).batch(_DECODE_BATCH)
-        chunks = list(images.as_numpy_iterator())
+        chunks = list(columns.as_numpy_iterator())
     except Exception as error:
         if prepared:
             raise
@@ -120,4 +125,5 @@ def read_split(name, split, data_dir=None, download=True):
             f"TFDS split {split!r} of dataset {name!r} in "
             f"{_describe(data_dir, builder)} holds no examples."
         )
-    return np.concatenate(chunks, axis=0)
+    arrays = tuple(np.concatenate(column, axis=0) for column in zip(*chunks))
+    return arrays if labels else arrays[0]

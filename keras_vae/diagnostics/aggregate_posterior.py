@@ -1,13 +1,15 @@
 """log q̄(z): the log-density of the aggregate posterior of N Gaussians.
 
-TensorFlow-specific (an XLA-compiled block function): it works on host
-arrays only, never on model variables, so it compiles under any strategy.
+It works on host arrays only, never on model variables. On the TensorFlow
+backend each block is an XLA-compiled function (it compiles under any
+strategy); on JAX, whose arrays are float32 unless `jax_enable_x64` is set,
+the float64 blocks are NumPy matmuls.
 """
 
 import math
 
+import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
 from keras_vae.priors.gaussian_mixture import gaussian_log_prob_features
@@ -21,7 +23,11 @@ _PAD = -1e30
 _DTYPE = "float64"
 
 
-@tf.function(jit_compile=True, reduce_retracing=True)
+_TENSORFLOW = keras.backend.backend() == "tensorflow"
+if _TENSORFLOW:
+    import tensorflow as tf
+
+
 def _block_logsumexp(z, weights, const):
     """logsumexp_m log N(z_r; mu_m, sigma_m) over one block of columns.
 
@@ -30,6 +36,32 @@ def _block_logsumexp(z, weights, const):
     """
     features = gaussian_log_prob_features(z)
     return ops.logsumexp(ops.matmul(features, weights) + const, axis=-1)
+
+
+def _numpy_block_logsumexp(z, weights, const):
+    """`_block_logsumexp` in NumPy (float64 whatever the backend)."""
+    scores = np.concatenate([np.square(z), z], axis=-1) @ weights + const
+    peak = scores.max(axis=-1)
+    return peak + np.log(np.exp(scores - peak[:, None]).sum(axis=-1))
+
+
+def _numpy_log_prob_weights(loc, scale):
+    """`gaussian_log_prob_weights` in NumPy (float64 whatever the backend)."""
+    precision = 1.0 / np.square(scale)
+    weights = np.concatenate([-0.5 * precision, loc * precision], axis=1).T
+    bias = (
+        -0.5 * np.sum(np.square(loc) * precision, axis=1)
+        - np.sum(np.log(scale), axis=1)
+        - 0.5 * loc.shape[-1] * math.log(2.0 * math.pi)
+    )
+    return weights, bias
+
+
+if _TENSORFLOW:
+    _block = tf.function(_block_logsumexp, jit_compile=True, reduce_retracing=True)
+    _log_prob_weights = gaussian_log_prob_weights
+else:
+    _block, _log_prob_weights = _numpy_block_logsumexp, _numpy_log_prob_weights
 
 
 def log_aggregate_posterior(z, loc, scale, chunk_size=2048):
@@ -44,7 +76,8 @@ def log_aggregate_posterior(z, loc, scale, chunk_size=2048):
     log-sum-exp, so memory is O(chunk_size^2) whatever N is. Each block is a
     float64 matmul compiled with XLA. Points and means are first centred on
     the mean of the `loc`s, which leaves the densities unchanged and keeps
-    the expanded squares small (less cancellation).
+    the expanded squares small (less cancellation). On JAX the blocks are
+    NumPy float64 matmuls (JAX computes float32 unless `jax_enable_x64`).
 
     Args:
         z: Points, array `(P, D)`.
@@ -62,8 +95,7 @@ def log_aggregate_posterior(z, loc, scale, chunk_size=2048):
     centre = loc.mean(axis=0)
     z, loc = z - centre, loc - centre
     weights, const = (
-        np.asarray(ops.convert_to_numpy(a), "float64")
-        for a in gaussian_log_prob_weights(loc, scale)
+        np.asarray(ops.convert_to_numpy(a), "float64") for a in _log_prob_weights(loc, scale)
     )
     # Pad to whole blocks so that one compiled shape serves every block.
     cols = -(-num // chunk_size) * chunk_size
@@ -79,7 +111,7 @@ def log_aggregate_posterior(z, loc, scale, chunk_size=2048):
         padded = _pad(rows.astype(_DTYPE), chunk_size, axis=0, value=0.0)
         total = np.full(chunk_size, -np.inf)
         for w, c in blocks:
-            part = np.asarray(_block_logsumexp(padded, w, c), dtype="float64")
+            part = np.asarray(_block(padded, w, c), dtype="float64")
             total = np.logaddexp(total, part)
         out[r : r + len(rows)] = total[: len(rows)]
     return out - math.log(num)

@@ -7,30 +7,28 @@ import tempfile
 import warnings
 
 import keras
-import tensorflow as tf
 
-from keras_vae.export import input_checks
-from keras_vae.export import warmup as warmup_requests
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.latent_variable_model import LatentVariableModel
-from keras_vae.trainers.chunked_log_mean_exp import chunked_log_mean_exp
+from keras_vae.utils.optional_tensorflow import import_tensorflow
 from keras_vae.utils.validation import check_optional_positive_int
 from keras_vae.utils.validation import check_positive_int
 
-SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
+SIGNATURES = ("encode", "decode", "reconstruct", "sample", "log_likelihood", "embed")
 """The serving signatures of the VAEs, in export order."""
 
 
 def available_signatures(model):
     """Signature names `model` can export, in export order.
 
-    Those of `model.serving_signatures()`, then `log_likelihood` for a
-    `keras_vae.models.LatentVariableModel` (an `Autoencoder` such as
-    `VQVAE`, whose objective is not a bound, has none).
+    Those of `model.serving_signatures()`, then `log_likelihood` and
+    `embed` for a `keras_vae.models.LatentVariableModel` (an
+    `Autoencoder` such as `VQVAE`, whose objective is not a bound, has
+    neither).
     """
     names = tuple(model.serving_signatures())
     if isinstance(model, LatentVariableModel):
-        names += ("log_likelihood",)
+        names += ("log_likelihood", "embed")
     return names
 
 
@@ -39,9 +37,16 @@ def _check_input(model, name, shape, value):
 
     The rule follows the input's name, which is the signatures' contract:
     `x` is data, `num_samples` (prior draws) and `num_importance_samples`
-    positive counts, `indices` a VQ code map and any other input (`z`,
-    `z1`, ...) a latent batch.
+    positive counts, `indices` a VQ code map, `condition` a conditional
+    model's condition vectors and any other input (`z`, `z1`, ...) a latent
+    batch.
     """
+    # The export's TensorFlow modules are imported when it runs, so that
+    # `import keras_vae` needs no TensorFlow.
+    from keras_vae.export import input_checks
+
+    if name == "condition":
+        return input_checks.latent_input(value, name, model.num_classes)
     if name == "x":
         return input_checks.data_input(
             value, name, model.data_shape, getattr(model, "likelihood", None)
@@ -56,10 +61,20 @@ def _check_input(model, name, shape, value):
 def _endpoint(model, fn, inputs):
     """`fn` behind the checks of its inputs `[(name, shape, dtype), ...]`."""
 
+    from keras_vae.export import input_checks
+
+    names = [name for name, _, _ in inputs]
+
     def endpoint(*args):
         checked = [
             _check_input(model, name, shape, value) for (name, shape, _), value in zip(inputs, args)
         ]
+        if "condition" in names and names[0] != "condition":
+            # One condition row per example of the batch input before it.
+            at = names.index("condition")
+            checked[0], checked[at] = input_checks.same_batch(
+                checked[0], checked[at], names[0], "condition"
+            )
         return fn(*checked)
 
     return endpoint
@@ -67,17 +82,30 @@ def _endpoint(model, fn, inputs):
 
 def _endpoints(model, names, chunk_size):
     """`{name: (graph function, input specs)}` of the signatures `names`."""
+    import tensorflow as tf
+
     specs = dict(model.serving_signatures())
+    if "log_likelihood" in names or "embed" in names:
+        # The inputs of `encode`: x, then a conditional model's condition.
+        conditional = getattr(model, "num_classes", None) is not None
+        data_inputs = list(specs["encode"][1][: 2 if conditional else 1])
     if "log_likelihood" in names:
 
-        def log_likelihood(x, num_importance_samples):
-            log_px = _chunked_log_likelihood(model, x, num_importance_samples, chunk_size)
+        def log_likelihood(*args):
+            *data, num_importance_samples = args
+            log_px = _chunked_log_likelihood(model, num_importance_samples, chunk_size, *data)
             return {"log_likelihood": log_px}
 
         specs["log_likelihood"] = (
             log_likelihood,
-            [specs["encode"][1][0], ("num_importance_samples", (), "int32")],
+            data_inputs + [("num_importance_samples", (), "int32")],
         )
+    if "embed" in names:
+
+        def embed(x, condition=None):
+            return {"embedding": model.embed_tensors(x, condition=condition)}
+
+        specs["embed"] = (embed, data_inputs)
     return {
         name: (
             _endpoint(model, *specs[name]),
@@ -87,10 +115,14 @@ def _endpoints(model, names, chunk_size):
     }
 
 
-def _chunked_log_likelihood(model, x, num_importance_samples, chunk_size):
+def _chunked_log_likelihood(model, num_importance_samples, chunk_size, x, condition=None):
     """The model's estimator (`chunked_log_mean_exp`) inside the graph."""
+    import tensorflow as tf
+
+    from keras_vae.trainers.chunked_log_mean_exp import chunked_log_mean_exp
+
     return chunked_log_mean_exp(
-        lambda k: model.log_importance_weights(x, k),
+        lambda k: model.with_condition(model.log_importance_weights, x, k, condition=condition),
         num_importance_samples,
         chunk_size,
         tf.shape(x)[0],
@@ -129,7 +161,18 @@ def export_for_serving(
       sample(num_samples)                -> {"mean", "z"}      z ~ p(z)
       log_likelihood(x, num_importance_samples) -> {"log_likelihood"}
         log p(x) ~= log (1/S) sum_s p(x, z_s) / q(z_s | x),  z_s ~ q(z | x)
+      embed(x)                           -> {"embedding"}      E_q[z | x]
     ```
+
+    A conditional `VAE(num_classes=C)` takes its condition as one more
+    input, `condition`, float32 `(batch, C)` (one-hot rows for class ids),
+    with one row per example: `encode(x, condition)`, `decode(z,
+    condition)`, `reconstruct(x, condition)`, `embed(x, condition)`,
+    `log_likelihood(x, condition, num_importance_samples)` (of
+    log p(x | c)), and `sample(condition)`, one draw z ~ p(z) per row.
+    `embed` of a model with several latent layers concatenates their
+    posterior means, bottom layer first (see
+    `keras_vae.models.LatentVariableModel.embed`).
 
     The SavedModel is written by Keras's `keras.export.ExportArchive` (what
     `model.export()` uses): its variables are restored by the saver in the
@@ -164,7 +207,8 @@ def export_for_serving(
     shape (an `(n, 64)` or `(n, 4, 4, 4)` batch for 8x8x1 images), a NaN or
     infinite value in `x` or `z`, `x` outside the likelihood's support
     ([0, 1] for `Bernoulli` and `DiscretizedLogistic`), code `indices`
-    outside [0, num_embeddings), and `num_samples <= 0`.
+    outside [0, num_embeddings), `num_samples <= 0`, and a `condition` of
+    another width or number of rows than the batch.
 
     With `warmup=True` the version also holds TF Serving warm-up requests
     (one `PredictionLog` per signature, a batch of one example), so the
@@ -232,8 +276,9 @@ def export_for_serving(
     Raises:
         ValueError: if the model is not built or an argument is invalid.
         FileExistsError: if `export_dir/<version>` already exists.
-        ImportError: if `warmup=True` and `tensorflow-serving-api` is
-            missing (raised before anything is written).
+        ImportError: if TensorFlow is not installed, or if `warmup=True` and
+            `tensorflow-serving-api` is missing (raised before anything is
+            written).
 
     Example:
 
@@ -264,6 +309,9 @@ def export_for_serving(
         - [SavedModel warm-up](
           https://www.tensorflow.org/tfx/serving/saved_model_warmup)
     """
+    import_tensorflow("keras_vae.export.export_for_serving (a SavedModel export)")
+    from keras_vae.export import warmup as warmup_requests
+
     if log_likelihood_chunk is not None:
         warnings.warn(
             "`log_likelihood_chunk` is deprecated; pass `chunk_size` (the same "

@@ -121,3 +121,15 @@ def codes_input(indices, name, code_shape, num_embeddings):
             tf.reduce_max(indices),
         )
     return _checked(indices, [in_range])
+
+
+def same_batch(a, b, name_a, name_b):
+    """`(a, b)` after the check that they have as many rows."""
+    rows_a, rows_b = tf.shape(a)[0], tf.shape(b)[0]
+    same = _assert(
+        tf.equal(rows_a, rows_b),
+        f"Expected `{name_b}` with one row per example of `{name_a}`. Received: rows =",
+        rows_a,
+        rows_b,
+    )
+    return _checked(a, [same]), _checked(b, [same])

@@ -8,6 +8,7 @@ from keras_vae.likelihoods.gaussian import Gaussian
 from keras_vae.likelihoods.likelihood import Likelihood
 from keras_vae.likelihoods.likelihood import is_binary
 from keras_vae.likelihoods.likelihood import support_of
+from keras_vae.likelihoods.tabular import Tabular
 
 _ALIASES = {
     "bernoulli": Bernoulli,
@@ -40,4 +41,4 @@ def get(identifier):
     )
 
 
-__all__ = ["Bernoulli", "DiscretizedLogistic", "Gaussian", "Likelihood", "get"]
+__all__ = ["Bernoulli", "DiscretizedLogistic", "Gaussian", "Likelihood", "Tabular", "get"]

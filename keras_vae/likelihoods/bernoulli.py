@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_vae.likelihoods.likelihood import Likelihood
 from keras_vae.utils import random
+from keras_vae.utils.optional_tensorflow import import_tensorflow_probability
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -74,6 +75,5 @@ class Bernoulli(Likelihood):
         TensorFlow backend only (a `tfd.Bernoulli` of TensorFlow tensors);
         TFP is imported here, so importing keras_vae does not need it.
         """
-        from tensorflow_probability import distributions as tfd
-
-        return tfd.Bernoulli(logits=params, dtype="float32")
+        tfp = import_tensorflow_probability("keras_vae.likelihoods.Bernoulli.distribution")
+        return tfp.distributions.Bernoulli(logits=params, dtype="float32")

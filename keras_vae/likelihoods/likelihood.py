@@ -91,6 +91,16 @@ class Likelihood(SeedStateMixin, keras.layers.Layer):
         """A sample of p(x | z) given the decoder outputs."""
         raise NotImplementedError
 
+    def check_data(self, x, name="x"):
+        """Raise a `ValueError` if the concrete batch `x` breaks a rule of
+        this likelihood beyond its `support` interval (which the model
+        checks itself), naming what is wrong: "Expected ... Received ...".
+
+        The default has no such rule. `Tabular` checks each column (0 or 1,
+        one-hot blocks). Models call it on arrays before any weight changes.
+        """
+        del x, name
+
     def build(self, params_shape):
         # Named after the call argument, like `compute_output_shape`: Keras
         # (e.g. `model.summary()`) calls it with the recorded build shapes.

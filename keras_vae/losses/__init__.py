@@ -8,6 +8,8 @@ from keras_vae.losses.gaussian import kl_normal
 from keras_vae.losses.gaussian import log_normal
 from keras_vae.losses.gradient_estimators import iwae_objective
 from keras_vae.losses.iwae_loss import IWAELoss
+from keras_vae.losses.total_correlation import minibatch_log_q
+from keras_vae.losses.total_correlation import total_correlation
 
 __all__ = [
     "ELBOLoss",
@@ -18,4 +20,6 @@ __all__ = [
     "kl_normal",
     "log_mean_exp",
     "log_normal",
+    "minibatch_log_q",
+    "total_correlation",
 ]

@@ -1,6 +1,7 @@
 """Ready-made models and the base classes of user models."""
 
 from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.beta_tc_vae import BetaTCVAE
 from keras_vae.models.gated_mlp import gated_mlp_decoder
 from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.hierarchical_networks import gated_conv_hvae_networks
@@ -18,6 +19,7 @@ from keras_vae.models.vq_vae import VQVAE
 
 __all__ = [
     "Autoencoder",
+    "BetaTCVAE",
     "HierarchicalVAE",
     "LadderVAE",
     "LatentVariableModel",

@@ -15,6 +15,8 @@ from keras_vae.utils import input_pipeline
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_batch
+from keras_vae.utils.validation import check_condition
+from keras_vae.utils.validation import check_condition_given
 from keras_vae.utils.validation import check_feature_axes
 from keras_vae.utils.validation import check_finite
 from keras_vae.utils.validation import check_no_labels
@@ -82,12 +84,31 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
     The serving contract (`serving_signatures()`) is what
     `keras_vae.export.export_for_serving` exports.
 
+    A conditional model (`num_classes` set, e.g.
+    `keras_vae.models.VAE(num_classes=10)`) models p(x | c) and takes its
+    condition c as Keras takes targets: `fit(x, c)`, `evaluate(x, c)`,
+    `validation_data=(x_val, c_val)`, `predict((x, c))`, a dataset or
+    generator yielding `(x, c)`. c is integer class ids `(batch,)` in
+    [0, num_classes), one-hot encoded inside, or float vectors
+    `(batch, num_classes)` used as they are. In the steps the batch is then
+    the pair `(x, c)`, c as float32 vectors (see `split_condition`): the
+    hooks (`preprocess`, `compute_terms`, `compute_loss`,
+    `reconstruct_tensors`) receive that pair as their `x`. A missing
+    condition, or one of another dtype, shape or number of rows, or class
+    ids out of range, is refused before any weight changes: in-memory
+    arrays before training, a dataset's element spec before tracing; in a
+    streamed batch an id out of range (or a non-finite vector) makes that
+    step's loss non-finite, so the step guard skips its update and `fit`
+    stops naming the batch.
+
     Attributes a subclass sets (declared here as `None`, read by this class):
         data_shape: The shape of one example, set by `build`.
         likelihood: The `keras_vae.likelihoods.Likelihood` of p(x | z), or
             `None` (a model without one, e.g. a squared-error VQVAE); its
             declared `support` and `binary` drive the data checks and
             dynamic binarization.
+        num_classes: The width of the condition of a conditional model,
+            `None` for an unconditional one.
 
     Args:
         metric_names: Names of the per-batch metrics besides `loss`.
@@ -108,6 +129,7 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
 
     data_shape = None
     likelihood = None
+    num_classes = None
 
     # `.keras` files and backups hold every generator state of the model,
     # those of foreign sublayers (a `Dropout` in a custom network) included.
@@ -174,7 +196,12 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
                 "Received: sample_weight of shape "
                 f"{tuple(getattr(sample_weight, 'shape', ()))}"
             )
-        check_no_labels(y)
+        if self.num_classes is None:
+            check_no_labels(y)
+        else:
+            if y is None and isinstance(x, (tuple, list)) and len(x) == 2:
+                x, y = x  # `predict((x, c))`: Keras passes the pair as x
+            check_condition_given(y, self.num_classes, "y")
         check_one_input(x)
         if not self.built:
             check_feature_axes(x.shape)  # a built model checks the shape itself
@@ -186,11 +213,66 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
             if optimizer is not None and not optimizer.built:
                 with self.strategy_scope():
                     optimizer.build(self.trainable_variables)
+        if self.num_classes is not None:
+            return x, self.condition_tensor(y, "y")
         return x
+
+    # ----------------------------------------------------------- condition
+    @staticmethod
+    def split_condition(inputs):
+        """`(x, c)` of a step's batch: a conditional model's pair `(x, c)`,
+        or `(x, None)` for a batch `x` alone."""
+        if isinstance(inputs, (tuple, list)):
+            return inputs[0], inputs[1]
+        return inputs, None
+
+    def check_condition_spec(self, shape, dtype, name="y"):
+        """Trace-time check of a condition's (or its `TensorSpec`'s) dtype
+        and shape; returns whether it holds class ids (an integer dtype)."""
+        dtype = keras.backend.standardize_dtype(dtype)
+        shape = tuple(shape)
+        ids = "int" in dtype
+        if ids:
+            valid = len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)
+        else:
+            valid = "float" in dtype and len(shape) == 2 and shape[1] == self.num_classes
+        if not valid:
+            raise ValueError(
+                f"Expected `{name}` class ids (an integer dtype) of shape (batch,) in "
+                f"[0, {self.num_classes}), or float condition vectors of shape "
+                f"(batch, {self.num_classes}). Received: {name} of dtype {dtype}, "
+                f"shape {shape}"
+            )
+        return ids
+
+    def condition_tensor(self, c, name="y"):
+        """A condition tensor as float32 vectors `(batch, num_classes)`.
+
+        Class ids become one-hot rows; an id outside [0, num_classes)
+        becomes a row of NaN, so whatever depends on it (the step's loss,
+        a prediction) is not finite rather than silently unconditioned.
+        """
+        c = ops.convert_to_tensor(c)
+        if self.check_condition_spec(c.shape, c.dtype, name):
+            ids = ops.reshape(c, (-1,))
+            valid = ops.logical_and(ids >= 0, ids < self.num_classes)
+            one_hot = ops.one_hot(ops.where(valid, ids, 0), self.num_classes)
+            nan = ops.full_like(one_hot, float("nan"))
+            return ops.where(valid[:, None], one_hot, nan)
+        return ops.cast(c, "float32")
+
+    def data_flags(self, x):
+        """`GuardedSteps.data_flags` of the data `x` (of a conditional
+        model's pair `(x, c)`, those of `x`)."""
+        return super().data_flags(self.split_condition(x)[0])
 
     def preprocess(self, x, training=False):
         """The batch the objective sees: x ~ Bernoulli(x) in training with
-        `dynamic_binarization`, else `x`."""
+        `dynamic_binarization`, else `x` (a conditional model's pair `(x, c)`
+        keeps its c)."""
+        x, c = self.split_condition(x)
+        if c is not None:
+            return self.preprocess(x, training), c
         if training and self.dynamic_binarization:
             self.check_binarization()  # for models that did not at construction
             return self.binarize(x)
@@ -261,6 +343,10 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
         """
         if not hasattr(self, "encode_tensors"):
             return self(x, training=False)
+        x, c = self.split_condition(x)
+        if c is not None:
+            loc = self.encode_tensors(x, condition=c)[0]
+            return self.decode_tensors(loc, condition=c)
         return self.decode_tensors(self.encode_tensors(x)[0])
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -316,7 +402,10 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
 
     def check_support(self, x, name="x"):
         """Raise a `ValueError` if a concrete batch has values outside
-        `data_support()`."""
+        `data_support()`, or breaking a rule of the likelihood's own
+        (`keras_vae.likelihoods.Likelihood.check_data`)."""
+        if self.likelihood is not None:
+            self.likelihood.check_data(x, name)
         support = self.data_support()
         if support is None:
             return
@@ -355,6 +444,7 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
         distribution strategy (`strategy_scope()`), so a model made in
         `strategy.scope()` and built lazily by `fit` has mirrored variables.
         """
+        x = self.split_condition(x)[0]
         if not self.built:
             with self.strategy_scope():
                 self.build((None,) + tuple(x.shape[1:]))
@@ -365,6 +455,15 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
         x = self.validate_data(x)
         self.build_for_batch(x)
         return x
+
+    def prepare_condition(self, condition, batch_size, name="condition"):
+        """The eager API's `condition` as float32 vectors `(batch_size,
+        num_classes)` (`keras_vae.utils.validation.check_condition`), or
+        `None` for an unconditional model, which refuses one."""
+        if self.num_classes is None:
+            check_no_labels(condition, name)
+            return None
+        return check_condition(condition, self.num_classes, batch_size, name)
 
     @staticmethod
     def check_data_shape(input_shape):
@@ -422,9 +521,23 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
         sample(num_samples)  -> {"mean", "z"}
         ```
 
+        A conditional model (`num_classes` set) takes its condition as the
+        input `condition`, float32 `(batch, num_classes)` (one-hot rows for
+        class ids), after the data or latent input; `sample` then draws one
+        z ~ p(z) per row of the condition instead of taking a count:
+
+        ```none
+        encode(x, condition)       -> {"loc", "scale"}   of q(z | x, c)
+        decode(z, condition)       -> {"mean"}           of p(x | z, c)
+        reconstruct(x, condition)  -> {"mean"}
+        sample(condition)          -> {"mean", "z"}
+        ```
+
         Override it (or extend `super().serving_signatures()`) for other
         latents.
         """
+        if self.num_classes is not None:
+            return self._conditional_signatures()
         data = ("x", (None,) + tuple(self.data_shape), "float32")
         latent = ("z", (None, self.latent_dim), "float32")
 
@@ -448,6 +561,54 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
 
             signatures["sample"] = (sample, [("num_samples", (), "int32")])
         return signatures
+
+    def _conditional_signatures(self):
+        """`serving_signatures()` of a conditional model."""
+        data = ("x", (None,) + tuple(self.data_shape), "float32")
+        latent = ("z", (None, self.latent_dim), "float32")
+        condition = ("condition", (None, self.num_classes), "float32")
+
+        def encode(x, condition):
+            loc, scale = self.encode_tensors(x, condition=condition)
+            return {"loc": loc, "scale": scale}
+
+        def decode(z, condition):
+            return {"mean": self.decode_tensors(z, condition=condition)}
+
+        def reconstruct(x, condition):
+            return {"mean": self.reconstruct_tensors((x, condition))}
+
+        def sample(condition):
+            z = self.sample_tensors(ops.shape(condition)[0])
+            return {"mean": self.decode_tensors(z, condition=condition), "z": z}
+
+        return {
+            "encode": (encode, [data, condition]),
+            "decode": (decode, [latent, condition]),
+            "reconstruct": (reconstruct, [data, condition]),
+            "sample": (sample, [condition]),
+        }
+
+    @property
+    def _default_save_signature(self):
+        """Keras's hook (TensorFlow backend) for the default SavedModel
+        signature, which calls the model on the built data shape. A
+        conditional model's call takes the pair `(x, c)`, so its default
+        signature takes that pair."""
+        if self.num_classes is None or not self.built:
+            return super()._default_save_signature
+        import tensorflow as tf
+
+        pair = (
+            tf.TensorSpec((None,) + tuple(self.data_shape), "float32"),
+            tf.TensorSpec((None, self.num_classes), "float32"),
+        )
+
+        @tf.function(input_signature=(pair,))
+        def serving_default(inputs):
+            return self(inputs)
+
+        return serving_default
 
     def export(
         self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs
@@ -551,7 +712,8 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
         `x` is one input without targets: an array `(batch, features...)`, a
         `tf.data.Dataset`, a Python generator or a `keras.utils.PyDataset`
         yielding `x` or `(x,)`; `validation_data` is `x_val` or `(x_val,)`.
-        Targets `y` (the models are unconditional), several input arrays
+        Targets `y` (unless the model is conditional, when `y` is its
+        condition c: see the class docstring), several input arrays
         and 1-D data `(N,)` are refused with a `ValueError` before any
         weight changes. An unbuilt model is built from the first batch
         (for a generator or `PyDataset`, peeked as Keras's data adapters
@@ -569,6 +731,8 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
         """
         arguments = bind_arguments(keras.Model.fit, args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))
+        if self.num_classes is not None:
+            return self._fit_conditional(arguments, callbacks)
         check_no_labels(arguments.get("y"))
         x = self._validate_fit_data(arguments.get("x"))
         validation = arguments.get("validation_data")
@@ -596,18 +760,90 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
             arguments["x"] = input_pipeline.without_autotune(x)
         if validation is not None:
             arguments["validation_data"] = input_pipeline.without_autotune(validation)
-        return super().fit(callbacks=self._with_guard(callbacks, x), **arguments)
+        return super().fit(callbacks=self._with_guard(callbacks, x, validation), **arguments)
+
+    def _fit_conditional(self, arguments, callbacks):
+        """`fit` of a conditional model: `x` with its condition `y`, or a
+        stream of `(x, c)`; Keras feeds the checked arrays."""
+        x, y = self._validate_conditional(arguments.get("x"), arguments.get("y"))
+        arguments["x"], arguments["y"] = input_pipeline.without_autotune(x), y
+        validation = arguments.get("validation_data")
+        if isinstance(validation, (tuple, list)):  # (x, c) or (x, c, sample_weight)
+            check_no_sample_weight(validation[2] if len(validation) > 2 else None)
+            validation = self._validate_conditional(
+                validation[0],
+                validation[1] if len(validation) > 1 else None,
+                "validation_data[0]",
+                "validation_data[1]",
+            )
+            arguments["validation_data"] = validation
+        elif validation is not None:
+            validation, _ = self._validate_conditional(validation, None, "validation_data")
+            arguments["validation_data"] = input_pipeline.without_autotune(validation)
+        return super().fit(callbacks=self._with_guard(callbacks, x, validation), **arguments)
+
+    def _validate_conditional(self, x, y, name="x", y_name="y"):
+        """`(x, c)` of a conditional model checked, the model built from `x`.
+
+        Arrays need their condition `y` (checked and returned as float32
+        vectors); a pair `(x, c)` of arrays passed as `x` (`predict`) is
+        split. A stream (dataset, generator, `PyDataset`) yields `(x, c)`
+        itself, so `y` must be `None`; its element spec (or first batch) is
+        checked before the step is traced, its values in the step.
+        """
+        if y is None and isinstance(x, (tuple, list)) and len(x) == 2:
+            x, y = x
+        if isinstance(x, np.ndarray) or ops.is_tensor(x):
+            check_condition_given(y, self.num_classes, y_name)
+            x = self.validate_data(x, name)
+            self.build_for_batch(x)
+            return x, check_condition(y, self.num_classes, len(x), y_name)
+        if y is not None:
+            raise ValueError(
+                f"Expected the condition inside `{name}` (a dataset or generator "
+                f"yielding `(x, c)`), not in `{y_name}`. Received: {name} of type "
+                f"{type(x).__name__} and {y_name} of shape {getattr(y, 'shape', None)}"
+            )
+        if _is_dataset(x):
+            spec_x, spec_y, spec_weight = keras.utils.unpack_x_y_sample_weight(x.element_spec)
+            check_no_sample_weight(spec_weight)
+            check_condition_given(spec_y, self.num_classes, y_name)
+            check_one_input(spec_x, name)
+            self.check_condition_spec(spec_y.shape, spec_y.dtype, y_name)
+            spec = self.check_dataset(x, name)
+            if spec is not None:
+                check_feature_axes(spec.shape, name)
+                self.build_for_batch(spec)
+        else:
+            first, x = _peek(x)
+            if first is not None:
+                batch, c, sample_weight = keras.utils.unpack_x_y_sample_weight(first)
+                check_no_sample_weight(sample_weight)
+                check_condition(c, self.num_classes, len(batch), y_name)
+                self.build_for_batch(check_batch(batch, name))
+        return x, None
 
     def evaluate(self, *args, callbacks=None, **kwargs):
         arguments = bind_arguments(keras.Model.evaluate, args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"))
+        if self.num_classes is not None:
+            if not arguments.get("_use_cached_eval_dataset"):
+                x, y = self._validate_conditional(arguments.get("x"), arguments.get("y"))
+                arguments["x"], arguments["y"] = input_pipeline.without_autotune(x), y
+            return super().evaluate(callbacks=self._with_guard(callbacks), **arguments)
         check_no_labels(arguments.get("y"))
         if not arguments.get("_use_cached_eval_dataset"):  # fit checked it
             arguments["x"] = self._pipeline(self._validate_fit_data(arguments.get("x")), arguments)
         return super().evaluate(callbacks=self._with_guard(callbacks), **arguments)
 
     def predict(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.predict`, the data checked: the deterministic
+        reconstruction of `x` (of a conditional model, `predict((x, c))`)."""
         arguments = bind_arguments(keras.Model.predict, args, kwargs)
+        if self.num_classes is not None:
+            x, c = self._validate_conditional(arguments.get("x"), None)
+            arguments["x"] = input_pipeline.without_autotune(x) if c is None else (x, c)
+            return super().predict(callbacks=self._with_guard(callbacks), **arguments)
         arguments["x"] = self._pipeline(self._validate_fit_data(arguments.get("x")), arguments)
         return super().predict(callbacks=self._with_guard(callbacks), **arguments)
 
@@ -632,8 +868,17 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
 
         arguments = bind_arguments(getattr(keras.Model, f"{mode}_on_batch"), (x,) + args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))
-        check_no_labels(arguments.get("y"))
-        self._validate_fit_data(x)
+        if self.num_classes is not None:
+            x, y = self._validate_conditional(x, arguments.pop("y", None))
+            # train/test_on_batch take (x, y); predict_on_batch the pair as x.
+            args, kwargs = (), {k: v for k, v in arguments.items() if k != "x"}
+            if mode == "predict":
+                x = (x, y)
+            else:
+                kwargs["y"] = y
+        else:
+            check_no_labels(arguments.get("y"))
+            self._validate_fit_data(x)
         guard = self.step_guard(mode)
         guard.reset()
         result = method(x, *args, **kwargs)
@@ -644,11 +889,12 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
         return result
 
     @staticmethod
-    def _with_guard(callbacks, x=None):
+    def _with_guard(callbacks, x=None, validation=None):
         """`callbacks` with a `RaiseOnNonFinite`, placed before any
         `keras.callbacks.TerminateOnNaN` (which sees only the loss), and a
-        `SeedDatasetEpochs` when `fit`'s `x` is a `keras_vae.datasets.load`
-        stream (its epochs then resume exactly)."""
+        `SeedDatasetEpochs` when `fit`'s `x` or `validation` (its
+        `validation_data`) is a `keras_vae.datasets.load` stream (its epochs
+        then resume exactly)."""
         from keras_vae.callbacks.raise_on_non_finite import RaiseOnNonFinite
         from keras_vae.callbacks.seed_dataset_epochs import SeedDatasetEpochs
         from keras_vae.datasets.pass_keys import is_load_stream
@@ -656,10 +902,13 @@ class Autoencoder(seed_streams.SeedStateMixin, BackendGuardedSteps, keras.Model)
         if isinstance(callbacks, keras.callbacks.CallbackList):
             return callbacks  # fit's own list, passed to its validation
         callbacks = list(callbacks or [])
-        if is_load_stream(x) and not any(
-            isinstance(c, SeedDatasetEpochs) and c.dataset is x for c in callbacks
-        ):
-            callbacks.append(SeedDatasetEpochs(x))
+        keyed = [c for c in callbacks if isinstance(c, SeedDatasetEpochs)]
+        if not is_load_stream(x) or any(c.dataset is x for c in keyed):
+            x = None  # not a stream, or the user's callback keys it
+        if not is_load_stream(validation) or any(c.validation_data is validation for c in keyed):
+            validation = None
+        if x is not None or validation is not None:
+            callbacks.append(SeedDatasetEpochs(x, validation_data=validation))
         if not any(isinstance(c, RaiseOnNonFinite) for c in callbacks):
             theirs = [
                 i for i, c in enumerate(callbacks) if isinstance(c, keras.callbacks.TerminateOnNaN)

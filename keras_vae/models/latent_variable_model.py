@@ -254,37 +254,107 @@ class LatentVariableModel(Autoencoder):
         return super().compute_metrics(x, y, terms, sample_weight)
 
     def log_importance_weights(self, x, num_importance_samples):
-        """`(num_importance_samples, batch)` log weights log p(x, z_i) - log q(z_i | x)."""
+        """`(num_importance_samples, batch)` log weights log p(x, z_i) - log q(z_i | x).
+
+        A conditional model (`num_classes` set) takes `condition=c` too,
+        float32 `(batch, num_classes)`, and returns those of p(x, z_i | c)."""
         raise NotImplementedError
 
     # ---------------------------------------------------------- public API
     def encode_tensors(self, x):
-        """Graph hook: posterior `(loc, scale)` of q(z | x), each `(batch, latent_dim)`."""
+        """Graph hook: posterior `(loc, scale)` of q(z | x), each `(batch,
+        latent_dim)` (a conditional model's takes `condition=c` too)."""
         raise NotImplementedError
 
     def decode_tensors(self, z):
-        """Graph hook: mean of p(x | z) for `z` of shape `(batch, latent_dim)`."""
+        """Graph hook: mean of p(x | z) for `z` of shape `(batch, latent_dim)`
+        (a conditional model's takes `condition=c` too)."""
         raise NotImplementedError
 
-    def encode(self, x):
-        """Posterior parameters `(loc, scale)` of q(z | x), each `(batch, latent_dim)`."""
-        return self.encode_tensors(self.prepare(x))
+    @staticmethod
+    def with_condition(hook, *args, condition=None):
+        """`hook(*args)`, with `condition=condition` when there is one (the
+        graph hooks of unconditional models take no condition)."""
+        if condition is None:
+            return hook(*args)
+        return hook(*args, condition=condition)
 
-    def decode(self, z):
-        """Mean of p(x | z) for latents `z` of shape `(batch, latent_dim)`."""
+    def encode(self, x, condition=None):
+        """Posterior parameters `(loc, scale)` of q(z | x), each `(batch, latent_dim)`.
+
+        Args:
+            x: A batch of data.
+            condition: The condition c of a conditional model (class ids
+                `(batch,)` or float vectors `(batch, num_classes)`), then
+                q(z | x, c); must be `None` for an unconditional model.
+        """
+        x = self.prepare(x)
+        c = self.prepare_condition(condition, len(x))
+        return self.with_condition(self.encode_tensors, x, condition=c)
+
+    def decode(self, z, condition=None):
+        """Mean of p(x | z) (of p(x | z, c) with `condition`, see `encode`)
+        for latents `z` of shape `(batch, latent_dim)`."""
         self.check_built()
-        return self.decode_tensors(self.check_latent(z, self.latent_dim))
+        z = self.check_latent(z, self.latent_dim)
+        c = self.prepare_condition(condition, int(z.shape[0]))
+        return self.with_condition(self.decode_tensors, z, condition=c)
 
-    def reconstruct(self, x):
-        """Mean of p(x | z) at the posterior mean z = E_q[z]."""
-        loc, _ = self.encode(x)
-        return self.decode(loc)
+    def reconstruct(self, x, condition=None):
+        """Mean of p(x | z) at the posterior mean z = E_q[z] (with
+        `condition`, of p(x | z, c) at E_q[z | x, c]; see `encode`)."""
+        loc, _ = self.encode(x, condition)
+        return self.decode(loc, condition)
 
-    def sample(self, num_samples):
-        """Means of p(x | z) for `num_samples` draws z ~ p(z)."""
+    def embed_tensors(self, x, condition=None):
+        """Graph hook of `embed`: the posterior means of `encode_tensors`,
+        concatenated bottom layer first for several latent layers."""
+        posterior = self.with_condition(self.encode_tensors, x, condition=condition)
+        if isinstance(posterior[0], (tuple, list)):  # one (loc, scale) per layer
+            return ops.concatenate([loc for loc, _ in posterior], axis=-1)
+        return posterior[0]
+
+    def embed(self, x, condition=None):
+        """Deterministic embedding of `x`: the posterior mean E_q[z | x].
+
+        ```none
+        embed(x) = E_q[z | x] = loc(x)              (the `loc` of `encode(x)`)
+        embed(x) = [E_q[z_1 | x], ..., E_q[z_L | x]] (several latent layers)
+        ```
+
+        No sampling, so two calls return the same values; use it as a
+        feature vector of x (nearest neighbours, a classifier, a plot). For
+        a model with several latent layers (`HierarchicalVAE`, `LadderVAE`)
+        it is the concatenation of every layer's posterior mean, bottom
+        layer first, each taken as `encode` takes it (upper layers at their
+        posterior means), shape `(batch, sum of the latent sizes)`.
+
+        Args:
+            x: A batch of data.
+            condition: See `encode`.
+
+        Returns:
+            A float32 tensor of shape `(batch, latent size)`.
+        """
+        x = self.prepare(x)
+        c = self.prepare_condition(condition, len(x))
+        return self.embed_tensors(x, condition=c)
+
+    def sample(self, num_samples, condition=None):
+        """Means of p(x | z) for `num_samples` draws z ~ p(z).
+
+        With a conditional model, means of p(x | z, c): `condition` holds
+        one row per sample (see `encode`), or is one class id (an int) for
+        all of them.
+        """
         num_samples = check_positive_int(num_samples, "num_samples")
         self.check_built()
-        return self.decode_tensors(self.sample_tensors(num_samples))
+        if isinstance(condition, (int, np.integer)) and not isinstance(condition, bool):
+            condition = np.full((num_samples,), condition, dtype="int64")
+        c = self.prepare_condition(condition, num_samples)
+        return self.with_condition(
+            self.decode_tensors, self.sample_tensors(num_samples), condition=c
+        )
 
     def sample_tensors(self, num_samples):
         """Graph hook: `num_samples` draws z ~ p(z) of the model's `prior`."""
@@ -303,7 +373,7 @@ class LatentVariableModel(Autoencoder):
         loc, scale = self.encode(x)
         return [(loc, scale, self.prior)]
 
-    def log_likelihood(self, x, num_importance_samples=5000, chunk_size=None):
+    def log_likelihood(self, x, num_importance_samples=5000, chunk_size=None, condition=None):
         """Importance-sampled estimate of log p(x) per example (nats).
 
         ```none
@@ -323,20 +393,37 @@ class LatentVariableModel(Autoencoder):
             num_importance_samples: Positive integer S. Defaults to 5000.
             chunk_size: Samples per chunk. Defaults to a size that keeps the
                 decoder output of a chunk near `likelihood_chunk_floats`.
+            condition: The condition c of a conditional model (see
+                `encode`): the estimate is then of log p(x | c).
 
         Returns:
             A float64 numpy array of shape `(batch,)`.
         """
         num = check_positive_int(num_importance_samples, "num_importance_samples")
         x = self.prepare(x)
+        c = self.prepare_condition(condition, len(x))
         if chunk_size is None:
             per_sample = max(1, x.size)
             budget = self.likelihood_chunk_floats
             chunk_size = int(min(num, max(1, budget // per_sample)))
         chunk_size = check_positive_int(chunk_size, "chunk_size")
-        log_p = self.estimate_log_mean_exp(
-            "log_likelihood", self.log_importance_weights, x, num, chunk_size
-        )
+        if c is None:
+            log_p = self.estimate_log_mean_exp(
+                "log_likelihood", self.log_importance_weights, x, num, chunk_size
+            )
+        else:
+            # The estimator takes one batch tensor: x's features and c side
+            # by side, split again inside the compiled function.
+            size = math.prod(self.data_shape)
+
+            def log_weights(packed, k):
+                x_part = ops.reshape(packed[:, :size], (-1,) + tuple(self.data_shape))
+                return self.log_importance_weights(x_part, k, condition=packed[:, size:])
+
+            packed = np.concatenate([x.reshape(len(x), -1), c], axis=1)
+            log_p = self.estimate_log_mean_exp(
+                "log_likelihood_conditional", log_weights, packed, num, chunk_size
+            )
         return np.asarray(log_p, dtype="float64")
 
     def fit(self, *args, callbacks=None, **kwargs):

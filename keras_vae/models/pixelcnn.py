@@ -10,8 +10,11 @@ from keras_vae.layers.gated_pixelcnn_block import GatedPixelCNNBlock
 from keras_vae.models.vq_networks import check_code_map
 from keras_vae.trainers import compile_function
 from keras_vae.trainers import replicas_in_step
+from keras_vae.trainers.guarded_steps import bind_arguments
 from keras_vae.utils import random
 from keras_vae.utils import seed_streams
+from keras_vae.utils.validation import check_no_labels
+from keras_vae.utils.validation import check_no_sample_weight
 from keras_vae.utils.validation import check_positive_int
 from keras_vae.utils.validation import check_shape
 
@@ -39,7 +42,9 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
     of a trained (frozen) `VQVAE`: no targets, the model predicts its input
     shifted by the causal mask. `fit` reports `loss` (nats per code
     position) and `bits_per_code`; `log_prob(codes)` is the log-likelihood
-    of whole maps in nats.
+    of whole maps in nats. As for every keras_vae model the loss is the
+    unweighted batch mean: `sample_weight`, `class_weight` and targets `y`
+    are refused with a `ValueError` (override `compute_loss` to weight).
 
     Given a VQVAE with a likelihood, `bits_per_dim(vqvae, x)` is the VQ-VAE
     paper's figure: q(z|x) is a point mass at the codes z(x) of x, so the
@@ -178,25 +183,45 @@ class PixelCNN(seed_streams.SeedStateMixin, keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Mean cross-entropy of the codes `x` in nats per position.
 
+        Unweighted, as every keras_vae objective: a `sample_weight` (or
+        targets `y`) is refused, not ignored. To weight the maps, override
+        this method: the per-map loss is
+        `ops.mean(ops.sparse_categorical_crossentropy(x, y_pred, from_logits=True), axis=(1, 2))`.
         Divided by the replica count: Keras sums it over replicas.
         """
+        check_no_sample_weight(sample_weight)
+        check_no_labels(y)
         if y_pred is None:
             y_pred = self(x)
         loss = ops.mean(self._nll_per_code(x, y_pred))
         self.bits_tracker.update_state(loss / LOG2)
         return loss / replicas_in_step()
 
-    def _check_fit_data(self, args, kwargs):
-        x = args[0] if args else kwargs.get("x")
+    def _check_fit_data(self, method, args, kwargs):
+        """Refuse weights and targets before any step (as `Autoencoder`
+        does), and check in-memory code maps."""
+        arguments = bind_arguments(method, args, kwargs)
+        check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))
+        check_no_labels(arguments.get("y"))
+        validation = arguments.get("validation_data")
+        if isinstance(validation, (tuple, list)):  # (x,), (x, y) or (x, y, sample_weight)
+            check_no_sample_weight(validation[2] if len(validation) > 2 else None)
+            if len(validation) > 1:
+                check_no_labels(validation[1], "validation_data[1]")
+        x = arguments.get("x")
         if isinstance(x, np.ndarray) or ops.is_tensor(x):
             check_code_map(ops.convert_to_numpy(x), self.code_shape, self.num_embeddings, "x")
+        elif hasattr(x, "element_spec"):  # a tf.data.Dataset
+            _, spec_y, spec_weight = keras.utils.unpack_x_y_sample_weight(x.element_spec)
+            check_no_sample_weight(spec_weight)
+            check_no_labels(spec_y)
 
     def fit(self, *args, **kwargs):
-        self._check_fit_data(args, kwargs)
+        self._check_fit_data(keras.Model.fit, args, kwargs)
         return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
-        self._check_fit_data(args, kwargs)
+        self._check_fit_data(keras.Model.evaluate, args, kwargs)
         return super().evaluate(*args, **kwargs)
 
     # ---------------------------------------------------------- public API

@@ -4,7 +4,9 @@
 lists what the subpackages export, so `tests/conformance/test_registry.py`
 can check that the two agree exactly; `matches_kind` checks that an object
 is of its registered kind; `random_inputs` makes the arrays the shared
-checks feed a spec.
+checks feed a spec. `model_names` lists what the model checks run on: the
+public models, then the user models of `USER_MODELS`; `model_data` makes a
+model spec's batch and condition.
 """
 
 import importlib
@@ -17,16 +19,21 @@ import numpy as np
 from keras_vae.testing.registry import CONFORMANCE
 from keras_vae.testing.registry import KINDS
 from keras_vae.testing.registry import SUBPACKAGES
+from keras_vae.testing.registry import USER_MODELS
 from keras_vae.testing.registry import Spec
 
 __all__ = [
     "CONFORMANCE",
     "KINDS",
     "SUBPACKAGES",
+    "USER_MODELS",
     "Spec",
     "existing_subpackages",
     "kind_of",
     "matches_kind",
+    "model_data",
+    "model_inputs",
+    "model_names",
     "names_of_kind",
     "public_symbols",
     "random_inputs",
@@ -36,8 +43,9 @@ __all__ = [
 
 
 def specs(name):
-    """The registered specs of `name` as a tuple (one or more)."""
-    entry = CONFORMANCE[name]
+    """The registered specs of `name` (a public name or a `USER_MODELS`
+    key) as a tuple (one or more)."""
+    entry = CONFORMANCE[name] if name in CONFORMANCE else USER_MODELS[name]
     return entry if isinstance(entry, tuple) else (entry,)
 
 
@@ -50,14 +58,47 @@ def kind_of(name):
 
 
 def names_of_kind(kind):
-    """Registered names of one kind, sorted."""
+    """Registered public names of one kind, sorted."""
     return sorted(name for name in CONFORMANCE if kind_of(name) == kind)
 
 
+def model_names():
+    """What the model checks run on: the public models (sorted), then the
+    keys of `USER_MODELS` (sorted)."""
+    return names_of_kind("model") + sorted(USER_MODELS)
+
+
 def resolve(name):
-    """Import and return the object named by a dotted public name."""
-    module_name, _, attr = name.rpartition(".")
+    """Import and return the object named by a dotted public name
+    (`"keras_vae.models.VAE"`) or a `USER_MODELS` key
+    (`"examples.custom_model.iwae:IWAE"`)."""
+    module_name, colon, attr = name.partition(":")
+    if not colon:
+        module_name, _, attr = name.rpartition(".")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def model_data(spec, seed=0):
+    """`(x, c)` of a model spec: its batch, and its condition (`None` for a
+    model of p(x)), both drawn from one `np.random.RandomState(seed)`.
+
+    `fit(x, c)` and `evaluate(x, c)` take them as they are (`c=None` is no
+    `y`); the model is called on `model_inputs(x, c)`.
+    """
+    rng = np.random.RandomState(seed)
+    data = spec.input_data(rng) if callable(spec.input_data) else spec.input_data
+    x = np.asarray(keras.ops.convert_to_numpy(data))
+    condition = spec.condition_data
+    if callable(condition):
+        condition = condition(rng)
+    if condition is not None:
+        condition = np.asarray(keras.ops.convert_to_numpy(condition))
+    return x, condition
+
+
+def model_inputs(x, condition):
+    """What a model is called on: `x`, or a conditional model's pair `(x, c)`."""
+    return x if condition is None else (x, condition)
 
 
 def existing_subpackages():

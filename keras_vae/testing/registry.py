@@ -21,6 +21,13 @@ to a `Spec`, or a tuple of `Spec`s (several configurations of one class).
 A new public symbol must be added here, with the smallest configuration
 that exercises it, or the conformance test fails. The lookups and checks
 over this data live in `keras_vae.testing.conformance`.
+
+`USER_MODELS` is a separate table: models that are not keras_vae symbols but
+a user's subclasses on the public contract (the `examples/custom_model`
+IWAE), keyed by an importable `"package.module:Class"` path. The model
+checks of the suite (`run_model_test`, a `.keras` load in a fresh process,
+`clone_model`, `summary()`, exact resume, mixed precision, export and
+serving) run on them as on the public models.
 """
 
 import dataclasses
@@ -51,6 +58,7 @@ SUBPACKAGES = (
     "models",
     "callbacks",
     "diagnostics",
+    "metrics",
     "export",
     "datasets",
 )
@@ -77,6 +85,11 @@ class Spec:
         untrained_weights: Models: substrings of the paths of trainable
             weights that may stay unchanged in the `fit` check (say why in
             `note`); every other trainable weight must move.
+        condition_data: Conditional models: the condition c of each example
+            of `input_data` (class ids `(batch,)` or vectors), an array or a
+            callable `rng -> array` called with the same `rng` after
+            `input_data`. The checks then train with `fit(x, c)` and call
+            the model on the pair `(x, c)`. `None` for a model of p(x).
         note: Why the spec is what it is, when that is not obvious.
     """
 
@@ -90,6 +103,7 @@ class Spec:
     deterministic: bool = True
     train_all_weights: bool = True
     untrained_weights: tuple = ()
+    condition_data: object = None
     note: str = ""
 
     def __post_init__(self):
@@ -322,6 +336,15 @@ CONFORMANCE = {
             "log_prob, so a fit on the call has no gradient to apply",
         ),
     ),
+    "keras_vae.likelihoods.Tabular": Spec(
+        "layer",
+        {"columns": [["gaussian", 2], ["bernoulli", 1], ["categorical", 3]]},
+        input_shape=(4, 6),
+        expected_output_shape=(4, 6),
+        run_training_check=False,
+        note="the call returns the mean; the learned Gaussian scales only "
+        "enter log_prob, so a fit on the call has no gradient to apply",
+    ),
     "keras_vae.likelihoods.get": FUNCTION,
     # ---------------------------------------------------------------- losses
     "keras_vae.losses.ELBOLoss": Spec("loss", input_shape=(4, 3)),
@@ -335,11 +358,18 @@ CONFORMANCE = {
     "keras_vae.losses.kl_normal": FUNCTION,
     "keras_vae.losses.log_mean_exp": FUNCTION,
     "keras_vae.losses.log_normal": FUNCTION,
+    "keras_vae.losses.minibatch_log_q": FUNCTION,
+    "keras_vae.losses.total_correlation": FUNCTION,
     # ---------------------------------------------------------------- models
     "keras_vae.models.Autoencoder": BASE_CLASS,
     "keras_vae.models.LatentVariableModel": BASE_CLASS,
     "keras_vae.models.LayeredLatents": _marker(
         "base_class", "the mixin of models with several latent layers"
+    ),
+    "keras_vae.models.BetaTCVAE": Spec(
+        "model",
+        {"dataset_size": 100, "latent_dim": 2, "hidden_units": (8,), "seed": 1},
+        input_data=_binary_images,
     ),
     "keras_vae.models.VAE": (
         Spec(
@@ -361,6 +391,13 @@ CONFORMANCE = {
                 "constraint": {"class_name": "keras_vae>GECO", "config": {"kappa": 4.0}},
             },
             input_data=_binary_images,
+        ),
+        # A conditional VAE of p(x | class): int class ids, one-hot inside.
+        Spec(
+            "model",
+            {"latent_dim": 2, "hidden_units": (8,), "seed": 1, "num_classes": 3},
+            input_data=_binary_images,
+            condition_data=lambda rng: rng.randint(0, 3, size=8).astype("int32"),
         ),
     ),
     "keras_vae.models.VHPVAE": Spec(
@@ -511,6 +548,31 @@ CONFORMANCE = {
     "keras_vae.diagnostics.example_rank": FUNCTION,
     "keras_vae.diagnostics.host_batches": FUNCTION,
     "keras_vae.diagnostics.log_likelihood": FUNCTION,
+    "keras_vae.diagnostics.DCIResult": DATA_CLASS,
+    "keras_vae.diagnostics.FactorVAEScoreResult": DATA_CLASS,
+    "keras_vae.diagnostics.MIGResult": DATA_CLASS,
+    "keras_vae.diagnostics.SAPResult": DATA_CLASS,
+    "keras_vae.diagnostics.dci": FUNCTION,
+    "keras_vae.diagnostics.factor_vae_score": FUNCTION,
+    "keras_vae.diagnostics.mutual_information_gap": FUNCTION,
+    "keras_vae.diagnostics.sap_score": FUNCTION,
+    "keras_vae.diagnostics.reconstruction_probability": FUNCTION,
+    "keras_vae.diagnostics.KernelDistanceResult": DATA_CLASS,
+    "keras_vae.diagnostics.PrecisionRecallResult": DATA_CLASS,
+    "keras_vae.diagnostics.SampleQualityResult": DATA_CLASS,
+    "keras_vae.diagnostics.extract_features": FUNCTION,
+    "keras_vae.diagnostics.frechet_distance": FUNCTION,
+    "keras_vae.diagnostics.frechet_distance_from_moments": FUNCTION,
+    "keras_vae.diagnostics.kernel_distance": FUNCTION,
+    "keras_vae.diagnostics.mnist_feature_extractor": FUNCTION,
+    "keras_vae.diagnostics.precision_recall": FUNCTION,
+    "keras_vae.diagnostics.sample_quality": FUNCTION,
+    # --------------------------------------------------------------- metrics
+    # No "metric" kind yet: a keras.metrics.Metric is neither a layer nor a
+    # callback. tests/metrics/ checks its value, state aggregation and config.
+    "keras_vae.metrics.FrechetDistance": _marker(
+        "base_class", "a keras.metrics.Metric; tested in tests/metrics/"
+    ),
     # ---------------------------------------------------------------- export
     "keras_vae.export.SIGNATURES": _marker("constant"),
     "keras_vae.export.available_signatures": FUNCTION,
@@ -518,5 +580,41 @@ CONFORMANCE = {
     # -------------------------------------------------------------- datasets
     "keras_vae.datasets.available": FUNCTION,
     "keras_vae.datasets.load": FUNCTION,
+    "keras_vae.datasets.SHAPES_FACTORS": _marker("constant"),
+    "keras_vae.datasets.shapes": FUNCTION,
 }
 """Public dotted name -> `Spec` (or tuple of `Spec`s) of every public symbol."""
+
+
+def _binary_vectors(rng):
+    return (rng.uniform(size=(8, 12)) < 0.4).astype("float32")
+
+
+USER_MODELS = {
+    # A user's subclass on the public contract: `LatentVariableModel`, fixed
+    # `objective` and `metric_names`, its own `get_config`.
+    "examples.custom_model.iwae:IWAE": Spec(
+        "model",
+        {"latent_dim": 2, "hidden_units": (8,), "num_importance_samples": 2, "seed": 1},
+        input_data=_binary_vectors,
+    ),
+    # A conditional user model of p(x | c) (`fit(x, c)`): `num_classes`,
+    # its hooks take `condition=c`; c is int class ids, one-hot inside.
+    "examples.custom_model.conditional_iwae:ConditionalIWAE": Spec(
+        "model",
+        {
+            "num_classes": 3,
+            "latent_dim": 2,
+            "hidden_units": (8,),
+            "num_importance_samples": 2,
+            "seed": 1,
+        },
+        input_data=_binary_vectors,
+        condition_data=lambda rng: rng.randint(0, 3, size=8).astype("int32"),
+    ),
+}
+"""Importable `"package.module:Class"` -> `Spec` (one, kind `"model"`) of a
+user's model on the public contract: not a keras_vae symbol, registered
+for serialization under its own package, importable by that path (the
+`examples.` ones from the repository root). The conformance suite runs its
+model checks on these too."""

@@ -1,9 +1,7 @@
 """Checks of a `tf.data.Dataset` before any step runs (TensorFlow's input
-pipeline, used under every backend)."""
+pipeline, used under every backend where TensorFlow is installed)."""
 
-import tensorflow as tf
-
-from keras_vae.utils import tf_internal
+from keras_vae.utils.optional_tensorflow import imported_tensorflow
 
 # `tf.data` transformations that keep one element per input element.
 _ELEMENTWISE = (
@@ -27,8 +25,10 @@ _ELEMENTWISE = (
 
 
 def is_tensor_spec(spec):
-    """Whether a dataset's element spec is a `tf.TensorSpec`."""
-    return isinstance(spec, tf.TensorSpec)
+    """Whether a dataset's element spec is a `tf.TensorSpec` (never without
+    TensorFlow imported: then the dataset is another library's)."""
+    tf = imported_tensorflow()
+    return tf is not None and isinstance(spec, tf.TensorSpec)
 
 
 def dataset_looks_unbatched(dataset):
@@ -54,5 +54,8 @@ def _reads_rows(dataset):
         return True
     if "batch" in name or "flatmap" in name or not any(k in name for k in _ELEMENTWISE):
         return False
+    # Imported here: it imports TensorFlow, which a `tf.data` pipeline has.
+    from keras_vae.utils import tf_internal
+
     inputs = tf_internal.dataset_inputs(dataset)
     return bool(inputs) and all(_reads_rows(d) for d in inputs)

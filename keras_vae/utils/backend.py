@@ -2,7 +2,8 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
+
+from keras_vae.utils.optional_tensorflow import imported_tensorflow
 
 SUPPORTED_BACKENDS = ("tensorflow", "jax")
 
@@ -12,8 +13,9 @@ def check_backend():
 
     keras_vae runs on the TensorFlow and JAX Keras backends: its layers,
     priors, likelihoods and losses compute with `keras.ops` and
-    `keras.random`. `tf.data` input and SavedModel export stay TensorFlow
-    modules, which work under either backend (TensorFlow must be installed).
+    `keras.random`, and need no TensorFlow under JAX. `tf.data` input and
+    SavedModel export stay TensorFlow modules, which work under either
+    backend when TensorFlow is installed.
     """
     backend = keras.backend.backend()
     if backend not in SUPPORTED_BACKENDS:
@@ -41,5 +43,7 @@ def is_concrete(x):
         if isinstance(x, jax.Array):
             # A tracer is a `jax.Array` too, but holds no values.
             return not isinstance(x, jax.core.Tracer)
-    # TensorFlow tensors (e.g. from `tf.data`) may reach either backend.
-    return tf.is_tensor(x) and not tf.is_symbolic_tensor(x)
+    # TensorFlow tensors (e.g. from `tf.data`) may reach either backend; there
+    # are none unless TensorFlow was imported.
+    tf = imported_tensorflow()
+    return tf is not None and tf.is_tensor(x) and not tf.is_symbolic_tensor(x)

@@ -14,9 +14,10 @@ JAX setup keras_vae supports so far (a multi-device JAX run would need
 """
 
 import keras
-import tensorflow as tf
 
 _TENSORFLOW = keras.backend.backend() == "tensorflow"
+if _TENSORFLOW:  # other backends need no TensorFlow installed
+    import tensorflow as tf
 
 
 def _replica_context():

@@ -12,9 +12,17 @@ times swing by 30-70 % and cost up to a third of the throughput (RESULTS §11).
 (per-epoch shuffled index batches gathered from the array) with autotuning
 off; `without_autotune` turns it off on a user's dataset unless the user set
 `options.autotune.enabled` themselves.
+
+Without TensorFlow (Keras's JAX backend, TensorFlow not installed) there is
+no `tf.data`: `array_dataset` gives the same batches as a
+`keras.utils.PyDataset` (`ArrayBatches`) and `without_autotune` has no
+dataset to change.
 """
 
-import tensorflow as tf
+from keras_vae.utils.array_batches import ArrayBatches
+from keras_vae.utils.optional_tensorflow import import_tensorflow
+from keras_vae.utils.optional_tensorflow import imported_tensorflow
+from keras_vae.utils.optional_tensorflow import tensorflow_available
 
 
 def without_autotune(dataset):
@@ -34,7 +42,10 @@ def without_autotune(dataset):
     >>> keras_vae.utils.input_pipeline.without_autotune(ds).options().autotune.enabled
     False
     """
-    if not isinstance(dataset, tf.data.Dataset) or dataset.options().autotune.enabled is not None:
+    tf = imported_tensorflow()  # a `tf.data.Dataset` means TensorFlow is imported
+    if tf is None or not isinstance(dataset, tf.data.Dataset):
+        return dataset
+    if dataset.options().autotune.enabled is not None:
         return dataset  # the user's explicit choice
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -54,7 +65,8 @@ def array_dataset(x, batch_size=None, shuffle=False):
         shuffle: Whether to draw a new order of the rows every epoch.
 
     Returns:
-        A `tf.data.Dataset` of `x`'s batches, autotuning off.
+        A `tf.data.Dataset` of `x`'s batches, autotuning off; an
+        `ArrayBatches` of the same batches if TensorFlow is not installed.
 
     Example:
 
@@ -65,6 +77,9 @@ def array_dataset(x, batch_size=None, shuffle=False):
     batch_size = 32 if batch_size is None else int(batch_size)
     if batch_size < 1:
         raise ValueError(f"Expected `batch_size` >= 1. Received: batch_size={batch_size}")
+    if not tensorflow_available():
+        return ArrayBatches(x, batch_size, shuffle)
+    tf = import_tensorflow("keras_vae.utils.input_pipeline.array_dataset")
     num_rows = int(x.shape[0])
     indices = tf.data.Dataset.range(num_rows)
     if shuffle:

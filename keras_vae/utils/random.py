@@ -35,13 +35,14 @@ eager and XLA on TensorFlow.
 import math
 
 import keras
-import tensorflow as tf
-
-from keras_vae.utils import tf_internal
 
 # The one backend switch of keras_vae's sampling, fixed at import like
-# Keras's own backend.
+# Keras's own backend. Other backends need no TensorFlow installed.
 _TENSORFLOW = keras.backend.backend() == "tensorflow"
+if _TENSORFLOW:
+    import tensorflow as tf
+
+    from keras_vae.utils import tf_internal
 
 
 def _seed(seed_generator):
@@ -74,9 +75,14 @@ def normal(shape, seed, dtype="float32"):
 
 
 def normal_from_bits(bits):
-    """The N(0, 1) draw of uniform `uint32` bits (TensorFlow only):
+    """The N(0, 1) draw of uniform `uint32` bits (TensorFlow backend only):
     z = sqrt(2) erfinv(v) with v = (k + 1/2) / 2^23 - 1, k = bits >> 8, in
     float32."""
+    if not _TENSORFLOW:
+        raise RuntimeError(
+            "`normal_from_bits` is the TensorFlow backend's sampler. Received: "
+            f"keras.backend.backend()={keras.backend.backend()!r}; use `normal`."
+        )
     # k - 2^23 + 1/2 is exact in float32 (at most 24 significant bits).
     k = tf.cast(tf.bitwise.right_shift(bits, 8), "int32") - (1 << 23)
     v = (tf.cast(k, "float32") + 0.5) * (2.0**-23)

@@ -212,10 +212,11 @@ def check_feature_axes(shape, name="x"):
 
 
 def check_no_labels(y, name="y"):
-    """Raise if targets `y` are given: keras_vae models are unconditional.
+    """Raise if targets `y` are given to an unconditional model.
 
-    They model p(x) and train on `x` alone, so a `y` would be silently
-    ignored. `None` passes.
+    An unconditional model models p(x) and trains on `x` alone, so a `y`
+    would be silently ignored. `None` passes. (A conditional
+    `keras_vae.models.VAE(num_classes=...)` takes its condition as `y`.)
     """
     if y is None:
         return
@@ -228,8 +229,84 @@ def check_no_labels(y, name="y"):
         "keras_vae models are unconditional: they model p(x) and train on `x` "
         f"alone, so targets would be ignored. Expected no `{name}`. Received: "
         f"{received}. Pass `x` only: `fit(x)`, `validation_data=x_val`, or a "
-        "dataset or generator yielding `x` or `(x,)`."
+        "dataset or generator yielding `x` or `(x,)`. For a model of p(x | c), "
+        "build `keras_vae.models.VAE(num_classes=...)` and pass the condition "
+        "as `y`."
     )
+
+
+def check_condition_given(c, num_classes, name="condition"):
+    """Raise if a conditional model of `num_classes` gets no condition `c`."""
+    if c is not None:
+        return
+    raise ValueError(
+        f"Expected `{name}` for a conditional model (num_classes={num_classes}): "
+        f"class ids of shape (batch,) in [0, {num_classes}) or float vectors of "
+        f"shape (batch, {num_classes}). Received: {name}=None. Pass it as "
+        "`fit(x, c)`, `validation_data=(x_val, c_val)`, a dataset or generator "
+        "yielding `(x, c)`, or `condition=c` in `encode`, `decode`, `sample`, "
+        "`reconstruct`, `embed` and `log_likelihood`."
+    )
+
+
+def check_condition(c, num_classes, batch_size=None, name="condition"):
+    """Return a concrete condition as float32 vectors `(batch, num_classes)`.
+
+    ```none
+    integer ids y, shape (batch,) or (batch, 1), 0 <= y < num_classes -> one_hot(y)
+    floats c, shape (batch, num_classes), finite                      -> c
+    ```
+
+    Args:
+        c: Class ids (an integer array) or condition vectors (a float array).
+        num_classes: The model's condition width.
+        batch_size: Optional number of rows `c` must have (that of `x`).
+        name: The argument's name in errors.
+
+    Example:
+
+    >>> check_condition(np.array([0, 2]), 3)
+    array([[1., 0., 0.],
+           [0., 0., 1.]], dtype=float32)
+    """
+    check_condition_given(c, num_classes, name)
+    check_one_input(c, name)
+    c = np.asarray(c)
+    if np.issubdtype(c.dtype, np.integer):
+        ids = c.reshape(c.shape[:1]) if c.ndim == 2 and c.shape[1] == 1 else c
+        if ids.ndim != 1:
+            raise ValueError(
+                f"Expected `{name}` class ids of shape (batch,) or (batch, 1). "
+                f"Received: {name}.shape={c.shape}, dtype={c.dtype}. Condition "
+                f"vectors are floats of shape (batch, {num_classes})."
+            )
+        if ids.size and (ids.min() < 0 or ids.max() >= num_classes):
+            raise ValueError(
+                f"Expected `{name}` class ids in [0, {num_classes}) "
+                f"(num_classes={num_classes}). Received: {name} with "
+                f"min={int(ids.min())}, max={int(ids.max())}"
+            )
+        c = np.eye(num_classes, dtype="float32")[ids]
+    elif np.issubdtype(c.dtype, np.floating):
+        if c.ndim != 2 or c.shape[1] != num_classes:
+            raise ValueError(
+                f"Expected `{name}` of shape (batch, {num_classes}) (float condition "
+                f"vectors) or integer class ids of shape (batch,). Received: "
+                f"{name}.shape={c.shape}, dtype={c.dtype}"
+            )
+        check_finite(c, name)
+        c = c.astype("float32", copy=False)
+    else:
+        raise ValueError(
+            f"Expected `{name}` of an integer dtype (class ids) or a floating "
+            f"dtype (condition vectors). Received: {name}.dtype={c.dtype}"
+        )
+    if batch_size is not None and c.shape[0] != batch_size:
+        raise ValueError(
+            f"Expected `{name}` with one row per example of `x` ({batch_size}). "
+            f"Received: {name} with {c.shape[0]} rows"
+        )
+    return c
 
 
 def check_batch(x, name="x"):

@@ -10,8 +10,9 @@ uninterrupted 6-epoch run bit for bit.
 Every spec runs with dynamic binarization and `KLWarmUp` (schedule state);
 the registry's specs bring GECO (VAE[2], VHPVAE), free bits (LadderVAE[0]),
 batch norm (LadderVAE), an EMA codebook (VQVAE[0], here with restarts after
-2 idle steps so restarts happen), k-means init (VQVAE[1]) and the PixelCNN
-prior. Data are fed in order (`shuffle=False`): Keras shuffles NumPy inputs
+2 idle steps so restarts happen), k-means init (VQVAE[1]), the PixelCNN
+prior and the user models of `USER_MODELS` (a conditional one resumes with
+its condition, `fit(x, c)`). Data are fed in order (`shuffle=False`): Keras shuffles NumPy inputs
 with TensorFlow's global random state, which no backup holds.
 """
 
@@ -35,7 +36,7 @@ XLA_SUFFIX = "-xla"
 def _cases():
     cases = [
         pytest.param(name, spec, f"{name}[{i}]", id=f"{name}[{i}]")
-        for name in conformance.names_of_kind("model")
+        for name in conformance.model_names()
         for i, spec in enumerate(conformance.specs(name))
     ]
     name = "keras_vae.models.VAE"
@@ -93,11 +94,11 @@ def _state(model):
 
 @pytest.mark.parametrize("name, spec, case_id", _cases())
 def test_interrupted_fit_resumes_bit_identical(name, spec, case_id, tmp_path):
-    x = spec.input_data(np.random.RandomState(0))
+    x, c = conformance.model_data(spec)
     fit = dict(batch_size=BATCH, shuffle=False, verbose=0)
 
     reference = _new_model(name, spec, case_id, 1337)
-    reference.fit(x, epochs=EPOCHS, callbacks=_callbacks(reference), **fit)
+    reference.fit(x, c, epochs=EPOCHS, callbacks=_callbacks(reference), **fit)
     expected = _state(reference)
     del reference
 
@@ -106,6 +107,7 @@ def test_interrupted_fit_resumes_bit_identical(name, spec, case_id, tmp_path):
     with pytest.raises(Interrupted):
         first.fit(
             x,
+            c,
             epochs=EPOCHS,
             callbacks=_callbacks(first)
             + [keras.callbacks.BackupAndRestore(backup), InterruptAt(INTERRUPT_AT)],
@@ -117,6 +119,7 @@ def test_interrupted_fit_resumes_bit_identical(name, spec, case_id, tmp_path):
     resumed = _new_model(name, spec, case_id, 4242)
     history = resumed.fit(
         x,
+        c,
         epochs=EPOCHS,
         callbacks=_callbacks(resumed) + [keras.callbacks.BackupAndRestore(backup)],
         **fit,

@@ -2,14 +2,16 @@
 
 TF Serving's C++ server loads a SavedModel with the session-based loader
 (variables restored by the MetaGraph's saver), not `tf.saved_model.load`.
-For every registered model spec this suite exports the model, then runs
+For every registered model spec (the user models of `USER_MODELS` too)
+this suite exports the model, then runs
 every signature through `tf.compat.v1.saved_model.loader.load` + `sess.run`
 in one child process that does not import keras_vae (one child for all
 models, to keep the suite fast), and one signature through `saved_model_cli
 run` (one model in the default run, every model with `-m large`). Deterministic signatures must equal the in-process methods,
 `log_likelihood` must agree with `model.log_likelihood` within Monte Carlo
 error, and bad requests must fail inside the graph with an
-`InvalidArgumentError` naming the input and the rule.
+`InvalidArgumentError` naming the input and the rule. A conditional spec
+(`condition_data`) feeds its condition to every signature that takes one.
 """
 
 import keras
@@ -50,15 +52,21 @@ DEFAULT_EXTRA = {
 }
 
 
+def _short(name):
+    """`VAE` of a public name; `user_IWAE` of a `USER_MODELS` key."""
+    _, colon, cls = name.partition(":")
+    return f"user_{cls}" if colon else name.split(".")[-1]
+
+
 def _cases():
     cases = []
-    for name in conformance.names_of_kind("model"):
+    for name in conformance.model_names():
         if name in NOT_EXPORTABLE:
             continue
         for i, spec in enumerate(conformance.specs(name)):
             fast = i == 0 or (name, i) in DEFAULT_EXTRA
             marks = () if fast else (pytest.mark.large,)
-            case_id = f"{name.split('.')[-1]}[{i}]"
+            case_id = f"{_short(name)}[{i}]"
             cases.append(pytest.param(name, i, id=case_id, marks=marks))
     return cases
 
@@ -86,29 +94,39 @@ CLI_CASES = _cli_cases()
 
 
 def _key(name, i):
-    return f"{name.split('.')[-1]}_{i}"
+    return f"{_short(name)}_{i}"
 
 
 def _build(name, spec):
+    """The built model, its batch `x` and condition `c` (`None` for a
+    model of p(x); else the float32 `(batch, num_classes)` rows the
+    signatures take)."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(1337)
     model = conformance.resolve(name)(**dict(spec.init_kwargs))
-    x = spec.input_data(np.random.default_rng(0))
-    model(x)
-    return model, x
+    x, c = conformance.model_data(spec)
+    model(conformance.model_inputs(x, c))
+    if c is not None and np.issubdtype(c.dtype, np.integer):
+        c = np.eye(model.num_classes, dtype="float32")[c]  # class ids as one-hot rows
+    return model, x, c
 
 
 def _expected_deterministic(model, signature, inputs):
     """The in-process public method's result, as the signature's outputs."""
+    # A conditional model's eager methods take its condition as `condition=`.
+    extra = {"condition": inputs["condition"]} if "condition" in inputs else {}
     if signature == "reconstruct":
-        return {"mean": model.reconstruct(inputs["x"])}
+        return {"mean": model.reconstruct(inputs["x"], **extra)}
+    if signature == "embed":
+        return {"embedding": model.embed(inputs["x"], **extra)}
     if signature == "codes":
         return {"indices": model.encode(inputs["x"])}
     if signature == "decode_codes":
         return {"mean": model.decode(inputs["indices"])}
     if signature == "decode":
-        return {"mean": model.decode(*inputs.values())}
-    encoded = model.encode(inputs["x"])
+        latents = [v for k, v in inputs.items() if k != "condition"]
+        return {"mean": model.decode(*latents, **extra)}
+    encoded = model.encode(inputs["x"], **extra)
     if isinstance(encoded[0], (tuple, list)):
         out = {}
         for i, (loc, scale) in enumerate(encoded):
@@ -117,13 +135,27 @@ def _expected_deterministic(model, signature, inputs):
     return {"loc": encoded[0], "scale": encoded[1]}
 
 
-def _deterministic_inputs(model, signature, x):
-    fn, specs = model.serving_signatures()[signature]
+def _signature_inputs(model, signature):
+    """`[(name, shape, dtype), ...]` of a signature: the model's own, or
+    those of `log_likelihood` and `embed`, which the export adds (`x`, a
+    conditional model's `condition`, then `num_importance_samples`)."""
+    specs = model.serving_signatures()
+    if signature in specs:
+        return specs[signature][1]
+    data = [spec for spec in specs["encode"][1] if spec[0] in ("x", "condition")]
+    if signature == "log_likelihood":
+        return data + [("num_importance_samples", (), "int32")]
+    return data
+
+
+def _deterministic_inputs(model, signature, x, c):
     rng = np.random.default_rng(5)
     inputs = {}
-    for input_name, shape, dtype in specs:
+    for input_name, shape, dtype in _signature_inputs(model, signature):
         if input_name == "x":
             inputs[input_name] = x
+        elif input_name == "condition":
+            inputs[input_name] = c
         elif input_name == "indices":
             inputs[input_name] = rng.integers(
                 0, model.num_embeddings, size=(BATCH,) + tuple(shape[1:])
@@ -133,33 +165,66 @@ def _deterministic_inputs(model, signature, x):
     return inputs
 
 
-def _bad_requests(model, signatures, x):
+def _bad_requests(model, signatures, x, c):
     """`[(Call, expected message fragment)]` of requests that must fail."""
     specs = model.serving_signatures()
     x_signature = "encode" if "encode" in signatures else "reconstruct"
+    # A conditional model's requests carry a valid condition, so that each
+    # fails on the rule it breaks.
+    cond = {} if c is None else {"condition": c}
     data_shape = tuple(model.data_shape)
     expected_shape = "Expected `x` of shape (batch, " + ", ".join(map(str, data_shape))
-    flat = x.reshape(len(x), -1)
-    h, w, c = data_shape
-    folded = x.reshape(len(x), h // 2, w // 2, c * 4)
+    if len(data_shape) == 3:  # images: flattened, and folded into channels
+        h, w, channels = data_shape
+        wrong = x.reshape(len(x), -1), x.reshape(len(x), h // 2, w // 2, channels * 4)
+    else:  # vectors: all in one row, and one feature too many
+        wrong = x.reshape(1, -1), np.concatenate([x, x[..., :1]], axis=-1)
     bad = [
-        (Call("bad_flat", x_signature, {"x": flat}, raw=True), expected_shape),
-        (Call("bad_folded", x_signature, {"x": folded}, raw=True), expected_shape),
+        (Call("bad_flat", x_signature, {"x": wrong[0], **cond}, raw=True), expected_shape),
+        (Call("bad_folded", x_signature, {"x": wrong[1], **cond}, raw=True), expected_shape),
         (
-            Call("bad_nan", x_signature, {"x": np.where(x > 0, np.nan, x)}, raw=True),
+            Call("bad_nan", x_signature, {"x": np.where(x > 0, np.nan, x), **cond}, raw=True),
             "Expected `x` to be finite",
         ),
         # The Python client checks the fed shape itself: a clear ValueError.
-        (Call("bad_flat_client", x_signature, {"x": flat}), "Cannot feed value of shape"),
+        (
+            Call("bad_flat_client", x_signature, {"x": wrong[0], **cond}),
+            "Cannot feed value of shape",
+        ),
     ]
+    if c is not None:
+        width = c.shape[-1]
+        bad += [
+            (
+                Call(
+                    "bad_condition_width",
+                    x_signature,
+                    {"x": x, "condition": np.zeros((len(x), width + 1), "float32")},
+                    raw=True,
+                ),
+                f"Expected `condition` of shape (batch, {width})",
+            ),
+            (
+                Call("bad_condition_rows", x_signature, {"x": x, "condition": c[:-1]}, raw=True),
+                "Expected `condition` with one row per example of `x`",
+            ),
+        ]
     likelihood = getattr(model, "likelihood", None)
     if likelihood_support(likelihood) is not None:
         target = "log_likelihood" if "log_likelihood" in signatures else "reconstruct"
-        inputs = {"x": x * 255.0}
+        inputs = {"x": x * 255.0, **cond}
         if target == "log_likelihood":
             inputs["num_importance_samples"] = np.int32(10)
         bad.append((Call("bad_support", target, inputs, raw=True), "Expected `x` in [0, 1]"))
-    if "sample" in signatures:
+    if "sample" in signatures and c is not None:
+        # A conditional model draws one example per condition row.
+        bad.append(
+            (
+                Call("bad_sample_condition", "sample", {"condition": c * np.nan}, raw=True),
+                "Expected `condition` to be finite",
+            )
+        )
+    elif "sample" in signatures:
         bad.append(
             (
                 Call("bad_sample_count", "sample", {"num_samples": np.int32(0)}, raw=True),
@@ -172,14 +237,14 @@ def _bad_requests(model, signatures, x):
                 Call(
                     "bad_ll_count",
                     "log_likelihood",
-                    {"x": x, "num_importance_samples": np.int32(-3)},
+                    {"x": x, **cond, "num_importance_samples": np.int32(-3)},
                     raw=True,
                 ),
                 "Expected `num_importance_samples` to be a positive integer",
             )
         )
     if "decode" in signatures:
-        inputs = _deterministic_inputs(model, "decode", x)
+        inputs = _deterministic_inputs(model, "decode", x, c)
         first = next(iter(inputs))
         dim = inputs[first].shape[-1]
         wide = dict(inputs, **{first: np.zeros((BATCH, dim + 1), "float32")})
@@ -226,31 +291,39 @@ def served(request, tmp_path_factory):
     for name, i in sorted(_selected(request)):
         key = _key(name, i)
         try:
-            model, x = _build(name, conformance.specs(name)[i])
+            model, x, c = _build(name, conformance.specs(name)[i])
             x = x[:BATCH]
+            c = None if c is None else c[:BATCH]
+            cond = {} if c is None else {"condition": c}
             path = export_for_serving(model, root / key)
             signatures = available_signatures(model)
-            case = {"model": model, "x": x, "path": path, "signatures": signatures}
+            case = {"model": model, "x": x, "c": c, "path": path, "signatures": signatures}
             calls = []
             if "sample" in signatures:
                 # First in both processes: the saved seed state is the
-                # model's, so both draw the same latents.
+                # model's, so both draw the same latents. A conditional
+                # model draws one example per condition row.
                 fn = model.serving_signatures()["sample"][0]
-                drawn = fn(tf.constant(NUM_SAMPLES))
+                request = (
+                    {"num_samples": np.int32(NUM_SAMPLES)}
+                    if c is None
+                    else {"condition": c[:NUM_SAMPLES]}
+                )
+                drawn = fn(*[tf.constant(v) for v in request.values()])
                 case["sample"] = {k: np.asarray(v) for k, v in drawn.items()}
-                calls.append(Call("sample", "sample", {"num_samples": np.int32(NUM_SAMPLES)}))
+                calls.append(Call("sample", "sample", request))
             case["deterministic"] = {}
             for signature in signatures:
                 if signature in ("sample", "log_likelihood"):
                     continue
-                inputs = _deterministic_inputs(model, signature, x)
+                inputs = _deterministic_inputs(model, signature, x, c)
                 expected = _expected_deterministic(model, signature, inputs)
                 case["deterministic"][signature] = {k: np.asarray(v) for k, v in expected.items()}
                 calls.append(Call(signature, signature, inputs))
             if "log_likelihood" in signatures:
                 S = LOG_LIKELIHOOD_SAMPLES
-                case["log_likelihood"] = model.log_likelihood(x, num_importance_samples=S)
-                log_w = np.asarray(model.log_importance_weights(x, S), "float64")
+                case["log_likelihood"] = model.log_likelihood(x, num_importance_samples=S, **cond)
+                log_w = np.asarray(model.log_importance_weights(x, S, **cond), "float64")
                 w = np.exp(log_w - log_w.max(axis=0))
                 # Standard error of log mean w (delta method), per example.
                 case["log_likelihood_se"] = w.std(axis=0) / (w.mean(axis=0) * np.sqrt(S))
@@ -258,16 +331,18 @@ def served(request, tmp_path_factory):
                     Call(
                         "log_likelihood",
                         "log_likelihood",
-                        {"x": x, "num_importance_samples": np.int32(S)},
+                        {"x": x, **cond, "num_importance_samples": np.int32(S)},
                     )
                 )
-            case["bad"] = _bad_requests(model, signatures, x)
+            case["bad"] = _bad_requests(model, signatures, x, c)
             calls += [call for call, _ in case["bad"]]
             exports[key] = (path, calls)
         except Exception as error:  # reported by each test of the case
             case = {"error": error}
         cases[key] = case
-    results, imported = run_in_session(exports, root / "session")
+    # With every selected case failed before its export, there is nothing
+    # to serve: each test then reports its case's own error.
+    results, imported = run_in_session(exports, root / "session") if exports else ({}, [])
     for key, result in results.items():
         cases[key]["session"] = result
     return cases, imported, root
@@ -298,7 +373,7 @@ def _case(served, name, i):
 
 
 def test_every_model_is_exportable():
-    for name in conformance.names_of_kind("model"):
+    for name in conformance.model_names():
         cls = conformance.resolve(name)
         if name in NOT_EXPORTABLE or getattr(cls, "serving_signatures", None) is None:
             assert name in NOT_EXPORTABLE, f"{name} has no `serving_signatures`"
@@ -361,8 +436,8 @@ def test_bad_requests_fail_in_the_graph(served, name, i):
 @pytest.mark.parametrize("name,i", CLI_CASES)
 def test_saved_model_cli_runs_reconstruct(served, name, i):
     case = _case(served, name, i)
-    x = case["x"]
+    inputs = {"x": case["x"]} if case["c"] is None else {"x": case["x"], "condition": case["c"]}
     out = saved_model_cli_run(
-        case["path"], "reconstruct", {"x": x}, served[2] / "cli" / _key(name, i)
+        case["path"], "reconstruct", inputs, served[2] / "cli" / _key(name, i)
     )
     _assert_same(out["mean"], case["deterministic"]["reconstruct"]["mean"], "reconstruct")

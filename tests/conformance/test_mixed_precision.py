@@ -63,7 +63,7 @@ def _cases():
     bfloat16) and the plain VAE under float16; the others are `large`.
     """
     cases = []
-    for name in conformance.names_of_kind("model"):
+    for name in conformance.model_names():  # the user models of `USER_MODELS` too
         for i, spec in enumerate(conformance.specs(name)):
             for policy in POLICIES:
                 if policy == "mixed_float16" and i > 0:
@@ -124,22 +124,27 @@ def _network_dtypes(model):
 def test_model_under_mixed_precision(name, spec, policy, policy_scope, tmp_path):
     policy_scope(policy)
     model_cls = conformance.resolve(name)
-    (x,) = make_inputs(spec.input_data, None, 0)
+    x, c = conformance.model_data(spec)
+    inputs = conformance.model_inputs(x, c)
+    # A conditional model's likelihood methods take its condition.
+    condition = {} if c is None else {"condition": c}
     model = model_cls(**spec.init_kwargs)
     assert model.dtype_policy.name == policy
-    model(x)
+    model(inputs)
     assert _network_dtypes(model) == {POLICIES[policy]}
 
     # Terms of the objective and metrics: float32.
     if hasattr(model, "compute_terms"):
-        terms = model.compute_terms(x, training=False)
+        # A conditional model's steps see the pair (x, c), c as float vectors.
+        batch = x if c is None else (x, model.condition_tensor(c))
+        terms = model.compute_terms(batch, training=False)
         wrong = {k: _dtype(v) for k, v in terms.items() if _dtype(v) != "float32"}
         assert not wrong, f"terms not in float32: {wrong}"
     model.compile(optimizer="adam", jit_compile=True)
     if policy == "mixed_float16":
         assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
     before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
-    history = model.fit(x, batch_size=len(x) // 2, epochs=1, shuffle=False, verbose=0)
+    history = model.fit(x, c, batch_size=len(x) // 2, epochs=1, shuffle=False, verbose=0)
     for key, values in history.history.items():
         assert np.all(np.isfinite(values)), f"fit: non-finite {key}: {values}"
     if not _changed(model, before) and policy == "mixed_float16":
@@ -149,22 +154,22 @@ def test_model_under_mixed_precision(name, spec, policy, policy_scope, tmp_path)
         # the scale fits.
         scale = float(keras.ops.convert_to_numpy(model.optimizer.dynamic_scale))
         assert scale == 2.0**13, f"skipped steps not seen by the optimizer: {scale}"
-        model.fit(x, batch_size=len(x) // 2, epochs=8, shuffle=False, verbose=0)
+        model.fit(x, c, batch_size=len(x) // 2, epochs=8, shuffle=False, verbose=0)
     assert _changed(model, before), "fit changed no weight"
     assert all(_dtype(m.variables[0]) == "float32" for m in model.metrics if m.variables)
 
-    results = model.evaluate(x, batch_size=len(x), verbose=0, return_dict=True)
+    results = model.evaluate(x, c, batch_size=len(x), verbose=0, return_dict=True)
     assert results and all(np.isfinite(v) for v in results.values()), results
-    outputs = model.predict(x, batch_size=len(x), verbose=0)
+    outputs = model.predict(inputs, batch_size=len(x), verbose=0)
     for out in keras.tree.flatten(outputs):
         assert np.all(np.isfinite(np.asarray(out, "float64")))
     if isinstance(model, keras_vae.models.LatentVariableModel):
         assert outputs.dtype == np.float32 and outputs.shape == x.shape
 
     if isinstance(model, keras_vae.models.LatentVariableModel):
-        log_w = model.log_importance_weights(x, 2)
+        log_w = model.log_importance_weights(x, 2, **condition)
         assert _dtype(log_w) == "float32"
-        _check_log_likelihood_against_float32(model, model_cls, spec, x, policy)
+        _check_log_likelihood_against_float32(model, model_cls, spec, inputs, condition, policy)
 
     # Last: the export, for models with serving signatures (a PixelCNN
     # is served through its VQVAE, not on its own). It traces TensorFlow
@@ -175,14 +180,15 @@ def test_model_under_mixed_precision(name, spec, policy, policy_scope, tmp_path)
         assert (tmp_path / "export" / "1" / "saved_model.pb").exists()
 
 
-def _check_log_likelihood_against_float32(model, model_cls, spec, x, policy):
+def _check_log_likelihood_against_float32(model, model_cls, spec, inputs, condition, policy):
     keras.mixed_precision.set_global_policy("float32")
     twin = model_cls(**spec.init_kwargs)
-    twin(x)
+    twin(inputs)
     keras.mixed_precision.set_global_policy(policy)
     _copy_state(model, twin)
-    mixed = model.log_likelihood(x, num_importance_samples=NUM_SAMPLES)
-    full = twin.log_likelihood(x, num_importance_samples=NUM_SAMPLES)
+    x = inputs[0] if condition else inputs
+    mixed = model.log_likelihood(x, num_importance_samples=NUM_SAMPLES, **condition)
+    full = twin.log_likelihood(x, num_importance_samples=NUM_SAMPLES, **condition)
     assert np.all(np.isfinite(mixed))
     tol = RTOL[policy] * np.abs(full) + ATOL
     error = np.abs(mixed - full)

@@ -34,18 +34,15 @@ def _cases():
     ]
 
 
-def _inputs(spec):
-    data = spec.input_data
-    return data(np.random.RandomState(0)) if callable(data) else np.asarray(data)
-
-
 def _construct(name, spec, global_seed):
+    """A fresh model of the spec, built on its batch `x` (and condition `c`,
+    `None` for a model of p(x)); returns `model, x, c`."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(global_seed)
-    x = _inputs(spec)
+    x, c = conformance.model_data(spec)
     model = conformance.resolve(name)(**spec.init_kwargs)
-    model(x)  # builds it
-    return model, x
+    model(conformance.model_inputs(x, c))  # builds it
+    return model, x, c
 
 
 def _seed_states(model):
@@ -65,7 +62,7 @@ def _numpy_tree(value):
 
 @pytest.mark.parametrize("name, spec", _cases())
 def test_no_two_generators_share_a_key(name, spec):
-    model, _ = _construct(name, spec, 1337)
+    model, _, _ = _construct(name, spec, 1337)
     states = _seed_states(model)
     assert states, f"{name} owns no SeedGenerator"
     # A key is (stream seed, counter); streams with distinct first words never
@@ -76,10 +73,10 @@ def test_no_two_generators_share_a_key(name, spec):
 
 @pytest.mark.parametrize("name, spec", _cases())
 def test_same_seed_same_streams_and_weights(name, spec):
-    a, _ = _construct(name, spec, 1337)
+    a, _, _ = _construct(name, spec, 1337)
     states_a = _seed_states(a)
     weights_a = [np.asarray(w) for w in a.get_weights()]
-    b, _ = _construct(name, spec, 2024)  # another global seed
+    b, _, _ = _construct(name, spec, 2024)  # another global seed
     states_b = _seed_states(b)
     weights_b = [np.asarray(w) for w in b.get_weights()]
     assert len(states_a) == len(states_b)
@@ -168,11 +165,17 @@ _CHILD = textwrap.dedent(
             if not np.array_equal(s, saved[f"state_{i}"]):
                 failures.append(f"{case['id']}: seed state {i} {s} != {saved[f'state_{i}']}")
         x = saved["x"]
+        # A conditional model's condition: its calls take it, one sampled
+        # row per condition row.
+        c = saved["c"] if "c" in saved else None
+        extra = {} if c is None else {"condition": c}
+        sample_extra = {} if c is None else {"condition": c[:2]}
         outputs = {}
         for key, fn in (
-            ("call", lambda: model(x)),
-            ("log_likelihood", lambda: model.log_likelihood(x, num_importance_samples=3)),
-            ("sample", lambda: model.sample(2)),
+            ("call", lambda: model(x if c is None else (x, c))),
+            ("log_likelihood",
+             lambda: model.log_likelihood(x, num_importance_samples=3, **extra)),
+            ("sample", lambda: model.sample(2, **sample_extra)),
         ):
             if key + "_0" not in saved:
                 continue
@@ -193,12 +196,18 @@ _CHILD = textwrap.dedent(
 _LOG_LIKELIHOOD_CASES = ("keras_vae.models.HierarchicalVAE[0]", "keras_vae.models.VAE[0]")
 
 
-def _next_outputs(model, x, case_id):
-    outputs = {"call": _numpy_tree(model(x))}
+def _next_outputs(model, x, c, case_id):
+    # A conditional model (`c` not None) takes its condition in each call;
+    # `sample` draws one example per condition row.
+    extra = {} if c is None else {"condition": c}
+    outputs = {"call": _numpy_tree(model(conformance.model_inputs(x, c)))}
     if case_id in _LOG_LIKELIHOOD_CASES:
-        outputs["log_likelihood"] = _numpy_tree(model.log_likelihood(x, num_importance_samples=3))
+        outputs["log_likelihood"] = _numpy_tree(
+            model.log_likelihood(x, num_importance_samples=3, **extra)
+        )
     if hasattr(model, "sample"):
-        outputs["sample"] = _numpy_tree(model.sample(2))
+        sample_extra = {} if c is None else {"condition": c[:2]}
+        outputs["sample"] = _numpy_tree(model.sample(2, **sample_extra))
     return outputs
 
 
@@ -207,15 +216,15 @@ def test_load_model_in_a_fresh_process_continues_the_streams(tmp_path):
     for param in _cases():
         name, spec = param.values
         case_id = param.id
-        model, x = _construct(name, spec, 1337)
+        model, x, c = _construct(name, spec, 1337)
         # Move every stream off its initial state before saving.
-        _next_outputs(model, x, case_id)
+        _next_outputs(model, x, c, case_id)
         path = str(tmp_path / f"model_{len(manifest)}.keras")
         model.save(path)
-        arrays = {"x": x}
+        arrays = {"x": x} if c is None else {"x": x, "c": c}
         for i, s in enumerate(_seed_states(model)):
             arrays[f"state_{i}"] = s
-        for key, values in _next_outputs(model, x, case_id).items():
+        for key, values in _next_outputs(model, x, c, case_id).items():
             for i, v in enumerate(values):
                 arrays[f"{key}_{i}"] = v
         expected = str(tmp_path / f"expected_{len(manifest)}.npz")

@@ -30,8 +30,10 @@ SERIALIZABLE_BASES = (
 
 
 def _cases(kind):
+    # The model checks run on the public models and on `USER_MODELS`.
+    names = conformance.model_names() if kind == "model" else conformance.names_of_kind(kind)
     cases = []
-    for name in conformance.names_of_kind(kind):
+    for name in names:
         for i, spec in enumerate(conformance.specs(name)):
             marks = ()
             if name in KNOWN_BUGS:
@@ -137,6 +139,7 @@ def test_model_conformance(name, spec):
         spec.input_data,
         deterministic=spec.deterministic,
         untrained_weights=spec.untrained_weights,
+        condition=conformance.model_data(spec)[1],
     )
 
 

@@ -11,7 +11,8 @@ that consumer path:
 - every layer spec, unbuilt and built, inside a user's subclassed model
   and (built) inside a functional model; the shape the summary would show
   must be the shape the layer returns;
-- every model spec, unbuilt and built, with and without `expand_nested`.
+- every model spec (the user models of `USER_MODELS` too), unbuilt and
+  built, with and without `expand_nested`.
 """
 
 import keras
@@ -23,9 +24,10 @@ from keras_vae.testing.checks import make_inputs
 
 
 def _cases(kind):
+    names = conformance.model_names() if kind == "model" else conformance.names_of_kind(kind)
     return [
         pytest.param(name, spec, id=f"{name}[{i}]")
-        for name in conformance.names_of_kind(kind)
+        for name in names
         for i, spec in enumerate(conformance.specs(name))
     ]
 
@@ -114,8 +116,7 @@ def test_model_summary(name, spec, built):
     _clear()
     model = conformance.resolve(name)(**spec.init_kwargs)
     if built:
-        (x,) = make_inputs(spec.input_data, None, 0)
-        model(x)
+        model(conformance.model_inputs(*conformance.model_data(spec)))
     text = _summary(model)
     nested = _summary(model, expand_nested=True, show_trainable=True)
     if built:

@@ -29,13 +29,18 @@ def idx_bytes(array):
 
 
 def write_mnist(directory, train, test, gz=True):
-    """Write the four MNIST files (images and labels) into `directory`."""
+    """Write the four MNIST files (images and random labels) into `directory`.
+
+    Returns the labels written, `{"train": ..., "test": ...}`.
+    """
     directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    labels = {split: rng.integers(0, 10, len(x)) for split, x in (("train", train), ("test", test))}
     files = {
         "train-images-idx3-ubyte": train,
-        "train-labels-idx1-ubyte": np.arange(len(train)) % 10,
+        "train-labels-idx1-ubyte": labels["train"],
         "t10k-images-idx3-ubyte": test,
-        "t10k-labels-idx1-ubyte": np.arange(len(test)) % 10,
+        "t10k-labels-idx1-ubyte": labels["test"],
     }
     for stem, array in files.items():
         data = idx_bytes(np.asarray(array, np.uint8))
@@ -44,6 +49,7 @@ def write_mnist(directory, train, test, gz=True):
                 f.write(data)
         else:
             (directory / stem).write_bytes(data)
+    return labels
 
 
 @pytest.fixture
@@ -65,7 +71,7 @@ def fake_mnist(monkeypatch):
 @pytest.mark.parametrize("subdir", ["", "mnist"])
 def test_load_reads_idx_files_in_file_order(fake_mnist, tmp_path, gz, subdir):
     train, test = fake_mnist
-    write_mnist(tmp_path / subdir, train, test, gz=gz)
+    labels = write_mnist(tmp_path / subdir, train, test, gz=gz)
     kwargs = dict(data_dir=tmp_path, binarization=None, as_numpy=True, download=False)
     x_train = datasets.load("mnist", "train", **kwargs)
     x_valid = datasets.load("mnist", "validation", **kwargs)
@@ -78,6 +84,14 @@ def test_load_reads_idx_files_in_file_order(fake_mnist, tmp_path, gz, subdir):
     static = datasets.load("mnist", "test", data_dir=tmp_path, as_numpy=True)
     expected = np.random.RandomState(777).uniform(size=x_test.shape) < x_test
     np.testing.assert_array_equal(static, expected)
+    # The labels of the matching label files, cut as the images are.
+    x, y = datasets.load("mnist", "test", labels=True, **kwargs)
+    assert y.dtype == np.int32
+    np.testing.assert_array_equal(y, labels["test"])
+    np.testing.assert_array_equal(x, x_test)
+    for split, cut in (("train", slice(None, 50000)), ("validation", slice(50000, None))):
+        _, y = datasets.load("mnist", split, labels=True, **kwargs)
+        np.testing.assert_array_equal(y, labels["train"][cut])
 
 
 def test_read_idx_labels_and_errors(tmp_path):
@@ -118,5 +132,5 @@ def test_real_idx_files_hold_the_images_of_tfds_mnist():
     # Same images in another order (TFDS shuffles by hash).
     order = lambda x: x[np.lexsort(x.T[::-1])]  # noqa: E731
     np.testing.assert_array_equal(order(ours), order(theirs))
-    labels = idx_source.read_split(idx_source.find_idx_dir(RAW), "test", labels=True)
+    _, labels = datasets.load("mnist", "test", data_dir=RAW, labels=True, **kwargs)
     assert labels.shape == (10000,) and np.bincount(labels).tolist()[0] == 980

@@ -266,10 +266,12 @@ def test_failed_download_is_wrapped(tmp_path, monkeypatch):
 def test_split_is_read_once_and_cached(monkeypatch):
     calls = []
     fake = np.arange(10000 * 4, dtype=np.uint8).reshape(10000, 2, 2, 1)
+    fake_labels = np.arange(10000) % 7
 
-    def fake_read(name, split, data_dir=None, download=True):
+    def fake_read(name, split, data_dir=None, download=True, labels=False):
         calls.append((name, split, data_dir))
-        return fake
+        assert labels  # MNIST's labels come in the same pass as its images
+        return fake, fake_labels
 
     monkeypatch.setattr(tfds_source, "read_split", fake_read)
     monkeypatch.setattr(load_module, "_CACHE", {})
@@ -280,6 +282,11 @@ def test_split_is_read_once_and_cached(monkeypatch):
     np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(a, fake / np.float32(255))
     assert a.dtype == np.float32
+    _, y = datasets.load(
+        "mnist", "test", binarization=None, data_dir="/x", as_numpy=True, labels=True
+    )
+    np.testing.assert_array_equal(y, fake_labels)
+    assert len(calls) == 2  # the labels were read with the images
 
 
 # ---------------------------------------------------------------- real TFDS data

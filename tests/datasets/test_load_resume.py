@@ -2,12 +2,16 @@
 
 The consumer's path: `fit` for 4 epochs on `load("digits", "train",
 binarization="dynamic", batch_size=..., seed=...)` (shuffled, with fresh
-Bernoulli noise every epoch) with `keras.callbacks.BackupAndRestore` dies at
-the start of epoch 2 (`InterruptAt`, as a pre-empted job would); a new model
-on a newly loaded stream, under another global seed, resumes from
-the backup to epoch 4. Its weights and optimizer state must equal those of
-an uninterrupted 4-epoch run bit for bit: the stream must serve epochs 2 and
-3 as the uninterrupted run saw them, not replay epochs 0 and 1.
+Bernoulli noise every epoch), validated on a shuffled, dynamically binarized
+`load("digits", "validation", ...)` stream, with
+`keras.callbacks.BackupAndRestore` dies at the start of epoch 2
+(`InterruptAt`, as a pre-empted job would); a new model on newly loaded
+streams, under another global seed, resumes from the backup to epoch 4. Its
+weights and optimizer state must equal those of an uninterrupted 4-epoch run
+bit for bit, and so must the logs of epochs 2 and 3, validation metrics
+included: the training stream must serve epochs 2 and 3 as the
+uninterrupted run saw them, not replay epochs 0 and 1, and the validation
+stream the same pass at every epoch.
 
 The other tests check what makes that possible without losing the point of
 shuffling and dynamic binarization: every pass is a new permutation (numpy
@@ -37,6 +41,13 @@ def _keys(stream):
 
 def _stream():
     return datasets.load("digits", "train", binarization="dynamic", batch_size=BATCH, seed=SEED)
+
+
+def _validation_stream():
+    """Random on purpose: shuffled, and binarized afresh on every unkeyed pass."""
+    return datasets.load(
+        "digits", "validation", binarization="dynamic", shuffle=True, batch_size=100, seed=SEED
+    )
 
 
 def _vae(global_seed=1337, **compile_kwargs):
@@ -78,10 +89,24 @@ def _fit_input(model, stream):
     return stream.map(lambda x: (x, x))  # what a user's plain autoencoder is fed
 
 
-def _extra_callbacks(model, stream):
+def _extra_callbacks(model, stream, validation=None):
     if isinstance(model, keras_vae.models.VAE):
-        return []  # a keras_vae model's `fit` adds it for a `load` stream
-    return [keras_vae.callbacks.SeedDatasetEpochs(stream)]
+        return []  # a keras_vae model's `fit` adds it for `load` streams
+    if validation is None:
+        return [keras_vae.callbacks.SeedDatasetEpochs(stream)]
+    return [keras_vae.callbacks.SeedDatasetEpochs(stream, validation_data=validation)]
+
+
+def _fit(model, callbacks=()):
+    """`fit` on newly loaded streams, as a (re)run script does."""
+    stream, validation = _stream(), _validation_stream()
+    return model.fit(
+        _fit_input(model, stream),
+        validation_data=_fit_input(model, validation),
+        epochs=EPOCHS,
+        callbacks=_extra_callbacks(model, stream, validation) + list(callbacks),
+        verbose=0,
+    )
 
 
 def _state(model):
@@ -106,40 +131,23 @@ def _differences(actual, expected):
 )
 def test_interrupted_fit_on_a_load_stream_resumes_bit_identical(new_model, tmp_path):
     reference = new_model()
-    stream = _stream()
-    reference.fit(
-        _fit_input(reference, stream),
-        epochs=EPOCHS,
-        callbacks=_extra_callbacks(reference, stream),
-        verbose=0,
-    )
+    expected_logs = _fit(reference).history
     expected = _state(reference)
 
     backup = str(tmp_path / "backup")
     first = new_model()
-    stream = _stream()
     with pytest.raises(Interrupted):
-        first.fit(
-            _fit_input(first, stream),
-            epochs=EPOCHS,
-            callbacks=_extra_callbacks(first, stream)
-            + [keras.callbacks.BackupAndRestore(backup), InterruptAt(INTERRUPT_AT)],
-            verbose=0,
-        )
+        _fit(first, [keras.callbacks.BackupAndRestore(backup), InterruptAt(INTERRUPT_AT)])
 
-    # A rerun script builds a new model and loads the stream again; another
-    # global seed shows that neither the stream nor the model depend on it.
+    # A rerun script builds a new model and loads the streams again; another
+    # global seed shows that neither the streams nor the model depend on it.
     resumed = new_model(4242)
-    stream = _stream()
-    history = resumed.fit(
-        _fit_input(resumed, stream),
-        epochs=EPOCHS,
-        callbacks=_extra_callbacks(resumed, stream) + [keras.callbacks.BackupAndRestore(backup)],
-        verbose=0,
-    )
+    history = _fit(resumed, [keras.callbacks.BackupAndRestore(backup)])
     assert history.epoch == list(range(INTERRUPT_AT, EPOCHS))
     different = _differences(_state(resumed), expected)
     assert not different, "resumed differs from uninterrupted:\n" + "\n".join(different)
+    assert "val_loss" in history.history
+    assert history.history == {k: v[INTERRUPT_AT:] for k, v in expected_logs.items()}
 
 
 # ------------------------------------------------------------ the passes
@@ -235,6 +243,7 @@ class _Recorder(keras.Model):
         super().__init__()
         self.dense = keras.layers.Dense(1)
         self.epochs = []
+        self.validations = []
 
     def call(self, x):
         return self.dense(keras.ops.reshape(x, (-1, 64)))
@@ -243,10 +252,17 @@ class _Recorder(keras.Model):
         self.epochs[-1].append(np.asarray(x))
         return super().train_step((x, keras.ops.zeros((keras.ops.shape(x)[0], 1))))
 
+    def test_step(self, x):
+        self.validations[-1].append(np.asarray(x))
+        return super().test_step((x, keras.ops.zeros((keras.ops.shape(x)[0], 1))))
+
 
 class _NewEpoch(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.model.epochs.append([])
+
+    def on_test_begin(self, logs=None):
+        self.model.validations.append([])
 
 
 def test_fit_gets_new_data_every_epoch_and_every_call():
@@ -268,6 +284,33 @@ def test_fit_gets_new_data_every_epoch_and_every_call():
         np.testing.assert_array_equal(epoch, np.concatenate([np.asarray(x) for x in twin]))
 
 
+def test_fit_validates_on_one_pass_keyed_by_the_seed():
+    stream = datasets.load("digits", "train", batch_size=256, seed=SEED)
+    validation = _validation_stream()
+    model = _Recorder()
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    callbacks = [
+        keras_vae.callbacks.SeedDatasetEpochs(stream, validation_data=validation),
+        _NewEpoch(),
+    ]
+    model.fit(stream, validation_data=validation, epochs=2, callbacks=callbacks, verbose=0)
+    passes = [np.concatenate(v) for v in model.validations]
+    assert [len(p) for p in passes] == [200] * 2
+    np.testing.assert_array_equal(passes[1], passes[0])
+    # The pass keyed (seed, -2, 0), not one of the unkeyed passes.
+    twin = _validation_stream()
+    _keys(twin).start_validation()
+    np.testing.assert_array_equal(passes[0], np.concatenate([np.asarray(x) for x in twin]))
+    assert not any(np.array_equal(passes[0], p) for p in _passes(_validation_stream(), 3))
+    # Training epochs are still keyed by the step count alone.
+    for epoch, step in zip(model.epochs, (0, 6)):
+        twin = datasets.load("digits", "train", batch_size=256, seed=SEED)
+        _keys(twin).start_epoch(step)
+        np.testing.assert_array_equal(
+            np.concatenate(epoch), np.concatenate([np.asarray(x) for x in twin])
+        )
+
+
 def test_a_keras_vae_model_keys_a_load_stream_by_itself():
     stream = datasets.load("digits", "train", batch_size=256, seed=SEED)
     model = _vae()
@@ -277,6 +320,12 @@ def test_a_keras_vae_model_keys_a_load_stream_by_itself():
     own = keras_vae.callbacks.SeedDatasetEpochs(stream)
     model.fit(stream, epochs=1, callbacks=[own], verbose=0)
     assert int(_keys(stream).base.numpy()) == 12
+    # And its validation stream: keyed (seed, -2, 0) before each validation
+    # run (the validation pass then takes count 0).
+    validation = _validation_stream()
+    model.fit(stream, validation_data=validation, epochs=1, verbose=0)
+    assert int(_keys(validation).base.numpy()) == -2
+    assert int(_keys(validation).count.numpy()) == 1
 
 
 def test_seed_dataset_epochs_errors():
@@ -285,10 +334,23 @@ def test_seed_dataset_epochs_errors():
         keras_vae.callbacks.SeedDatasetEpochs(stream.map(lambda x: x))
     with pytest.raises(ValueError, match="Received: ndarray"):
         keras_vae.callbacks.SeedDatasetEpochs(np.zeros((2, 64)))
+    with pytest.raises(ValueError, match="Received: ndarray"):
+        keras_vae.callbacks.SeedDatasetEpochs(stream, validation_data=np.zeros((2, 64)))
     model = _autoencoder()
     restored = keras_vae.callbacks.SeedDatasetEpochs.from_config({})
     with pytest.raises(ValueError, match="Received: dataset=None"):
         model.fit(stream.map(lambda x: (x, x)), epochs=1, callbacks=[restored], verbose=0)
+    # A validation stream alone (training on arrays).
+    validation = _validation_stream()
+    model.fit(
+        np.zeros((8, 8, 8, 1)),
+        np.zeros((8, 8, 8, 1)),
+        validation_data=validation.map(lambda x: (x, x)),
+        epochs=1,
+        callbacks=[keras_vae.callbacks.SeedDatasetEpochs(validation_data=validation)],
+        verbose=0,
+    )
+    assert int(_keys(validation).base.numpy()) == -2
     # A stream without randomness is accepted and left as it is.
     test = datasets.load("digits", "test", batch_size=100)
     assert _keys(test) is None

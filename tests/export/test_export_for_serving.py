@@ -15,7 +15,9 @@ from keras_vae.export import export_for_serving
 from keras_vae.models import VAE
 from keras_vae.testing.linear_gaussian import linear_gaussian_vae
 
-NAMES = ("encode", "decode", "reconstruct", "sample", "log_likelihood")
+# The VAE signatures in export order, written out (an oracle apart from
+# `keras_vae.export.SIGNATURES`).
+NAMES = ("encode", "decode", "reconstruct", "sample", "log_likelihood", "embed")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 
 1. Every registered model builds from the first batch however the data
    arrives: a Python generator or a `keras.utils.PyDataset` given to an
-   unbuilt model (before: `TypeError: 'NoneType' object is not callable`).
+   unbuilt model (before: `TypeError: 'NoneType' object is not callable`);
+   a conditional one from batches `(x, c)`.
 2. Targets `y` are refused, not silently dropped, in every call form;
    `(x,)` and `(x, None)` keep working.
 3. `compile(loss=..., metrics=...)` is refused, not silently ignored; saved
@@ -55,8 +56,13 @@ def _model_cases():
 
 
 def _spec_batches(spec, seed=0):
-    """`NUM_BATCHES` batches of the spec's kind of data (binary images, codes)."""
-    return [spec.input_data(np.random.RandomState(seed + i))[:BATCH] for i in range(NUM_BATCHES)]
+    """`NUM_BATCHES` pairs `(x, c)` of the spec's kind of data (binary
+    images, codes) and its condition (`None` for a model of p(x))."""
+    batches = []
+    for i in range(NUM_BATCHES):
+        x, c = conformance.model_data(spec, seed + i)
+        batches.append((x[:BATCH], None if c is None else c[:BATCH]))
+    return batches
 
 
 class Batches(keras.utils.PyDataset):
@@ -74,9 +80,11 @@ class Batches(keras.utils.PyDataset):
 
 
 def _source(kind, batches):
+    """A generator of `(x,)` tuples or a `PyDataset` of batches `x`, as
+    Keras users write them; of `(x, c)` for a conditional model."""
     if kind == "generator":
-        return ((b,) for b in batches)
-    return Batches(batches)
+        return ((x,) if c is None else (x, c) for x, c in batches)
+    return Batches([conformance.model_inputs(x, c) for x, c in batches])
 
 
 def _fresh(name, spec, jit):
@@ -92,7 +100,7 @@ def test_unbuilt_model_fits_and_evaluates_a_stream(name, spec, jit, fit_source, 
     # model ('NoneType' object is not callable / not iterable).
     batches = _spec_batches(spec)
     reference = conformance.resolve(name)(**dict(spec.init_kwargs))
-    reference(batches[0])  # built eagerly, from the same seed
+    reference(conformance.model_inputs(*batches[0]))  # built eagerly, from the same seed
 
     model = _fresh(name, spec, jit)
     # Every model but PixelCNN (built at construction from `code_shape`)

@@ -100,12 +100,13 @@ def test_user_model_trains_exports_serves_and_runs_elbo_surgery(tmp_path):
     # Export through `serving_signatures`, then serve on TF Serving's
     # session-based loader path, in a process without keras_vae.
     signatures = keras_vae.export.available_signatures(model)
-    assert signatures == ("encode", "decode", "reconstruct", "sample", "log_likelihood")
+    assert signatures == ("encode", "decode", "reconstruct", "sample", "log_likelihood", "embed")
     path = keras_vae.export.export_for_serving(model, tmp_path / "export")
     batch = x[:5]
     calls = [
         Call("reconstruct", "reconstruct", {"x": batch}),
         Call("encode", "encode", {"x": batch}),
+        Call("embed", "embed", {"x": batch}),
         Call(
             "log_likelihood",
             "log_likelihood",
@@ -122,5 +123,6 @@ def test_user_model_trains_exports_serves_and_runs_elbo_surgery(tmp_path):
     loc, scale = model.encode(batch)
     np.testing.assert_allclose(served["encode"]["loc"], np.asarray(loc), atol=1e-5)
     np.testing.assert_allclose(served["encode"]["scale"], np.asarray(scale), atol=1e-5)
+    np.testing.assert_allclose(served["embed"]["embedding"], np.asarray(loc), atol=1e-5)
     local = model.log_likelihood(batch, num_importance_samples=2000)
     np.testing.assert_allclose(served["log_likelihood"]["log_likelihood"], local, atol=0.3)

@@ -2,7 +2,7 @@
 
 1. For every registered model spec, each entry of `compute_terms(x)` is
    `(batch,)` or a scalar (a statistic of the whole batch), and `"loss"` is
-   `(batch,)`.
+   `(batch,)` (of a conditional spec, `compute_terms((x, c))`).
 2. A user subclass of `VAE` that weights the examples in `compute_loss`
    (from the batch `y_pred` already holds, no second encoder pass) trains
    with `fit`, and its reported loss is the weighted mean, computed in
@@ -25,7 +25,6 @@ import keras_vae
 from keras_vae.models import Autoencoder
 from keras_vae.testing import conformance
 from keras_vae.testing.backend import compiled
-from keras_vae.testing.checks import make_inputs
 
 
 def _autoencoder_specs():
@@ -42,10 +41,15 @@ def _autoencoder_specs():
 @pytest.mark.parametrize("name, spec", _autoencoder_specs())
 @pytest.mark.parametrize("training", [False, True])
 def test_terms_are_per_example_or_batch_statistics(name, spec, training):
-    (x,) = make_inputs(spec.input_data, None, 0)
+    x, c = conformance.model_data(spec)
     model = conformance.resolve(name)(**spec.init_kwargs)
     model.build(x.shape)
-    terms = model.compute_terms(ops.convert_to_tensor(x), training=training)
+    inputs = ops.convert_to_tensor(x)
+    if c is not None:
+        # A conditional model's terms are of the pair (x, c), c as the
+        # float32 vectors the train step passes.
+        inputs = (inputs, model.condition_tensor(c))
+    terms = model.compute_terms(inputs, training=training)
     batch = len(x)
     shapes = {key: tuple(value.shape) for key, value in terms.items()}
     assert shapes["loss"] == (batch,), shapes

@@ -8,6 +8,7 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy import stats
 
 from keras_vae.layers import GatedPixelCNNBlock
@@ -163,3 +164,64 @@ def test_errors():
         model.sample(2, temperature=0)
     with pytest.raises(ValueError, match="Received: num_samples=0"):
         model.sample(0)
+
+
+def _weights_and_iterations(model):
+    return [_numpy(w).copy() for w in model.weights], int(_numpy(model.optimizer.iterations))
+
+
+def test_sample_weight_and_targets_are_refused_before_any_step():
+    # Before: `fit(codes, sample_weight=w)` trained on the unweighted mean and
+    # `evaluate` reported it, ignoring `w`. Like every keras_vae model the
+    # prior's loss is the unweighted batch mean, so weights are refused.
+    model = PixelCNN(4, (3, 3), filters=4, num_layers=1, seed=0)
+    model.compile(optimizer="adam")
+    codes = np.random.default_rng(0).integers(0, 4, size=(6, 3, 3)).astype("int32")
+    w = np.linspace(0.5, 2.0, 6).astype("float32")
+    before, _ = _weights_and_iterations(model)
+    refused = {
+        "fit sample_weight": lambda: model.fit(codes, sample_weight=w, verbose=0),
+        "fit class_weight": lambda: model.fit(codes, class_weight={0: 2.0}, verbose=0),
+        "fit validation weights": lambda: model.fit(
+            codes, validation_data=(codes, None, w), verbose=0
+        ),
+        "evaluate sample_weight": lambda: model.evaluate(codes, sample_weight=w, verbose=0),
+        "compute_loss sample_weight": lambda: model.compute_loss(codes, sample_weight=w),
+    }
+    for what, call in refused.items():
+        with pytest.raises(ValueError, match="Expected no `(sample|class)_weight`"):
+            call()
+            pytest.fail(what)
+    with pytest.raises(ValueError, match="Expected no `y`"):
+        model.fit(codes, codes, verbose=0)
+    weighted = tf.data.Dataset.from_tensor_slices((codes, w)).map(lambda c, s: (c, None, s))
+    with pytest.raises(ValueError, match="Expected no `sample_weight`"):
+        model.fit(weighted.batch(3), verbose=0)
+    after, iterations = _weights_and_iterations(model)
+    assert iterations == 0
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+class InkWeightedPixelCNN(PixelCNN):
+    """The documented way to weight maps: override `compute_loss`."""
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if y_pred is None:
+            y_pred = self(x)
+        nll = keras.ops.sparse_categorical_crossentropy(x, y_pred, from_logits=True)
+        per_map = keras.ops.mean(nll, axis=(1, 2))
+        w = 1.0 + keras.ops.cast(x[:, 0, 0], "float32")
+        return keras.ops.sum(w * per_map) / keras.ops.sum(w)
+
+
+def test_weighting_by_overriding_compute_loss_matches_a_numpy_oracle():
+    model = InkWeightedPixelCNN(4, (3, 3), filters=4, num_layers=2, seed=0)
+    model.compile(optimizer="adam")
+    codes = np.random.default_rng(1).integers(0, 4, size=(8, 3, 3)).astype("int32")
+    logits = _numpy(model(codes)).astype("float64")
+    log_softmax = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    nll = -np.take_along_axis(log_softmax, codes[..., None], -1)[..., 0].mean((1, 2))
+    w = 1.0 + codes[:, 0, 0]
+    result = model.evaluate(codes, batch_size=8, verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["loss"], np.sum(w * nll) / np.sum(w), rtol=1e-5)
