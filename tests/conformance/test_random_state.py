@@ -29,7 +29,7 @@ from keras_vae.utils import seed_streams
 def _cases():
     return [
         pytest.param(name, spec, id=f"{name}[{i}]")
-        for name in conformance.names_of_kind("model")
+        for name in conformance.model_names()  # the user models of `USER_MODELS` too
         for i, spec in enumerate(conformance.specs(name))
     ]
 
