@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -153,10 +154,13 @@ _CHILD = textwrap.dedent(
     import json, sys
     import keras, numpy as np
     import keras_vae  # registers the classes
+    from keras_vae.testing import conformance
 
+    sys.path.insert(0, sys.argv[2])  # the repository root: `examples` user models
     manifest = json.load(open(sys.argv[1]))
     failures = []
     for case in manifest:
+        conformance.resolve(case["name"])  # imports a user model's module
         model = keras.models.load_model(case["path"])
         saved = np.load(case["expected"])
         states = [np.asarray(keras.ops.convert_to_numpy(v)) for v in model.variables
@@ -229,12 +233,12 @@ def test_load_model_in_a_fresh_process_continues_the_streams(tmp_path):
                 arrays[f"{key}_{i}"] = v
         expected = str(tmp_path / f"expected_{len(manifest)}.npz")
         np.savez(expected, **arrays)
-        manifest.append({"id": case_id, "path": path, "expected": expected})
+        manifest.append({"name": name, "id": case_id, "path": path, "expected": expected})
     manifest_path = tmp_path / "manifest.json"
     manifest_path.write_text(json.dumps(manifest))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(manifest_path)],
+        [sys.executable, "-c", _CHILD, str(manifest_path), str(Path(__file__).parents[2])],
         capture_output=True,
         text=True,
         env=env,

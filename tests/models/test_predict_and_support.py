@@ -42,20 +42,22 @@ def _numpy(x):
 @pytest.mark.parametrize("name, spec", _cases())
 def test_predict_is_the_deterministic_reconstruction(name, spec):
     model = conformance.resolve(name)(**spec.init_kwargs)
-    x = spec.input_data(np.random.RandomState(0))
+    x, c = conformance.model_data(spec)  # c: a conditional model's condition
     model.build((None,) + x.shape[1:])
     # Eager steps: the XLA step is checked once below; compiling each model
     # would cost seconds apiece.
     model.compile(optimizer="adam", jit_compile=False)
-    first = model.predict(x, batch_size=4, verbose=0)
-    second = model.predict(x, batch_size=4, verbose=0)
+    inputs = conformance.model_inputs(x, c)
+    first = model.predict(inputs, batch_size=4, verbose=0)
+    second = model.predict(inputs, batch_size=4, verbose=0)
     np.testing.assert_array_equal(first, second)
-    reconstruction = _numpy(model.reconstruct(x))
+    extra = {} if c is None else {"condition": c}
+    reconstruction = _numpy(model.reconstruct(x, **extra))
     assert first.shape == reconstruction.shape == x.shape
     np.testing.assert_allclose(first, reconstruction, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(_numpy(model(x)), reconstruction, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_numpy(model(inputs)), reconstruction, rtol=1e-5, atol=1e-6)
     # Streamed data takes the same step.
-    streamed = model.predict(tf.data.Dataset.from_tensor_slices(x).batch(4), verbose=0)
+    streamed = model.predict(tf.data.Dataset.from_tensor_slices(inputs).batch(4), verbose=0)
     np.testing.assert_array_equal(streamed, first)
 
 
