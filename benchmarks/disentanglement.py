@@ -1,9 +1,10 @@
-"""VAE vs beta-VAE vs beta-TC-VAE on the dSprites-like `keras_vae.datasets.shapes`.
+"""VAE vs beta-VAE vs beta-TC-VAE vs FactorVAE on the dSprites-like `keras_vae.datasets.shapes`.
 
 Each model (10 latents, gated MLP 4096-256-256-10, Bernoulli likelihood) is
 trained for `--epochs` on `--train` generated images (seed 0), then scored
 on the posterior means of `--eval` other images (seed 1) with
-`keras_vae.diagnostics`: MIG, DCI (random forests), SAP and the FactorVAE
+`keras_vae.diagnostics`: MIG, DCI (random forests of `--dci-max-depth`
+levels, `none` for fully grown trees), SAP and the FactorVAE
 score (its batches drawn with `shapes(..., fixed_factor=k)`). One JSON line
 per run and a summary table (mean and standard deviation over the seeds).
 
@@ -21,7 +22,7 @@ import numpy as np  # noqa: E402
 
 import keras_vae  # noqa: E402
 
-MODELS = ("vae", "beta_vae", "beta_tc_vae")
+MODELS = ("vae", "beta_vae", "beta_tc_vae", "factor_vae")
 
 
 def make_model(name, args, seed):
@@ -30,6 +31,12 @@ def make_model(name, args, seed):
         return keras_vae.models.VAE(**common)
     if name == "beta_vae":
         return keras_vae.models.VAE(beta=args.beta_vae, **common)
+    if name == "factor_vae":
+        return keras_vae.models.FactorVAE(
+            gamma=args.gamma_factor,
+            discriminator_units=tuple(args.discriminator_units),
+            **common,
+        )
     return keras_vae.models.BetaTCVAE(dataset_size=args.train, beta=args.beta_tc, **common)
 
 
@@ -41,7 +48,7 @@ def scores(model, args, seed):
 
     latents = encode(x_eval)
     mig = keras_vae.diagnostics.mutual_information_gap(latents, factors)
-    dci = keras_vae.diagnostics.dci(latents, factors, seed=seed)
+    dci = keras_vae.diagnostics.dci(latents, factors, max_depth=args.dci_max_depth, seed=seed)
     sap = keras_vae.diagnostics.sap_score(latents, factors)
 
     def sample(k, n, rng):
@@ -61,6 +68,10 @@ def scores(model, args, seed):
     }
 
 
+def _depth(value):
+    return None if value.lower() == "none" else int(value)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
@@ -73,6 +84,20 @@ def main():
     p.add_argument("--hidden-units", nargs="+", type=int, default=[256, 256])
     p.add_argument("--beta-vae", type=float, default=4.0, help="KL weight of the beta-VAE")
     p.add_argument("--beta-tc", type=float, default=6.0, help="TC weight of the beta-TC-VAE")
+    p.add_argument("--gamma-factor", type=float, default=10.0, help="TC weight of the FactorVAE")
+    p.add_argument(
+        "--discriminator-units",
+        nargs="+",
+        type=int,
+        default=[1000] * 6,
+        help="hidden widths of the FactorVAE's discriminator (the paper's 6 x 1000)",
+    )
+    p.add_argument(
+        "--dci-max-depth",
+        type=_depth,
+        default=3,
+        help="depth of DCI's trees (`none`: fully grown; the library default is 3)",
+    )
     p.add_argument("--json", help="append one JSON line per run to this file")
     args = p.parse_args()
 

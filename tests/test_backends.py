@@ -90,6 +90,32 @@ def test_a_seed_fixes_the_draws_and_successive_draws_differ(mode):
     assert not np.array_equal(_draw(two, mode, seed=1)[0], first)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_generator_restored_from_its_state_redraws_the_next_draw(mode):
+    # Each draw advances the SeedGenerator one step, as a `keras.random`
+    # draw does, so a saved state (a checkpoint, an exact resume) fixes the
+    # draws that follow it.
+    def draws(generator):
+        def draw():
+            return keras.ops.concatenate(
+                [random.normal((500,), generator), random.uniform((500,), generator)]
+            )
+
+        return draw if mode == "eager" else compiled(draw, state=[generator])
+
+    generator, twin = keras.random.SeedGenerator(3), keras.random.SeedGenerator(3)
+    first = keras.ops.convert_to_numpy(draws(generator)())
+    keras.random.normal((1,), seed=twin)
+    keras.random.uniform((1,), seed=twin)
+    saved = keras.ops.convert_to_numpy(generator.state)
+    np.testing.assert_array_equal(saved, keras.ops.convert_to_numpy(twin.state))
+    restored = keras.random.SeedGenerator(0)
+    restored.state.assign(saved)
+    second = keras.ops.convert_to_numpy(draws(generator)())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(draws(restored)()), second)
+    assert not np.array_equal(first, second)
+
+
 def test_normal_casts_to_the_requested_dtype():
     z = _draw(lambda g: random.normal((8,), g, dtype="bfloat16"), "eager")
     assert keras.backend.standardize_dtype(z.dtype) == "bfloat16"

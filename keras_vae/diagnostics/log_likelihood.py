@@ -54,7 +54,8 @@ def log_likelihood(
     bound whose expectation rises to log p(x) as S grows. Burda et al. (2016)
     report test NLL with S = 5000. Batches are drawn on the host and scored by
     `model.log_likelihood(x_batch, num_importance_samples, chunk_size)`, which draws the
-    S samples in chunks, so memory stays bounded.
+    S samples in chunks inside one compiled loop per batch, so memory stays
+    bounded.
 
     Bits per dimension divide the NLL by D ln 2, with D the size of one
     example (`prod(x.shape[1:])`), so that models of images of different

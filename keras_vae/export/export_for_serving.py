@@ -1,4 +1,5 @@
-"""SavedModel export with TF Serving signatures (TensorFlow-only module)."""
+"""SavedModel export with TF Serving signatures (TensorFlow and JAX backends;
+imports TensorFlow when it runs)."""
 
 import os
 import re
@@ -7,6 +8,7 @@ import tempfile
 import warnings
 
 import keras
+from keras import ops
 
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.latent_variable_model import LatentVariableModel
@@ -58,32 +60,28 @@ def _check_input(model, name, shape, value):
     return input_checks.latent_input(value, name, shape[-1])
 
 
-def _endpoint(model, fn, inputs):
-    """`fn` behind the checks of its inputs `[(name, shape, dtype), ...]`."""
-
+def _checked_inputs(model, inputs, args):
+    """`args` of a signature with inputs `[(name, shape, dtype), ...]`,
+    each after its in-graph checks."""
     from keras_vae.export import input_checks
 
     names = [name for name, _, _ in inputs]
-
-    def endpoint(*args):
-        checked = [
-            _check_input(model, name, shape, value) for (name, shape, _), value in zip(inputs, args)
-        ]
-        if "condition" in names and names[0] != "condition":
-            # One condition row per example of the batch input before it.
-            at = names.index("condition")
-            checked[0], checked[at] = input_checks.same_batch(
-                checked[0], checked[at], names[0], "condition"
-            )
-        return fn(*checked)
-
-    return endpoint
+    checked = [
+        _check_input(model, name, shape, value) for (name, shape, _), value in zip(inputs, args)
+    ]
+    if "condition" in names and names[0] != "condition":
+        # One condition row per example of the batch input before it.
+        at = names.index("condition")
+        checked[0], checked[at] = input_checks.same_batch(
+            checked[0], checked[at], names[0], "condition"
+        )
+    return checked
 
 
-def _endpoints(model, names, chunk_size):
-    """`{name: (graph function, input specs)}` of the signatures `names`."""
-    import tensorflow as tf
-
+def _model_functions(model, names, chunk_size):
+    """`{name: (fn, inputs)}` of the signatures `names`: `fn` computes the
+    outputs with `keras.ops` (no input checks), `inputs` are its `(name,
+    shape, dtype)` triples."""
     specs = dict(model.serving_signatures())
     if "log_likelihood" in names or "embed" in names:
         # The inputs of `encode`: x, then a conditional model's condition.
@@ -106,26 +104,42 @@ def _endpoints(model, names, chunk_size):
             return {"embedding": model.embed_tensors(x, condition=condition)}
 
         specs["embed"] = (embed, data_inputs)
+    return {name: specs[name] for name in names}
+
+
+def _tensorflow_endpoints(model, functions):
+    """`{name: (graph function, input specs)}` on TensorFlow: the checks and
+    the model's ops in one graph, traced by the archive."""
+    import tensorflow as tf
+
+    def endpoint(fn, inputs):
+        return lambda *args: fn(*_checked_inputs(model, inputs, args))
+
     return {
         name: (
-            _endpoint(model, *specs[name]),
-            [tf.TensorSpec(shape, dtype, name=n) for n, shape, dtype in specs[name][1]],
+            endpoint(fn, inputs),
+            [tf.TensorSpec(shape, dtype, name=n) for n, shape, dtype in inputs],
         )
-        for name in names
+        for name, (fn, inputs) in functions.items()
     }
 
 
 def _chunked_log_likelihood(model, num_importance_samples, chunk_size, x, condition=None):
-    """The model's estimator (`chunked_log_mean_exp`) inside the graph."""
-    import tensorflow as tf
+    """The model's estimator (`chunked_log_mean_exp`) inside the graph.
 
+    On JAX its loop carries the model's variables (the seed states advance
+    from chunk to chunk; see `chunked_log_mean_exp`)."""
     from keras_vae.trainers.chunked_log_mean_exp import chunked_log_mean_exp
 
+    carried = {}
+    if keras.backend.backend() == "jax":
+        carried["variables"] = model.trainable_variables + model.non_trainable_variables
     return chunked_log_mean_exp(
         lambda k: model.with_condition(model.log_importance_weights, x, k, condition=condition),
         num_importance_samples,
         chunk_size,
-        tf.shape(x)[0],
+        ops.shape(x)[0],
+        **carried,
     )
 
 
@@ -182,6 +196,25 @@ def export_for_serving(
     A model trained under a `tf.distribute` strategy (mirrored variables)
     exports the same way.
 
+    Backends: it runs under the TensorFlow and the JAX backend, and needs
+    TensorFlow installed on both (it writes a TensorFlow SavedModel). On
+    TensorFlow the signatures are traced as TensorFlow graphs. On JAX, in
+    the JAX process that trained the model, the `ExportArchive` converts
+    each signature with `jax.experimental.jax2tf`: the model's computation
+    becomes one `XlaCallModule` op (StableHLO with a symbolic batch
+    dimension, lowered for CPU and CUDA) that reads the saved variables,
+    behind the same TensorFlow input checks (see
+    `keras_vae.export.jax_endpoints`). Every signature exports on both, with
+    the same names, inputs and outputs; on JAX, `sample` and
+    `log_likelihood` draw with JAX's ThreeFry from the saved seed states, as
+    the model does in the JAX process (the first `sample` request after
+    export returns the model's next prior draw), and the log-likelihood's
+    chunks are a `jax.lax.while_loop` that carries the seed states. TF
+    Serving and `tf.saved_model.load` run a JAX export as they run a
+    TensorFlow one (the `XlaCallModule` op is compiled by XLA, part of
+    every TensorFlow 2 build, on its first call: `warmup=True` moves that to
+    load time).
+
     `x` is float32 of shape `(batch,) + data_shape`, `z` float32 of shape
     `(batch, latent_dim)` and `num_samples` an int32 scalar. A
     `HierarchicalVAE` has one input and output per latent layer instead:
@@ -194,7 +227,10 @@ def export_for_serving(
     `decode_codes(indices) -> {"mean"}`; it has no importance-sampled
     likelihood (it is an `Autoencoder`, not a `LatentVariableModel`), so
     no `log_likelihood`. A model of your own exports the signatures of its
-    `serving_signatures()` (see `keras_vae.models.Autoencoder`). The
+    `serving_signatures()` (see `keras_vae.models.Autoencoder`); to export
+    under JAX, their functions compute with `keras.ops`, as the models' do,
+    and only a `num_samples` input may set an output's size (a signature
+    that cannot be converted raises a `ValueError` naming it). The
     log-likelihood is the model's importance-sampled estimator, drawn inside
     the graph in chunks of `chunk_size` samples combined by a
     running log-sum-exp, so a request with S = 5000 samples needs the memory
@@ -204,11 +240,12 @@ def export_for_serving(
     Every signature checks its inputs inside the graph (TF Serving does not
     compare a request's shape with the signature) and fails with an
     `InvalidArgumentError` that names the input and the rule: `x` of another
-    shape (an `(n, 64)` or `(n, 4, 4, 4)` batch for 8x8x1 images), a NaN or
-    infinite value in `x` or `z`, `x` outside the likelihood's support
-    ([0, 1] for `Bernoulli` and `DiscretizedLogistic`), code `indices`
-    outside [0, num_embeddings), `num_samples <= 0`, and a `condition` of
-    another width or number of rows than the batch.
+    shape or rank (an `(n, 64)` or `(n, 4, 4, 4)` batch for 8x8x1 images,
+    an `(n, 6, 1)` batch for 6 features), a NaN or infinite value in `x` or
+    `z`, `x` outside the likelihood's support ([0, 1] for `Bernoulli` and
+    `DiscretizedLogistic`), code `indices` outside [0, num_embeddings),
+    `num_samples <= 0` or not a scalar, and a `condition` of another width
+    or number of rows than the batch.
 
     With `warmup=True` the version also holds TF Serving warm-up requests
     (one `PredictionLog` per signature, a batch of one example), so the
@@ -274,11 +311,13 @@ def export_for_serving(
         The path of the version directory written, as a string.
 
     Raises:
-        ValueError: if the model is not built or an argument is invalid.
+        ValueError: if the model is not built or an argument is invalid, or,
+            under JAX, if a signature's function cannot be converted by
+            `jax2tf` (a model of your own; see above).
         FileExistsError: if `export_dir/<version>` already exists.
-        ImportError: if TensorFlow is not installed, or if `warmup=True` and
-            `tensorflow-serving-api` is missing (raised before anything is
-            written).
+        ImportError: if TensorFlow is not installed (on either backend), or
+            if `warmup=True` and `tensorflow-serving-api` is missing (raised
+            before anything is written).
 
     Example:
 
@@ -309,7 +348,7 @@ def export_for_serving(
         - [SavedModel warm-up](
           https://www.tensorflow.org/tfx/serving/saved_model_warmup)
     """
-    import_tensorflow("keras_vae.export.export_for_serving (a SavedModel export)")
+    tf = import_tensorflow("keras_vae.export.export_for_serving (a SavedModel export)")
     from keras_vae.export import warmup as warmup_requests
 
     if log_likelihood_chunk is not None:
@@ -363,11 +402,24 @@ def export_for_serving(
 
     # Keras's own archive: its variables are restored by the saver in the
     # MetaGraph, so TF Serving's session-based loader can run the signatures.
+    functions = _model_functions(model, signatures, chunk_size)
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    endpoints = _endpoints(model, signatures, chunk_size)
-    for name, (fn, input_signature) in endpoints.items():
-        archive.add_endpoint(name, fn, input_signature)
+    if keras.backend.backend() == "jax":
+        from keras_vae.export.jax_endpoints import jax_endpoints
+
+        endpoints = jax_endpoints(
+            model, functions, lambda inputs, args: _checked_inputs(model, inputs, args)
+        )
+        for name, fn in endpoints.items():
+            archive.add_endpoint(name, fn)
+    else:
+        archive.track(model)
+        for name, (fn, input_signature) in _tensorflow_endpoints(model, functions).items():
+            archive.add_endpoint(name, fn, input_signature)
+    warmup_specs = {
+        name: [tf.TensorSpec(shape, dtype, name=n) for n, shape, dtype in inputs]
+        for name, (_, inputs) in functions.items()
+    }
 
     staging = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=export_dir)
     try:
@@ -375,7 +427,7 @@ def export_for_serving(
         if warmup:
             warmup_requests.write_warmup_requests(
                 staging,
-                {name: specs for name, (_, specs) in endpoints.items()},
+                warmup_specs,
                 os.path.basename(os.path.normpath(export_dir)),
             )
         # mkdtemp makes the directory private (0700); give the version

@@ -8,6 +8,15 @@ same 64 features and would return a result. Each check here is a graph op
 (`tf.debugging.Assert`) that the signature's outputs depend on, so a bad
 request fails with an `InvalidArgumentError` whose message names the input
 and the rule, on every loading path.
+
+The checks read a request's shape at run time, never from the signature:
+TensorFlow's graph optimizer (grappler) folds `tf.shape`, `tf.size` and the
+axes of a full reduction of a tensor whose static shape it knows, and the
+placeholder of a signature input has one (`(None, 6)`), which a raw request
+of another rank (`(n, 6, 1)`) does not obey. Each check therefore reads its
+input through `tf.compat.v1.placeholder_with_default(value, shape=None)`,
+whose static shape is unknown, so that every condition is computed from the
+fed tensor and is a scalar whatever its rank.
 """
 
 import tensorflow as tf
@@ -44,11 +53,16 @@ def _checked(value, asserts):
         return tf.identity(value)
 
 
+def _fed(value):
+    """`value` with an unknown static shape (see the module docstring)."""
+    return tf.compat.v1.placeholder_with_default(value, shape=None)
+
+
 def check_shape(value, name, inner_shape):
     """Assert `value` has shape `(batch,) + inner_shape` at run time."""
     inner = tuple(int(d) for d in inner_shape)
     rank = len(inner) + 1
-    shape = tf.shape(value, out_type=tf.int32)
+    shape = tf.shape(_fed(value), out_type=tf.int32)
     # Pad so the slice is defined whatever the received rank.
     padded = tf.concat([shape, tf.zeros([rank], tf.int32)], axis=0)[1:rank]
     same = tf.logical_and(
@@ -59,16 +73,27 @@ def check_shape(value, name, inner_shape):
     return _assert(same, f"Expected `{name}` of shape {expected}. Received: {name}.shape=", shape)
 
 
+def check_scalar(value, name):
+    """Assert `value` is a scalar (shape `()`) at run time."""
+    shape = tf.shape(_fed(value), out_type=tf.int32)
+    return _assert(
+        tf.equal(tf.size(shape), 0),
+        f"Expected `{name}` to be a scalar. Received: {name}.shape=",
+        shape,
+    )
+
+
 def check_finite(value, name):
     """Assert every value is finite (no NaN or infinity)."""
     return _assert(
-        tf.reduce_all(tf.math.is_finite(value)),
+        tf.reduce_all(tf.math.is_finite(_fed(value))),
         f"Expected `{name}` to be finite (no NaN or Inf). Received: a non-finite value",
     )
 
 
 def check_range(value, name, low, high, what):
     """Assert `low <= value <= high` elementwise (`what` names the rule)."""
+    value = _fed(value)
     inside = tf.logical_and(value >= low, value <= high)
     return _assert(
         tf.reduce_all(inside),
@@ -99,26 +124,35 @@ def latent_input(z, name, dim):
 
 
 def num_samples_input(num_samples, name="num_samples"):
-    """`num_samples` after its positivity check."""
-    positive = _assert(
-        num_samples > 0,
-        f"Expected `{name}` to be a positive integer. Received: {name}=",
-        num_samples,
-    )
-    return _checked(num_samples, [positive])
+    """`num_samples` after its scalar and positivity checks."""
+    scalar = check_scalar(num_samples, name)
+    with tf.control_dependencies([scalar]):
+        fed = _fed(num_samples)
+        positive = _assert(
+            tf.reduce_all(fed > 0),
+            f"Expected `{name}` to be a positive integer. Received: {name}=",
+            fed,
+        )
+    # Read back through a reshape to the scalar shape: a `tf.stack` (a shape
+    # `[num_samples, d]`) fed straight by the checked identity ran before
+    # the asserts in the session loader and failed with "Shapes of all
+    # inputs must match" on a `(1,)` request (measured); through the
+    # reshape the asserts run first.
+    return tf.reshape(_checked(num_samples, [positive]), [])
 
 
 def codes_input(indices, name, code_shape, num_embeddings):
     """Code maps after their shape and range `[0, num_embeddings)` checks."""
     shape = check_shape(indices, name, code_shape)
-    inside = tf.logical_and(indices >= 0, indices < num_embeddings)
     with tf.control_dependencies([shape]):
+        fed = _fed(indices)
+        inside = tf.logical_and(fed >= 0, fed < num_embeddings)
         in_range = _assert(
             tf.reduce_all(inside),
             f"Expected `{name}` in [0, {num_embeddings}) (num_embeddings="
             f"{num_embeddings}). Received: min, max =",
-            tf.reduce_min(indices),
-            tf.reduce_max(indices),
+            tf.reduce_min(fed),
+            tf.reduce_max(fed),
         )
     return _checked(indices, [in_range])
 

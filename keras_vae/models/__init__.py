@@ -2,6 +2,7 @@
 
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.beta_tc_vae import BetaTCVAE
+from keras_vae.models.factor_vae import FactorVAE
 from keras_vae.models.gated_mlp import gated_mlp_decoder
 from keras_vae.models.gated_mlp import gated_mlp_encoder
 from keras_vae.models.hierarchical_networks import gated_conv_hvae_networks
@@ -20,6 +21,7 @@ from keras_vae.models.vq_vae import VQVAE
 __all__ = [
     "Autoencoder",
     "BetaTCVAE",
+    "FactorVAE",
     "HierarchicalVAE",
     "LadderVAE",
     "LatentVariableModel",

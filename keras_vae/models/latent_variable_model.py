@@ -383,10 +383,10 @@ class LatentVariableModel(Autoencoder):
         This is the IWAE bound with S samples: it is a lower bound whose
         expectation rises to log p(x) as S grows (Burda et al. use S = 5000).
         Samples are drawn in chunks and combined by a running log-sum-exp
-        (`estimate_log_mean_exp` of the backend's steps; on TensorFlow
-        `keras_vae.trainers.chunked_log_mean_exp`, the estimator of the
-        exported `log_likelihood` signature too), so memory stays
-        bounded whatever S is.
+        in one compiled loop (`estimate_log_mean_exp` of the backend's
+        steps, which runs `keras_vae.trainers.chunked_log_mean_exp`, the
+        estimator of the exported `log_likelihood` signature too), so
+        memory stays bounded whatever S is.
 
         Args:
             x: A batch of data, shape `(batch,) + input_shape`.

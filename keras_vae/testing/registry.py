@@ -371,6 +371,11 @@ CONFORMANCE = {
         {"dataset_size": 100, "latent_dim": 2, "hidden_units": (8,), "seed": 1},
         input_data=_binary_images,
     ),
+    "keras_vae.models.FactorVAE": Spec(
+        "model",
+        {"latent_dim": 2, "hidden_units": (8,), "discriminator_units": (8, 8), "seed": 1},
+        input_data=_binary_images,
+    ),
     "keras_vae.models.VAE": (
         Spec(
             "model",
@@ -571,6 +576,12 @@ CONFORMANCE = {
     # No "metric" kind yet: a keras.metrics.Metric is neither a layer nor a
     # callback. tests/metrics/ checks its value, state aggregation and config.
     "keras_vae.metrics.FrechetDistance": _marker(
+        "base_class", "a keras.metrics.Metric; tested in tests/metrics/"
+    ),
+    "keras_vae.metrics.KernelDistance": _marker(
+        "base_class", "a keras.metrics.Metric; tested in tests/metrics/"
+    ),
+    "keras_vae.metrics.PrecisionRecall": _marker(
         "base_class", "a keras.metrics.Metric; tested in tests/metrics/"
     ),
     # ---------------------------------------------------------------- export

@@ -5,6 +5,9 @@
 is the one of the running Keras backend (the base of
 `keras_vae.models.Autoencoder`), as Keras picks its own `Trainer`;
 `compile_function(model, fn)` and `replicas_in_step()` are that backend's.
+Two more bases of `Autoencoder`, shared by every backend, adapt a user's calls:
+`fit_arguments.FitArguments` (`fit`, `evaluate`, `predict`, `*_on_batch`: the
+data checked, the guard's callbacks) and `compile_defaults.CompileDefaults`.
 """
 
 import keras

@@ -10,13 +10,13 @@ recorded by the scope and returned with the new state.
 """
 
 import contextlib
-import math
 
 import jax
 import keras
 import numpy as np
 from keras import ops
 
+from keras_vae.trainers.chunked_log_mean_exp import chunked_log_mean_exp
 from keras_vae.trainers.guarded_steps import GuardedSteps
 
 
@@ -173,51 +173,57 @@ class JAXGuardedSteps(GuardedSteps):
     def optimizer_apply_if(self, optimizer, apply, grads, variables):
         """`optimizer.apply(grads, variables)` if the boolean tensor `apply` holds.
 
-        Inside a traced step both branches are computed: the update is
-        applied, then every variable it touched (the weights, the
-        optimizer's slots and iteration count) takes its new value where
-        `apply` holds and keeps its old one elsewhere. A
+        One `jax.lax.cond`: where `apply` holds, the update's branch gives
+        the new weights and optimizer slots (iteration count included);
+        elsewhere the other branch returns them unchanged. A `where(apply,
+        new, old)` over every variable instead would cost a select per
+        element and make XLA recompute the slots inside each weight's
+        update (measured: `benchmarks/jax_step_profile.py`). A
         `LossScaleOptimizer` (whose `apply` branches with assignments, which
         JAX cannot trace) updates through its `stateless_apply`.
         """
         variables = list(variables)
         touched = variables + list(optimizer.variables)
-        old = [v.value for v in touched]
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            new_weights, new_slots = optimizer.stateless_apply(
-                old[len(variables) :], grads, old[: len(variables)]
-            )
-            new = list(new_weights) + list(new_slots)
-        else:
-            optimizer.apply(grads, variables)
-            new = [v.value for v in touched]
-        for variable, before, after in zip(touched, old, new):
-            variable.assign(ops.where(apply, after, before))
+        scaling = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+        def update(old):
+            if scaling:
+                weights, slots = optimizer.stateless_apply(
+                    old[len(variables) :], grads, old[: len(variables)]
+                )
+                return list(weights) + list(slots)
+            with keras.StatelessScope(state_mapping=list(zip(touched, old))) as scope:
+                optimizer.apply(grads, variables)
+            return _current(scope, touched, old)
+
+        new = jax.lax.cond(apply, update, list, [v.value for v in touched])
+        for variable, value in zip(touched, new):
+            variable.assign(value)
 
     def compile_function(self, fn):
         """`fn` compiled for this model (the module's `compile_function`)."""
         return compile_function(self, fn)
 
     def estimate_log_mean_exp(self, name, log_weights, x, num_importance_samples, chunk_size):
-        """log (1/S) sum_s exp(w_s) per example, one compiled call per chunk.
+        """log (1/S) sum_s exp(w_s) per example, in one compiled loop.
 
         `log_weights(x, k)` gives `(k, batch)` log weights of k fresh
-        samples. Each call draws a full chunk and returns the log-sum-exp
-        of its first `valid` samples; the chunks are combined on the host
-        in float64. Returns a `(batch,)` array.
+        samples; `chunked_log_mean_exp` draws the S samples in chunks of
+        `chunk_size` inside one `jax.jit` call (S is an argument, not a
+        constant), carrying the model's variables (the seed generators'
+        states) through its loop. Returns a `(batch,)` array.
         """
-
-        def chunk(x, valid):
-            log_w = ops.cast(log_weights(x, chunk_size), "float32")
-            keep = ops.arange(chunk_size)[:, None] < valid
-            return ops.logsumexp(ops.where(keep, log_w, -math.inf), axis=0)
-
-        fn = self.compiled_function(f"{name}_{chunk_size}", chunk)
-        total = np.full((x.shape[0],), -np.inf)
-        for start in range(0, num_importance_samples, chunk_size):
-            valid = np.int32(min(chunk_size, num_importance_samples - start))
-            total = np.logaddexp(total, np.asarray(fn(x, valid), "float64"))
-        return total - math.log(num_importance_samples)
+        fn = self.compiled_function(
+            f"{name}_{chunk_size}",
+            lambda x, num: chunked_log_mean_exp(
+                lambda k: log_weights(x, k),
+                num,
+                chunk_size,
+                ops.shape(x)[0],
+                variables=self.trainable_variables + self.non_trainable_variables,
+            ),
+        )
+        return np.asarray(fn(x, np.int32(num_importance_samples)), "float64")
 
     def sync_state(self):
         """Write the state Keras's JAX trainer holds mid-`fit` back into the

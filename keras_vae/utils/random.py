@@ -26,8 +26,15 @@ uniforms is bounded at 5.77; the normal mass beyond 5.49 is 4e-8).
 This is the only backend-specific sampling code of keras_vae, and the
 backend is chosen once, here (`_TENSORFLOW`): every other backend (JAX)
 draws with `keras.random` from the same `SeedGenerator` (JAX's ThreeFry,
-the same under `jax.jit` and eagerly: 0.5 ms per 100x784 uniform draw
-under `jax.jit`, measured here). Seeds, shapes and dtypes mean the same on
+the same under `jax.jit` and eagerly). XLA has nothing much faster for it
+on CPU (`KERAS_BACKEND=jax python benchmarks/random_draws.py`: the same
+draws under `jax.jit`, interleaved, minimum over 30 rounds): XLA's own
+ThreeFry (`jax.lax.rng_bit_generator`) takes 0.8x the CPU time of JAX's
+for a 100x784 uniform and a 21000x40 normal draw (0.29 vs 0.35 ms and
+4.7 vs 6.0 ms, measured here), Philox and `rbg` keys 3-4x more. The draws
+are a few percent of a VAE training step or of a log-likelihood chunk on
+JAX (21000 decoder passes), so the step is no faster with them replaced
+by constants, within noise. Seeds, shapes and dtypes mean the same on
 both backends; the draws differ between backends, as they do between
 eager and XLA on TensorFlow.
 """

@@ -5,6 +5,7 @@ Var_x(E[z_j | x]) = c_j^2 / (c_j^2 + s^2): a zero column of W gives a unit
 whose posterior mean is constant, a small column a nearly inactive unit.
 """
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -100,7 +101,8 @@ class TwoLayerModel:
         x = np.asarray(x, "float64")
         loc1 = (1e4 + x[:, :2] * [0.2, 0.05]).astype("float32")
         loc2 = np.stack([x[:, 2], np.zeros(len(x))], axis=1).astype("float32")
-        return [(loc1, np.ones_like(loc1)), (tf.constant(loc2), tf.ones_like(loc2))]
+        loc2 = keras.ops.convert_to_tensor(loc2)  # a backend tensor, beside NumPy pairs
+        return [(loc1, np.ones_like(loc1)), (loc2, keras.ops.ones_like(loc2))]
 
 
 def test_one_result_per_latent_layer():

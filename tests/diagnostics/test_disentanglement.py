@@ -70,6 +70,22 @@ def test_dci_of_factors_is_one_and_of_a_rotation_small():
     np.testing.assert_allclose(identity.importance.sum(axis=0), 1.0)
 
 
+def test_dci_default_depth_keeps_noise_latents_unimportant():
+    # A perfectly disentangled but weakly informative code: latent k reads
+    # factor k through unit noise, latents 2-4 are noise. Depth-3 trees
+    # (the default) put the importance on latents 0 and 1; fully grown
+    # trees spread it over the noise latents and D, C collapse.
+    rng = np.random.default_rng(0)
+    f = rng.integers(0, 4, size=(3000, 2))
+    noise = rng.normal(size=(3000, 5))
+    latents = np.column_stack([f + noise[:, :2], noise[:, 2:]])
+    shallow = diagnostics.dci(latents, f, num_trees=20, seed=0)
+    deep = diagnostics.dci(latents, f, num_trees=20, max_depth=None, seed=0)
+    assert shallow.disentanglement > 0.8 and shallow.completeness > 0.8
+    assert deep.disentanglement < 0.3 and deep.completeness < 0.3
+    assert shallow.importance[2:].sum() < 0.05 * shallow.importance.sum()
+
+
 def test_dci_scores_from_the_importance_matrix():
     # Two latents, two factors: latent 0 codes factor 0; latent 1 informs
     # both factors. Compare with the entropies computed by hand.

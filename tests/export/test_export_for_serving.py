@@ -262,6 +262,52 @@ def test_bad_requests_fail_in_the_graph(exported, tmp_path):
             loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
 
 
+def test_requests_of_another_rank_fail_with_the_named_rule(tmp_path):
+    # The signature placeholders have a static shape ((None, 6), ()), which
+    # the graph optimizer folded the shape checks from, so a raw request of
+    # another rank with matching leading dimensions passed them and failed
+    # later, unnamed ("In[0] should be a scalar", "Shapes of all inputs
+    # must match").
+    from keras_vae.testing.serving import Call
+    from keras_vae.testing.serving import run_in_session
+
+    model = VAE(latent_dim=2, hidden_units=(8,), seed=0)
+    model.build((None, 6))
+    path = export_for_serving(model, tmp_path / "vae")
+    x = np.random.default_rng(0).uniform(size=(4, 6)).astype("float32")
+    n = np.int32(5)
+    cases = {
+        "x_trailing_axis": ("encode", {"x": x[..., None]}, "Expected `x` of shape (batch, 6)"),
+        "x_rank3": ("reconstruct", {"x": x.reshape(4, 2, 3)}, "Expected `x` of shape (batch, 6)"),
+        "ll_trailing_axis": (
+            "log_likelihood",
+            {"x": x[..., None], "num_importance_samples": n},
+            "Expected `x` of shape (batch, 6)",
+        ),
+        "z_trailing_axis": (
+            "decode",
+            {"z": np.zeros((3, 2, 1), "float32")},
+            "Expected `z` of shape (batch, 2)",
+        ),
+        "num_samples_vector": (
+            "sample",
+            {"num_samples": np.int32([3])},
+            "Expected `num_samples` to be a scalar",
+        ),
+        "num_importance_samples_vector": (
+            "log_likelihood",
+            {"x": x, "num_importance_samples": np.int32([5])},
+            "Expected `num_importance_samples` to be a scalar",
+        ),
+    }
+    calls = [Call(key, sig, inputs, raw=True) for key, (sig, inputs, _) in cases.items()]
+    served, _ = run_in_session({"vae": (path, calls)}, tmp_path / "session")
+    for key, (_, _, message) in cases.items():
+        got = served["vae"][key]
+        assert isinstance(got, str), f"{key} was accepted"
+        assert got.startswith("InvalidArgumentError") and message in got, (key, got[:800])
+
+
 def test_vq_vae_decode_codes_rejects_out_of_range_codes(tmp_path, tiny_vqvae):
     model = tiny_vqvae(num_embeddings=5, embedding_dim=2)
     model.build((None, 4, 4, 1))

@@ -9,6 +9,11 @@ import tensorflow as tf
 
 from keras_vae.utils import random
 
+# The JAX path is tested on both backends in tests/test_backends.py.
+pytestmark = pytest.mark.tensorflow_only(
+    reason="TensorFlow's pinned samplers, eager and tf.function(jit_compile=True)"
+)
+
 MODES = ["eager", "xla"]
 
 
