@@ -15,7 +15,9 @@ standard error is checked on the same weights on every run:
 A test marked by `keras_vae.testing.requires_tfds` / `requires_data` whose
 data is missing skips locally and fails in CI (`CI=true`). A test marked
 `@pytest.mark.tensorflow_only(reason=...)` skips, with its reason, under any
-`KERAS_BACKEND` but TensorFlow.
+`KERAS_BACKEND` but TensorFlow. A test marked `@pytest.mark.large_on_jax` is
+a slow duplicate, on JAX, of what its TensorFlow run checks: it runs in the
+default TensorFlow run and counts as `large` on JAX.
 
 Real data: the package reads its locations from the environment only
 (`keras_vae.testing.real_data`): `KERAS_VAE_DATA_DIR` / `TFDS_DATA_DIR` (a
@@ -94,6 +96,15 @@ def pytest_configure(config):
         "missing_data(reason): needed data is absent in CI; the test fails "
         "(keras_vae.testing.requires_data)",
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    # Before `-m` deselects, so `-m 'not large'` leaves these out on JAX.
+    if keras.backend.backend() != "tensorflow":
+        for item in items:
+            if item.get_closest_marker("large_on_jax") is not None:
+                item.add_marker(pytest.mark.large)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -18,7 +18,11 @@ gated layers of 300 units; test NLL with 5000 importance samples. Data:
     # IWAE rows: add --objective iwae --num-samples K (e.g. 50)
 
 Add `--backup-dir DIR` to long runs: a killed run resumes where it stopped.
-Outputs in --out-dir: results.json, history.csv, best.weights.h5,
+When training ends (`BackupAndRestore` then deletes its backup), the run
+writes `trained.json` beside the best weights: the same command, rerun after
+an interruption during the final scoring, loads the best weights and scores
+them without training again.
+Outputs in --out-dir: results.json, trained.json, history.csv, best.weights.h5,
 samples.png, reconstructions.png, pseudo_inputs.png and pseudo_inputs.npy
 (VampPrior), curve.jsonl (--curve-every).
 """
@@ -241,10 +245,17 @@ def save_pictures(model, args, x_test):
         )
 
 
+TRAINED = "trained.json"
+"""Written to --out-dir when training ends: what scoring needs of it."""
+
+
 def fresh_start(args):
-    """Whether this is a new run (no backup to resume); if so clear old logs."""
+    """Whether this is a new run (no backup to resume, no finished training);
+    if so clear old logs."""
     backup = args.backup_dir
     if backup and os.path.isdir(backup) and os.listdir(backup):
+        return False
+    if os.path.exists(os.path.join(args.out_dir, TRAINED)):
         return False
     for name in ("history.csv", "curve.jsonl", "best.weights.h5"):
         if os.path.exists(os.path.join(args.out_dir, name)):
@@ -337,14 +348,29 @@ def main(argv=None):
         f"{len(x_train)} binarized_mnist images; out-dir {args.out_dir}"
         + (f", resuming from {args.backup_dir}" if resuming else "")
     )
-    model.fit(
-        batches(x_train, args.batch_size, args.seed),
-        epochs=args.epochs,
-        validation_data=batches(x_val, args.batch_size),
-        shuffle=False,  # the dataset reshuffles itself every epoch
-        callbacks=callbacks,
-        verbose=2,
-    )  # ends with the best epoch's weights (EarlyStoppingToFile)
+    trained_path = os.path.join(args.out_dir, TRAINED)
+    if os.path.exists(trained_path):
+        with open(trained_path) as f:
+            trained = json.load(f)
+        print(f"training finished earlier ({trained_path}): scoring its best weights")
+        model.load_weights(os.path.join(args.out_dir, "best.weights.h5"))
+    else:
+        model.fit(
+            batches(x_train, args.batch_size, args.seed),
+            epochs=args.epochs,
+            validation_data=batches(x_val, args.batch_size),
+            shuffle=False,  # the dataset reshuffles itself every epoch
+            callbacks=callbacks,
+            verbose=2,
+        )  # ends with the best epoch's weights (EarlyStoppingToFile)
+        trained = {
+            "epochs_run": stopper.last_epoch + 1,  # earlier runs' epochs included
+            "best_epoch": stopper.best_epoch + 1,
+            f"best_val_{bound}": stopper.best,
+            "train_seconds": clock.total,
+        }
+        with open(trained_path, "w") as f:
+            json.dump(trained, f, indent=2)
 
     results = {
         "model": args.model,
@@ -352,12 +378,9 @@ def main(argv=None):
         "objective": args.objective,
         "num_samples": args.num_samples,
         "args": vars(args),
-        "epochs_run": stopper.last_epoch + 1,  # earlier runs' epochs included
-        "best_epoch": stopper.best_epoch + 1,
-        f"best_val_{bound}": stopper.best,
+        **trained,
         **score(model, args, x_test, bound),
         "latent_dim": args.latent_dim,
-        "train_seconds": clock.total,
         "keras_vae_version": keras_vae.__version__,
     }
     save_pictures(model, args, x_test)
@@ -371,7 +394,7 @@ def main(argv=None):
         json.dump(results, f, indent=2)
     print(
         f"best epoch {results['best_epoch']} of {results['epochs_run']}, validation "
-        f"{bound} {stopper.best:.2f}; active units {results['active_units']}; "
+        f"{bound} {results[f'best_val_{bound}']:.2f}; active units {results['active_units']}; "
         f"results in {path}"
     )
     print(

@@ -129,6 +129,17 @@ def test_hvae_vamp_prior_end_to_end(tmp_path):
         assert math.isfinite(point["nll"]) and point["nll"] > 0
         assert point["val_elbo"] == pytest.approx(float(row["val_elbo"]), rel=1e-6)
         assert point["seconds"] == pytest.approx(float(row["seconds"]))
+    # Killed while scoring (after `fit` ended and deleted any backup): the
+    # same command scores the best weights again instead of training afresh.
+    trained = json.loads((out / "trained.json").read_text())
+    assert trained == {k: results[k] for k in trained}
+    history_text = (out / "history.csv").read_text()
+    (out / "results.json").unlink()
+    stdout, again, _ = run_example(tmp_path, "--model", "hvae", "--prior", "vamp")
+    assert "training finished earlier" in stdout and "Epoch 1/" not in stdout
+    assert (out / "history.csv").read_text() == history_text
+    assert {k: again[k] for k in trained} == trained
+    assert again["active_units"] == units
 
 
 @needs_data

@@ -183,6 +183,7 @@ def test_from_codes_refuses_bad_codes():
         Tabular(COLUMNS).from_codes(codes)
 
 
+@pytest.mark.large_on_jax
 def test_vae_fits_and_scores_mixed_data():
     # Runs on both backends (the JAX CI subset includes tests/likelihoods).
     _, x, _ = _table(64, seed=7)

@@ -168,6 +168,7 @@ class VampPriorTest(testing.TestCase):
         self.assertNotIn(prior.pseudo_input_weights.path, [w.path for w in vae.trainable_weights])
         self.assertAllClose(prior.pseudo_inputs, data)
 
+    @pytest.mark.large_on_jax
     def test_keras_file_round_trip_keeps_the_prior(self):
         x = _binary(20)
         vae = keras_vae.models.VAE(
