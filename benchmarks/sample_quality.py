@@ -14,7 +14,7 @@ uses for its family (`examples/vamp_prior_mnist`, `examples/ladder_vae_mnist`,
   over its 7x7 code maps for `--prior-epochs`.
 
 All train on the first 50,000 MNIST training images for `--epochs` epochs,
-Adam `--lr` (5e-4), batches of `--batch-size` (100), re-binarized every step
+Adam 5e-4, batches of 100, re-binarized every step
 (dynamic binarization), no KL warm-up; `vqvae` trains on the grey levels
 with the VQ-VAE example's Adam 2e-4 and batches of 128 (PixelCNN: 1e-3).
 At each epoch of `--report-at` the script scores:

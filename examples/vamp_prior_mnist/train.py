@@ -248,6 +248,30 @@ def save_pictures(model, args, x_test):
 TRAINED = "trained.json"
 """Written to --out-dir when training ends: what scoring needs of it."""
 
+TRAINING_ARGS = (
+    "model", "prior", "objective", "num_samples", "epochs", "batch_size", "lr", "patience",
+    "warmup", "components", "latent_dim", "hidden_units", "seed", "max_train_examples",
+)  # fmt: skip
+"""The flags that make a different training run (a finished one is reused
+only when they all match)."""
+
+
+def finished_training(args):
+    """`trained.json` of --out-dir when it records this run's training flags."""
+    path = os.path.join(args.out_dir, TRAINED)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        trained = json.load(f)
+    wanted = {k: getattr(args, k) for k in TRAINING_ARGS}
+    if trained.get("training_args") != wanted:
+        raise ValueError(
+            f"{path} records a finished run with other training flags: "
+            f"{trained.get('training_args')}; this run has {wanted}. Use another "
+            "--out-dir, or delete the file to train afresh there"
+        )
+    return trained
+
 
 def fresh_start(args):
     """Whether this is a new run (no backup to resume, no finished training);
@@ -255,7 +279,7 @@ def fresh_start(args):
     backup = args.backup_dir
     if backup and os.path.isdir(backup) and os.listdir(backup):
         return False
-    if os.path.exists(os.path.join(args.out_dir, TRAINED)):
+    if finished_training(args) is not None:
         return False
     for name in ("history.csv", "curve.jsonl", "best.weights.h5"):
         if os.path.exists(os.path.join(args.out_dir, name)):
@@ -349,9 +373,9 @@ def main(argv=None):
         + (f", resuming from {args.backup_dir}" if resuming else "")
     )
     trained_path = os.path.join(args.out_dir, TRAINED)
-    if os.path.exists(trained_path):
-        with open(trained_path) as f:
-            trained = json.load(f)
+    trained = finished_training(args)
+    if trained is not None:
+        trained.pop("training_args")
         print(f"training finished earlier ({trained_path}): scoring its best weights")
         model.load_weights(os.path.join(args.out_dir, "best.weights.h5"))
     else:
@@ -369,8 +393,10 @@ def main(argv=None):
             f"best_val_{bound}": stopper.best,
             "train_seconds": clock.total,
         }
-        with open(trained_path, "w") as f:
-            json.dump(trained, f, indent=2)
+        flags = {k: getattr(args, k) for k in TRAINING_ARGS}
+        with open(trained_path + ".tmp", "w") as f:
+            json.dump({**trained, "training_args": flags}, f, indent=2)
+        os.replace(trained_path + ".tmp", trained_path)  # never a half-written file
 
     results = {
         "model": args.model,

@@ -60,11 +60,11 @@ def dci(latents, factors, test_fraction=0.25, num_trees=50, max_depth=3, seed=0)
     informative. With two factors of 4 values, each read by one latent
     through unit Gaussian noise, beside 3 pure-noise latents (a perfectly
     disentangled code), fully grown trees give D and C below 0.3 and
-    depth-3 trees above 0.8 (`tests/diagnostics/test_disentanglement.py`). The price is informativeness: a depth-3
-    tree has 8 leaves, so a single tree cannot name more than 8 classes,
-    and the forest's accuracy on a factor with many values (32
-    positions) is below what the latents allow; pass `max_depth=None` when
-    informativeness is the figure wanted.
+    depth-3 trees above 0.8 (`tests/diagnostics/test_disentanglement.py`).
+    The price is informativeness: a depth-3 tree has 8 leaves, so a single
+    tree cannot name more than 8 classes, and the forest's accuracy on a
+    factor with many values (32 positions) is below what the latents allow;
+    pass `max_depth=None` when informativeness is the figure wanted.
 
     Args:
         latents: Array `(n, d)`, d >= 2, e.g. posterior means.

@@ -133,11 +133,8 @@ def num_samples_input(num_samples, name="num_samples"):
             f"Expected `{name}` to be a positive integer. Received: {name}=",
             fed,
         )
-    # Read back through a reshape to the scalar shape: a `tf.stack` (a shape
-    # `[num_samples, d]`) fed straight by the checked identity ran before
-    # the asserts in the session loader and failed with "Shapes of all
-    # inputs must match" on a `(1,)` request (measured); through the
-    # reshape the asserts run first.
+    # Read back through a reshape to the scalar shape, so the session loader
+    # runs the asserts before any op that consumes the count.
     return tf.reshape(_checked(num_samples, [positive]), [])
 
 

@@ -37,7 +37,8 @@ class PrecisionRecall(keras.metrics.Metric):
     """Improved precision and recall (Kynkäänniemi et al. 2019), batch by batch.
 
     The same value as `keras_vae.diagnostics.precision_recall` on the
-    concatenated batches:
+    concatenated batches (which computes in float64; at the default float32
+    a point within rounding of a radius may fall on the other side):
 
     ```none
     r_k(f, S)   = distance from f to its k-th nearest neighbour in S \\ {f}
@@ -72,7 +73,8 @@ class PrecisionRecall(keras.metrics.Metric):
 
     Args:
         feature_dim: Positive integer d, the width of the features.
-        capacity: Positive integer, the most examples of each set.
+        capacity: Positive integer, the most examples of each set (per
+            replica under a `tf.distribute` strategy).
         k: Positive integer, the neighbour rank of the radii. Defaults to 3.
         block_size: Positive integer, rows per block of distances in
             `result()`. Defaults to 1000.
@@ -216,12 +218,15 @@ class PrecisionRecall(keras.metrics.Metric):
         count_real, real = self.state["real"]
         count_gen, gen = self.state["generated"]
         total_real, total_gen = ops.sum(count_real), ops.sum(count_gen)
-        overflow = ops.logical_or(total_real > self.capacity, total_gen > self.capacity)
+        # Each replica's slab holds `capacity` rows: a per-slab bound.
+        overflow = ops.logical_or(
+            ops.any(count_real > self.capacity), ops.any(count_gen > self.capacity)
+        )
         concrete = _concrete(overflow)
         if concrete is not None and concrete:
             raise ValueError(
-                f"Expected at most `capacity` = {self.capacity} examples of each set. "
-                f"Received: {int(_concrete(total_real))} real and "
+                f"Expected at most `capacity` = {self.capacity} examples of each set "
+                f"(per replica). Received: {int(_concrete(total_real))} real and "
                 f"{int(_concrete(total_gen))} generated; rows past the capacity were "
                 "not stored. Build the metric with a larger `capacity`"
             )

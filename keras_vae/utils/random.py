@@ -33,7 +33,7 @@ ThreeFry (`jax.lax.rng_bit_generator`) takes 0.8x the CPU time of JAX's
 for a 100x784 uniform and a 21000x40 normal draw (0.29 vs 0.35 ms and
 4.7 vs 6.0 ms, measured here), Philox and `rbg` keys 3-4x more. The draws
 are a few percent of a VAE training step or of a log-likelihood chunk on
-JAX (21000 decoder passes), so the step is no faster with them replaced
+JAX (42 x 500 samples per chunk), so the step is no faster with them replaced
 by constants, within noise. Seeds, shapes and dtypes mean the same on
 both backends; the draws differ between backends, as they do between
 eager and XLA on TensorFlow.

@@ -34,8 +34,16 @@ XLA_SUFFIX = "-xla"
 
 
 def _cases():
+    # On JAX, the first spec of each model; its other specs (other networks,
+    # the same state to carry) are slow duplicates there.
     cases = [
-        pytest.param(name, spec, f"{name}[{i}]", id=f"{name}[{i}]")
+        pytest.param(
+            name,
+            spec,
+            f"{name}[{i}]",
+            id=f"{name}[{i}]",
+            marks=[pytest.mark.large_on_jax] * (i > 0),
+        )
         for name in conformance.model_names()
         for i, spec in enumerate(conformance.specs(name))
     ]

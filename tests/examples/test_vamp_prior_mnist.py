@@ -132,6 +132,7 @@ def test_hvae_vamp_prior_end_to_end(tmp_path):
     # Killed while scoring (after `fit` ended and deleted any backup): the
     # same command scores the best weights again instead of training afresh.
     trained = json.loads((out / "trained.json").read_text())
+    assert trained.pop("training_args")["model"] == "hvae"
     assert trained == {k: results[k] for k in trained}
     history_text = (out / "history.csv").read_text()
     (out / "results.json").unlink()
@@ -140,6 +141,10 @@ def test_hvae_vamp_prior_end_to_end(tmp_path):
     assert (out / "history.csv").read_text() == history_text
     assert {k: again[k] for k in trained} == trained
     assert again["active_units"] == units
+    # Other training flags into the same --out-dir: refused, nothing cleared.
+    with pytest.raises(AssertionError, match="other training flags"):
+        run_example(tmp_path, "--model", "hvae", "--prior", "vamp", "--seed", "1")
+    assert (out / "history.csv").read_text() == history_text
 
 
 @needs_data

@@ -185,7 +185,7 @@ def test_from_codes_refuses_bad_codes():
 
 @pytest.mark.large_on_jax
 def test_vae_fits_and_scores_mixed_data():
-    # Runs on both backends (the JAX CI subset includes tests/likelihoods).
+    # On JAX with `-m large`; the other Tabular tests run on both backends.
     _, x, _ = _table(64, seed=7)
     model = keras_vae.models.VAE(
         latent_dim=2, hidden_units=(16,), likelihood=Tabular(COLUMNS), seed=0
