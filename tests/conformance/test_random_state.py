@@ -220,6 +220,8 @@ def test_load_model_in_a_fresh_process_continues_the_streams(tmp_path):
     for param in _cases():
         name, spec = param.values
         case_id = param.id
+        if keras.backend.backend() != "tensorflow" and not case_id.endswith("[0]"):
+            continue  # on JAX, each model's first spec (CI time; TF runs them all)
         model, x, c = _construct(name, spec, 1337)
         # Move every stream off its initial state before saving.
         _next_outputs(model, x, c, case_id)
