@@ -164,6 +164,22 @@ class Autoencoder(
         weights from stream `name` of the model's seed."""
         return seed_streams.seeded_construction(self.seed, name)
 
+    def stream_seed(self, name):
+        """The integer seed of stream `name`, for a `keras.random.SeedGenerator`
+        a subclass adds (saved with the model like the others): a stream of
+        `seed`, or without one of the model generator's own random seed, so
+        that it draws nothing from Python's `random` (the default networks'
+        initializers draw from it next).
+
+        >>> model = keras_vae.models.VAE(latent_dim=2, seed=3)
+        >>> model.stream_seed("mine") == model.stream_seed("mine")
+        True
+        """
+        seed = self.seed
+        if seed is None:
+            seed = int(ops.convert_to_numpy(self.seed_generator.state)[0])
+        return seed_streams.stream_seed(seed, name)
+
     def adopt_component(self, layer, name):
         """Give an unseeded component (prior, likelihood) stream `name`."""
         return seed_streams.adopt_seed(layer, self.seed, name)

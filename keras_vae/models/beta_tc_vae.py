@@ -125,18 +125,13 @@ class BetaTCVAE(VAE):
             beta=beta,
             hidden_units=hidden_units,
             analytic_kl=True,
+            metric_names=DECOMPOSITION,
             **kwargs,
         )
         self.dataset_size = check_positive_int(dataset_size, "dataset_size")
         self.alpha = _check_weight(alpha, "alpha")
         self.gamma = _check_weight(gamma, "gamma")
         self.estimator = check_one_of(estimator, "estimator", ESTIMATORS)
-        # `VAE` fixes its metric names; the decomposition's trackers are ours.
-        self.decomposition_trackers = {n: keras.metrics.Mean(name=n) for n in DECOMPOSITION}
-
-    @property
-    def metrics(self):
-        return super().metrics + list(self.decomposition_trackers.values())
 
     def compute_terms(self, x, training=False):
         x, c = self.split_condition(x)  # with `num_classes`, q(z | x, c)
@@ -166,13 +161,6 @@ class BetaTCVAE(VAE):
             "total_correlation": tc,
             "dimension_wise_kl": dwkl,
         }
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        results = super().compute_metrics(x, y, y_pred, sample_weight)
-        for name, tracker in self.decomposition_trackers.items():
-            tracker.update_state(ops.mean(y_pred[name]))
-            results[name] = tracker.result()
-        return results
 
     def get_config(self):
         config = super().get_config()

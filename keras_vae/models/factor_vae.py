@@ -6,7 +6,6 @@ from keras import ops
 from keras_vae.losses.gaussian import log_normal
 from keras_vae.models.vae import VAE
 from keras_vae.utils import random
-from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_widths
 
 DISCRIMINATOR_METRICS = ("total_correlation", "discriminator_loss", "discriminator_accuracy")
@@ -141,6 +140,7 @@ class FactorVAE(VAE):
             num_importance_samples=1,
             hidden_units=hidden_units,
             analytic_kl=True,
+            metric_names=DISCRIMINATOR_METRICS,
             **kwargs,
         )
         self.gamma = _check_weight(gamma, "gamma")
@@ -150,19 +150,9 @@ class FactorVAE(VAE):
             with self.seeded_scope("discriminator"):
                 discriminator = _mlp_discriminator(self.discriminator_units)
         self.discriminator = discriminator
-        # Stream "permutation" of the seed (of the model generator's own
-        # seed without one, as the sampler's stream), saved with the model.
-        base = self.seed
-        if base is None:
-            base = int(ops.convert_to_numpy(self.seed_generator.state)[0])
         self.permutation_generator = keras.random.SeedGenerator(
-            seed_streams.stream_seed(base, "permutation"), name="permutation_seed_generator"
+            self.stream_seed("permutation"), name="permutation_seed_generator"
         )
-        self.discriminator_trackers = {n: keras.metrics.Mean(name=n) for n in DISCRIMINATOR_METRICS}
-
-    @property
-    def metrics(self):
-        return super().metrics + list(self.discriminator_trackers.values())
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -239,13 +229,6 @@ class FactorVAE(VAE):
             "discriminator_loss": d_loss,
             "discriminator_accuracy": 0.5 * correct,
         }
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        results = super().compute_metrics(x, y, y_pred, sample_weight)
-        for name, tracker in self.discriminator_trackers.items():
-            tracker.update_state(ops.mean(y_pred[name]))
-            results[name] = tracker.result()
-        return results
 
     def get_config(self):
         config = super().get_config()

@@ -11,7 +11,6 @@ from keras_vae.layers.geco import GECO
 from keras_vae.losses.bounds import elbo
 from keras_vae.losses.bounds import iwae_bound
 from keras_vae.models.autoencoder import Autoencoder
-from keras_vae.utils import seed_streams
 from keras_vae.utils.validation import check_no_sample_weight
 from keras_vae.utils.validation import check_one_of
 from keras_vae.utils.validation import check_positive_int
@@ -133,16 +132,7 @@ class LatentVariableModel(Autoencoder):
             autocast=False,
         )
         self.constraint = self._check_constraint(constraint)
-        self.sampler = GaussianSample(seed=self._sampler_seed(seed), name="sampler")
-
-    def _sampler_seed(self, seed):
-        """Stream `"sampler"` of `seed`; without a seed, a stream of the
-        model generator's own random seed, so creating the sampler draws
-        nothing from Python's `random` (the default networks' initializers
-        draw from it next)."""
-        if seed is None:
-            seed = int(ops.convert_to_numpy(self.seed_generator.state)[0])
-        return seed_streams.stream_seed(seed, "sampler")
+        self.sampler = GaussianSample(seed=self.stream_seed("sampler"), name="sampler")
 
     @staticmethod
     def _bound_metric(objective):

@@ -117,7 +117,10 @@ class VAE(LatentVariableModel):
             class ids, or the size of its float condition vectors).
             Defaults to `None`, an unconditional VAE of p(x).
         seed: Optional integer seed.
-        **kwargs: `keras.Model` keyword arguments.
+        **kwargs: `keras.Model` keyword arguments, and `metric_names`:
+            names of the terms a subclass adds to `compute_terms`, logged
+            after `reconstruction` and `kl` (as `BetaTCVAE` logs its
+            decomposition).
 
     Call arguments:
         x: A batch of data; for a conditional model the pair `(x, c)`.
@@ -182,7 +185,7 @@ class VAE(LatentVariableModel):
                 f"gradient_estimator={gradient_estimator!r}, objective={objective!r}"
             )
         super().__init__(
-            metric_names=("reconstruction", "kl"),
+            metric_names=("reconstruction", "kl") + tuple(kwargs.pop("metric_names", ())),
             objective=objective,
             beta=beta,
             dynamic_binarization=dynamic_binarization,

@@ -14,7 +14,8 @@ then a reload in a fresh Python process):
   `dynamic_binarization` and takes everything else (`objective`,
   `metric_names`, `beta`, `seed`) through `**kwargs`;
 - `PenalizedVAE`: a `keras_vae.models.VAE` subclass adding one argument
-  (the `VAE` arguments it forwards stay in its config).
+  (the `VAE` arguments it forwards stay in its config) and one logged term
+  (`metric_names`, fixed by the subclass).
 """
 
 import importlib
@@ -94,11 +95,17 @@ class PassThrough(keras_vae.models.LatentVariableModel):
 
 @keras.saving.register_keras_serializable(package="subclass_config_test")
 class PenalizedVAE(keras_vae.models.VAE):
-    """A VAE with `loc_penalty * mean ||loc||^2` added to its loss."""
+    """A VAE with `loc_penalty * mean ||loc||^2` added to its loss, and
+    ||loc||^2 logged as a term of its own."""
 
     def __init__(self, loc_penalty=0.1, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(metric_names=("loc_norm",), **kwargs)
         self.loc_penalty = float(loc_penalty)
+
+    def compute_terms(self, x, training=False):
+        terms = super().compute_terms(x, training)
+        terms["loc_norm"] = ops.sum(ops.square(self.encode_tensors(x)[0]), axis=-1)
+        return terms
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         loss = super().compute_loss(x, y, y_pred, sample_weight, training)
@@ -214,6 +221,30 @@ def test_configs_leave_out_what_the_subclass_fixes(cases):
     for name in ("objective", "beta", "seed", "dynamic_binarization", "latent_dim"):
         assert name in config, name
     assert config["loc_penalty"] == 0.2
+    assert "metric_names" not in config
+
+
+def test_vae_subclass_logs_its_own_terms(cases):
+    # A term the subclass adds (`metric_names`) is logged after VAE's own
+    # and reports the batch mean of its entry: here ||loc||^2, a
+    # deterministic function of x checked against `encode` in numpy.
+    cls, kwargs = cases["penalized_vae"]
+    model = cls(**kwargs)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = _binary()
+    history = model.fit(x, epochs=1, batch_size=16, verbose=0)
+    assert [m.name for m in model.metrics] == [
+        "loss",
+        "elbo",
+        "reconstruction",
+        "kl",
+        "loc_norm",
+        "beta",
+    ]
+    assert "loc_norm" in history.history
+    logs = model.evaluate(x, batch_size=len(x), verbose=0, return_dict=True)
+    loc = np.asarray(model.encode(x)[0])
+    np.testing.assert_allclose(logs["loc_norm"], np.mean(np.sum(loc**2, -1)), rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["iwae", "pass_through", "penalized_vae"])
