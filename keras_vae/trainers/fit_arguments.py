@@ -57,11 +57,13 @@ class FitArguments:
         `keras_vae.callbacks.RaiseOnNonFinite` is added unless given, and
         raises at the first bad step (see `keras_vae.trainers.GuardedSteps`).
 
-        Arrays are fed through a `tf.data` pipeline of their batches
-        (the batches Keras would make, `validation_split` taken from the end
-        as Keras does) and datasets get tf.data autotuning turned off unless
+        Arrays are fed through a `tf.data` pipeline of their batches (on
+        JAX, NumPy batches: `keras_vae.utils.array_batches.ArrayBatches`),
+        the batches Keras would make, `validation_split` taken from the end
+        as Keras does; datasets get tf.data autotuning turned off unless
         their options set it: Keras's per-epoch iterators otherwise end every
-        epoch waiting for the autotuner's sleep (see that module).
+        epoch waiting for the autotuner's sleep (see
+        `keras_vae.utils.input_pipeline`).
         """
         arguments = bind_arguments(keras.Model.fit, args, kwargs)
         check_no_sample_weight(arguments.get("sample_weight"), arguments.get("class_weight"))

@@ -10,6 +10,7 @@ recorded by the scope and returned with the new state.
 """
 
 import contextlib
+import itertools
 
 import jax
 import keras
@@ -72,6 +73,45 @@ def compile_function(model, fn):
         return out
 
     return run
+
+
+def _keeping_state(function, groups):
+    """`function(state, iterator)`, which on an error writes `state` back
+    to the variables of `groups()` (lists matching the state's parts).
+
+    Keras's JAX trainer takes the values out of the model's variables while
+    `fit`/`evaluate`/`predict` run and puts back only a state a call
+    returned; a batch refused while the first step is traced (a stream
+    with labels, of the wrong shape) would otherwise leave a model without
+    weights. Buffers the failed call already consumed are left as they are.
+    """
+
+    def run(state, iterator):
+        try:
+            return function(state, iterator)
+        except StopIteration:
+            raise
+        except BaseException:
+            for variables, values in zip(groups(), state):
+                for variable, value in zip(variables, values):
+                    if not (isinstance(value, jax.Array) and value.is_deleted()):
+                        variable.assign(value)
+            raise
+
+    return run
+
+
+def _batch_signature(data):
+    """The structure, shapes and dtypes of a batch: batches that can stack."""
+    leaves, structure = jax.tree.flatten(data)
+    return structure, tuple((np.shape(leaf), np.result_type(leaf)) for leaf in leaves)
+
+
+def _stack(*parts):
+    """Stack a run's batches where they are (on the host, or the device)."""
+    if isinstance(parts[0], jax.Array):
+        return jax.numpy.stack(parts)
+    return np.stack(parts)
 
 
 class JAXGuardedSteps(GuardedSteps):
@@ -157,6 +197,84 @@ class JAXGuardedSteps(GuardedSteps):
             self.record_step("predict", *self.data_flags(x))
             outputs = self.reconstruct_tensors(x)
         return outputs, _current(scope, self.non_trainable_variables, non_trainable)
+
+    def make_train_function(self, force=False):
+        """Keras's train function, the steps of one execution fused.
+
+        With `steps_per_execution = n > 1` under XLA, Keras's JAX trainer
+        calls the jitted step once per batch from Python, passing the whole
+        state (weights, optimizer slots, metrics) in and out each time.
+        Here the n batches of an execution are stacked and run as one
+        `jax.lax.scan` of the same step inside one jitted call. Consecutive
+        batches of one shape form a run (the epoch's shorter last run and
+        a smaller last batch are runs of their own), so each distinct
+        (length, batch shape) compiles once. The state after the run and
+        the last step's logs are what the per-step calls would return.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=force)
+
+        def groups():
+            return (
+                self.trainable_variables,
+                self.non_trainable_variables,
+                self.optimizer.variables,
+                self.metrics_variables,
+            )
+
+        if (
+            self.run_eagerly
+            or not self.jit_compile
+            or self.steps_per_execution < 2
+            or keras.distribution.distribution() is not None
+        ):
+            self.train_function = _keeping_state(self.train_function, groups)
+            return self.train_function
+
+        def run(state, stacked):
+            state, logs = jax.lax.scan(
+                lambda state, data: self.train_step(state, data)[::-1], state, stacked
+            )
+            return jax.tree.map(lambda log: log[-1], logs), state
+
+        fused = jax.jit(run, donate_argnums=0)
+        steps = self.steps_per_execution
+
+        def iterator_step(state, iterator):
+            batches = [next(iterator)]  # an empty iterator ends the epoch
+            batches.extend(itertools.islice(iterator, steps - 1))
+            for _, group in itertools.groupby(batches, key=_batch_signature):
+                group = list(group)
+                stacked = jax.tree.map(_stack, *group)
+                logs, state = fused(state, stacked)
+            return logs, state
+
+        self.train_function = _keeping_state(iterator_step, groups)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        if self.test_function is not None and not force:
+            return self.test_function
+        super().make_test_function(force=force)
+        self.test_function = _keeping_state(
+            self.test_function,
+            lambda: (
+                self.trainable_variables,
+                self.non_trainable_variables,
+                self.metrics_variables,
+            ),
+        )
+        return self.test_function
+
+    def make_predict_function(self, force=False):
+        if self.predict_function is not None and not force:
+            return self.predict_function
+        super().make_predict_function(force=force)
+        self.predict_function = _keeping_state(
+            self.predict_function, lambda: (self.trainable_variables, self.non_trainable_variables)
+        )
+        return self.predict_function
 
     # --------------------------------------------------------- backend hooks
     @property
