@@ -16,7 +16,7 @@ off; `without_autotune` turns it off on a user's dataset unless the user set
 On Keras's JAX backend `array_dataset` gives the same batches as a
 `keras.utils.PyDataset` of NumPy arrays (`ArrayBatches`), with or without
 TensorFlow installed: the JAX trainer turns every `tf.data` batch into
-NumPy anyway, and the NumPy batches train the default VAE ~10 % faster
+NumPy anyway, and the NumPy batches train the default VAE ~6 % faster
 there (RESULTS §11.11). Without TensorFlow `without_autotune` has no
 dataset to change.
 """
