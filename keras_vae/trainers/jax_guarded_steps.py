@@ -214,15 +214,7 @@ class JAXGuardedSteps(GuardedSteps):
         if self.train_function is not None and not force:
             return self.train_function
         super().make_train_function(force=force)
-
-        def groups():
-            return (
-                self.trainable_variables,
-                self.non_trainable_variables,
-                self.optimizer.variables,
-                self.metrics_variables,
-            )
-
+        groups = lambda: self.state_variables("train")  # noqa: E731
         if (
             self.run_eagerly
             or not self.jit_compile
@@ -258,12 +250,7 @@ class JAXGuardedSteps(GuardedSteps):
             return self.test_function
         super().make_test_function(force=force)
         self.test_function = _keeping_state(
-            self.test_function,
-            lambda: (
-                self.trainable_variables,
-                self.non_trainable_variables,
-                self.metrics_variables,
-            ),
+            self.test_function, lambda: self.state_variables("test")
         )
         return self.test_function
 
@@ -272,9 +259,19 @@ class JAXGuardedSteps(GuardedSteps):
             return self.predict_function
         super().make_predict_function(force=force)
         self.predict_function = _keeping_state(
-            self.predict_function, lambda: (self.trainable_variables, self.non_trainable_variables)
+            self.predict_function, lambda: self.state_variables("predict")
         )
         return self.predict_function
+
+    def state_variables(self, mode):
+        """The variable lists of the state Keras's JAX trainer passes to a
+        `mode` step (`"train"`, `"test"` or `"predict"`), in its order."""
+        parts = [self.trainable_variables, self.non_trainable_variables]
+        if mode == "train":
+            parts.append(self.optimizer.variables)
+        if mode != "predict":
+            parts.append(self.metrics_variables)
+        return parts
 
     # --------------------------------------------------------- backend hooks
     @property
